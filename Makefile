@@ -1,0 +1,30 @@
+# Two entry points (see README): `make serve` runs the server, `make test` runs every check.
+# Both bootstrap .venv from pyproject.toml on first use, so a fresh clone needs only Python 3.10+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: install serve test lint format bench
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/datasety server
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

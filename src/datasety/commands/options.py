@@ -1,0 +1,49 @@
+"""Option decorators shared by several commands, so a flag means the same thing everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def input_dir(help: str = "Input directory containing images") -> Callable[[F], F]:
+    return click.option("--input", "-i", "input_", default=None, help=help)
+
+
+def output_dir(help: str = "Output directory for processed images") -> Callable[[F], F]:
+    return click.option("--output", "-o", "output", default=None, help=help)
+
+
+def recursive() -> Callable[[F], F]:
+    return click.option(
+        "--recursive", "-R", is_flag=True, default=False, help="Also process subfolders"
+    )
+
+
+def dry_run() -> Callable[[F], F]:
+    return click.option(
+        "--dry-run", is_flag=True, default=False, help="Show what would be done; write nothing"
+    )
+
+
+def progress() -> Callable[[F], F]:
+    return click.option(
+        "--progress",
+        is_flag=True,
+        default=False,
+        help="Show a progress bar on a terminal instead of a line per file",
+    )
+
+
+def workers() -> Callable[[F], F]:
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Worker processes; 0 uses every CPU core",
+    )

@@ -1,0 +1,57 @@
+"""The command line as a user meets it: help, version, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from datasety import __version__
+from datasety.commands import COMMAND_MODULES, commands
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "datasety", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+
+
+def test_help_lists_every_registered_command() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name in commands():
+        assert f"  {name} " in result.stdout
+
+
+def test_registry_matches_module_list() -> None:
+    assert len(commands()) == len(COMMAND_MODULES)
+
+
+def test_every_command_and_param_is_documented() -> None:
+    for name, command in commands().items():
+        assert (command.help or "").strip(), f"{name} has no help"
+        for param in command.params:
+            if param.name in {"help"}:
+                continue
+            assert getattr(param, "help", None), f"{name} --{param.name} has no help"
+
+
+def test_unknown_option_is_one_line_error() -> None:
+    result = run_cli("resize", "--no-such-flag")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_command_is_one_line_error() -> None:
+    result = run_cli("nonsense")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Error: ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,88 @@
+"""Finding images and the small image helpers every command shares."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from datasety.errors import DatasetyError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic"}
+)
+
+# Output format name -> (file suffix, Pillow format name).
+OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
+    "jpg": (".jpg", "JPEG"),
+    "jpeg": (".jpg", "JPEG"),
+    "png": (".png", "PNG"),
+    "webp": (".webp", "WEBP"),
+}
+
+_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+def parse_resolution(text: str, flag: str = "--resolution") -> tuple[int, int]:
+    """``"1024x768"`` -> ``(1024, 768)``; a clear error for anything else."""
+    match = _RESOLUTION.match(text or "")
+    if not match:
+        raise DatasetyError(f"{flag} must look like WIDTHxHEIGHT (e.g. 1024x1024), got {text!r}")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width < 1 or height < 1:
+        raise DatasetyError(f"{flag} must be at least 1x1, got {text!r}")
+    return width, height
+
+
+def parse_extensions(text: str, flag: str = "--input-format") -> frozenset[str]:
+    """``"jpg,png"`` -> ``{".jpg", ".png"}`` (``jpg`` also matches ``.jpeg``)."""
+    extensions: set[str] = set()
+    for part in (text or "").split(","):
+        name = part.strip().lower().lstrip(".")
+        if not name:
+            continue
+        suffix = "." + name
+        if suffix not in IMAGE_EXTENSIONS:
+            known = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
+            raise DatasetyError(f"{flag}: unknown image format {name!r} (known: {known})")
+        extensions.add(suffix)
+        if suffix in {".jpg", ".jpeg"}:
+            extensions.update({".jpg", ".jpeg"})
+    if not extensions:
+        raise DatasetyError(f"{flag} names no format")
+    return frozenset(extensions)
+
+
+def require_dir(path: str | None, flag: str) -> Path:
+    """The existing directory ``path``, or a one-line error naming ``flag``."""
+    if not path:
+        raise DatasetyError(f"{flag} is required")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DatasetyError(f"{flag} {path!r} does not exist or is not a directory")
+    return folder
+
+
+def find_images(
+    root: Path, recursive: bool = False, extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> list[Path]:
+    """Image files under ``root``, sorted by relative path; hidden files and folders skipped.
+
+    Hidden names include the temporary files of :mod:`datasety.atomic`, so a batch never
+    picks up another run's half-written output.
+    """
+    wanted = {e.lower() for e in extensions}
+    return sorted(_walk(root, recursive, wanted), key=lambda p: p.relative_to(root).as_posix())
+
+
+def _walk(folder: Path, recursive: bool, wanted: set[str]) -> Iterator[Path]:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if recursive:
+                    yield from _walk(Path(entry.path), recursive, wanted)
+            elif os.path.splitext(entry.name)[1].lower() in wanted:
+                yield Path(entry.path)

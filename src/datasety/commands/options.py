@@ -47,3 +47,14 @@ def workers() -> Callable[[F], F]:
         show_default=True,
         help="Worker processes; 0 uses every CPU core",
     )
+
+
+class DocumentedArgument(click.Argument):
+    """A positional argument with help text, like an option's, for ``GET /v1/commands``.
+
+    Use as ``@click.argument("directory", cls=DocumentedArgument, help="...")``.
+    """
+
+    def __init__(self, *args: Any, help: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = help

@@ -1,13 +1,178 @@
-"""`datasety degrade` (being built)."""
+"""`datasety degrade`: degraded copies of images for restoration and upscaler training."""
 
 from __future__ import annotations
 
-import click
+import dataclasses
+from pathlib import Path
 
+import click
+from click.core import ParameterSource
+
+from datasety import degradations, degrading
+from datasety.commands import options
 from datasety.errors import DatasetyError
+from datasety.imaging import require_dir
+from datasety.progress import Progress
+from datasety.randomness import fresh_seed
+
+SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
 
 
 @click.command("degrade")
-def command() -> None:
-    """Not implemented yet."""
-    raise DatasetyError("degrade is not implemented yet")
+@options.input_dir()
+@options.output_dir("Output directory for degraded images")
+@click.option("--input-image", default=None, help="Single input image (instead of --input)")
+@click.option(
+    "--output-image",
+    default=None,
+    help="Output file for --input-image; its suffix (.png, .jpg, .webp) sets the format",
+)
+@click.option(
+    "--type",
+    "-t",
+    "types",
+    type=click.Choice(degradations.TYPE_CHOICES),
+    multiple=True,
+    help="Degradation type; repeat for several (each gives its own output unless --chain). "
+    "Default: random",
+)
+@click.option(
+    "--intensity",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Strength from 0 (mild) to 1 (severe)",
+)
+@click.option(
+    "--intensity-range",
+    default=None,
+    help="MIN,MAX: draw each step's intensity uniformly from this range (instead of --intensity)",
+)
+@click.option("--chain", is_flag=True, help="Apply all --type values in sequence to one output")
+@click.option(
+    "--num-variants",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Degraded variants per image and type, each with fresh random choices",
+)
+@click.option(
+    "--paired",
+    is_flag=True,
+    help="Write control/ (degraded) and target/ (original) with the same names",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed: the same seed gives the same bytes"
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["png", "jpg", "webp"]),
+    default="png",
+    show_default=True,
+    help="Output image format",
+)
+@options.recursive()
+@options.workers()
+@options.progress()
+@click.option("--skip-existing", is_flag=True, help="Skip images whose outputs all exist")
+@options.dry_run()
+@click.pass_context
+def command(
+    ctx: click.Context,
+    input_: str | None,
+    output: str | None,
+    input_image: str | None,
+    output_image: str | None,
+    types: tuple[str, ...],
+    intensity: float,
+    intensity_range: str | None,
+    chain: bool,
+    num_variants: int,
+    paired: bool,
+    seed: int | None,
+    output_format: str,
+    recursive: bool,
+    workers: int,
+    progress: bool,
+    skip_existing: bool,
+    dry_run: bool,
+) -> int:
+    """Make degraded copies of images (blur, noise, JPEG, lowres, ...) for restoration training.
+
+    Types: lowres, oversharpen, noise, blur, jpeg, motion-blur, pixelate, color-bands,
+    upscale-sim, or random (one of the others per output). Outputs keep the input's size.
+    One type (or --chain) writes NAME.EXT, several types write NAME_TYPE.EXT, and
+    --num-variants N numbers them NAME_1.EXT .. NAME_N.EXT.
+    """
+    value_range = None
+    if intensity_range is not None:
+        if ctx.get_parameter_source("intensity") == ParameterSource.COMMANDLINE:
+            raise DatasetyError("use either --intensity or --intensity-range, not both")
+        value_range = degrading.parse_intensity_range(intensity_range)
+    settings = degrading.Settings(
+        types=types or (degradations.RANDOM,),
+        chain=chain,
+        intensity=intensity,
+        intensity_range=value_range,
+        num_variants=num_variants,
+        paired=paired,
+        seed=fresh_seed() if seed is None else seed,
+        output_format=output_format,
+        dry_run=dry_run,
+    )
+    planned = _plan(input_, output, input_image, output_image, settings, recursive)
+    return run(planned, workers=workers, skip_existing=skip_existing, bar=progress)
+
+
+def _plan(
+    input_: str | None,
+    output: str | None,
+    input_image: str | None,
+    output_image: str | None,
+    settings: degrading.Settings,
+    recursive: bool,
+) -> list[degrading.Planned]:
+    """Check the input/output flags of either mode and plan the batch."""
+    if input_image:
+        if input_:
+            raise DatasetyError("use either --input or --input-image, not both")
+        source = Path(input_image)
+        if not source.is_file():
+            raise DatasetyError(f"--input-image {input_image!r} does not exist")
+        if output_image:
+            target = Path(output_image)
+            output_format = SINGLE_SUFFIXES.get(target.suffix.lower())
+            if output_format is None:
+                raise DatasetyError("--output-image must end in .png, .jpg, .jpeg or .webp")
+            settings = dataclasses.replace(settings, output_format=output_format)
+            return degrading.plan_single(
+                source, target.parent, target.stem, settings, target.suffix
+            )
+        if output:
+            return degrading.plan_single(source, Path(output), source.stem, settings)
+        raise DatasetyError("--input-image needs --output-image (or an --output folder)")
+    if output_image:
+        raise DatasetyError("--output-image needs --input-image")
+    input_root = require_dir(input_, "--input")
+    if not output:
+        raise DatasetyError("--output is required with --input")
+    return degrading.plan_batch(input_root, Path(output), settings, recursive)
+
+
+def run(planned: list[degrading.Planned], *, workers: int, skip_existing: bool, bar: bool) -> int:
+    """Report refusals and skips, run the rest, and return the batch's exit code."""
+    report = Progress(total=len(planned), bar=bar)
+    jobs = []
+    for entry in planned:
+        if entry.reason is not None:
+            report.failed(entry.job.item, entry.reason)
+        elif skip_existing and degrading.outputs_exist(entry.job):
+            report.skipped(entry.job.item, "outputs exist")
+        else:
+            jobs.append(entry.job)
+    for job, result in degrading.run_jobs(jobs, workers):
+        if result.error is not None:
+            report.failed(job.item, result.error)
+        else:
+            report.processed(job.item, result.message)
+    return report.finish()

@@ -33,7 +33,7 @@ from datasety import degradations
 from datasety.atomic import atomic_write_bytes
 from datasety.errors import DatasetyError
 from datasety.imaging import OUTPUT_FORMATS, find_images
-from datasety.parallel import imap
+from datasety.parallel import imap, worker_count
 from datasety.randomness import rng_for
 
 # Pillow save options per output format: high quality, since the degradation is the point
@@ -312,4 +312,5 @@ def write(path: Path, data: bytes) -> None:
 
 def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
     """Run ``jobs`` on ``workers`` processes (0 = every core), results in input order."""
-    return imap(run_job, jobs, workers)
+    # No more processes than images: a single image never pays for a pool of idle workers.
+    return imap(run_job, jobs, max(1, min(worker_count(workers), len(jobs))))

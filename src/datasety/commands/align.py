@@ -1,13 +1,67 @@
-"""`datasety align` (being built)."""
+"""`datasety align`: make control/target pairs identical in size (and format), in place."""
 
 from __future__ import annotations
 
 import click
 
+from datasety import aligning
+from datasety.commands import options
 from datasety.errors import DatasetyError
+from datasety.imaging import require_dir
+from datasety.progress import Progress
 
 
 @click.command("align")
-def command() -> None:
-    """Not implemented yet."""
-    raise DatasetyError("align is not implemented yet")
+@click.option("--target", "-t", required=True, help="Target images directory (edited in place)")
+@click.option("--control", "-c", required=True, help="Control images directory (edited in place)")
+@click.option(
+    "--multiple-of",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Both sides of every aligned image become a multiple of this",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["jpg", "png", "webp", ""]),
+    default="",
+    help="Convert every image of a pair to this format (default: keep each file's format)",
+)
+@options.dry_run()
+@options.recursive()
+@options.progress()
+def command(
+    target: str,
+    control: str,
+    multiple_of: int,
+    output_format: str,
+    dry_run: bool,
+    recursive: bool,
+    progress: bool,
+) -> int:
+    """Make control/target pairs identical in size, a multiple of N, editing both folders.
+
+    Pairs match by base name (photo.jpg with photo.png). The common size is the smaller
+    of the two in each dimension, floored to --multiple-of; a larger image is first scaled
+    down to cover it, then both are centre-cropped. Files without a partner are reported.
+    """
+    target_root = require_dir(target, "--target")
+    control_root = require_dir(control, "--control")
+    if target_root.resolve() == control_root.resolve():
+        raise DatasetyError("--target and --control must be different folders")
+    pairs, unmatched = aligning.match_pairs(target_root, control_root, recursive)
+    report = Progress(total=len(pairs) + len(unmatched), bar=progress)
+    for entry in unmatched:
+        if entry.failed:
+            report.failed(entry.item, entry.reason)
+        else:
+            report.skipped(entry.item, entry.reason)
+    for pair in pairs:
+        outcome = aligning.align_pair(pair, multiple_of, output_format, dry_run)
+        if outcome.status == "failed":
+            report.failed(pair.key, outcome.message)
+        elif outcome.status == "skipped":
+            report.skipped(pair.key, outcome.message)
+        else:
+            report.processed(pair.key, outcome.message)
+    return report.finish()

@@ -1,0 +1,389 @@
+"""Turn ``{command, args}`` into a validated argv: the ONE argument validator.
+
+``datasety workflow`` steps and the server's jobs (``POST /v1/jobs``) both name a command and
+give its arguments as a mapping. Everything here is derived from the click commands in
+:func:`datasety.commands.commands` through click's public API (``params``, ``opts``, ``type``,
+``is_flag``, ``multiple``, ``nargs``, ``required``, ``default``, ``hidden``, ``help``): there is
+no second list of parameters to keep in step.
+
+Argument keys
+    A key names a parameter by its long flag, with or without the leading dashes, in dash or
+    underscore spelling (``"crop-position"``, ``"crop_position"``, ``"--crop-position"``), or
+    by the parameter's Python name (``"input_"``). A flag's ``--no-x`` form is accepted as the
+    key ``"no-x"`` with the opposite meaning. Short flags (``"i"``) are not keys: one letter
+    is too easy to mistype into another parameter.
+
+Values
+    ``None`` omits the parameter. A flag takes ``true`` (given) or ``false`` (omitted, or its
+    ``--no-x`` form). Strings, integers and floats are checked with the parameter's own click
+    type, exactly as the command will parse them. A list is a repeated option (``multiple``) or
+    the values of an ``nargs > 1`` option. Objects are refused everywhere.
+
+The argv
+    :func:`build_argv` returns the arguments *including* the command name, ready for
+    ``[sys.executable, "-m", "datasety", *argv]``. Every option value is attached to its flag
+    (``--input=--help``) and positional arguments follow ``--``, so no value can ever be read
+    as a flag: a job argument cannot smuggle in ``--help`` or another option.
+
+Excluded commands
+    :data:`JOB_EXCLUDED` names commands that make no sense as a job or a workflow step:
+    ``server`` would start a second server inside a job and never finish. ``workflow`` stays
+    allowed: a job may run a workflow file (its own recursion guard stops cycles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from datasety.commands import commands
+from datasety.errors import DatasetyError
+
+JOB_EXCLUDED = frozenset({"server"})
+
+_SCALARS = (str, int, float)
+
+
+# -- parameters as the outside world names them ------------------------------------------------
+
+
+def visible_params(command: click.Command) -> list[click.Parameter]:
+    """The parameters a caller may set: not hidden, not eager extras such as ``--version``."""
+    return [
+        param
+        for param in command.params
+        if param.expose_value and not getattr(param, "hidden", False) and param.name != "help"
+    ]
+
+
+def _long_opt(opts: list[str]) -> str | None:
+    return next((opt for opt in opts if opt.startswith("--")), None)
+
+
+def public_name(param: click.Parameter) -> str:
+    """The name a schema shows: the long flag in underscore spelling (``crop_position``)."""
+    long_opt = _long_opt(param.opts) if isinstance(param, click.Option) else None
+    if long_opt:
+        return long_opt[2:].replace("-", "_")
+    return param.name or param.human_readable_name
+
+
+def _normalize_key(key: str) -> str:
+    return key.lstrip("-").replace("_", "-")
+
+
+def _key_index(command: click.Command) -> dict[str, tuple[click.Parameter, bool]]:
+    """Every accepted key (normalized) -> (parameter, negated)."""
+    params = visible_params(command)
+    index: dict[str, tuple[click.Parameter, bool]] = {}
+    # Flags first: a long flag always wins over a Python name that happens to match it.
+    for param in params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    index.setdefault(_normalize_key(opt), (param, False))
+            for opt in param.secondary_opts:
+                if opt.startswith("--"):
+                    index.setdefault(_normalize_key(opt), (param, True))
+    names = [param.name for param in params]
+    for param in params:
+        # Feature-switch options share one Python name; that name then picks no one.
+        if param.name and names.count(param.name) == 1:
+            index.setdefault(_normalize_key(param.name), (param, False))
+    return index
+
+
+# -- looking up commands -----------------------------------------------------------------------
+
+
+def runnable_commands() -> dict[str, click.Command]:
+    """The commands a job or a workflow step may run, in registry order."""
+    return {name: cmd for name, cmd in commands().items() if name not in JOB_EXCLUDED}
+
+
+def get_runnable(command: Any) -> click.Command:
+    """The click command a job or step may run, or a one-line error."""
+    if not isinstance(command, str):
+        raise DatasetyError(f"Unknown command: {command}")
+    found = commands().get(command)
+    if found is None:
+        raise DatasetyError(f"Unknown command: {command}")
+    if command in JOB_EXCLUDED:
+        raise DatasetyError(f"Command '{command}' cannot run as a job or a workflow step")
+    return found
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def type_label(param: click.Parameter) -> str:
+    """What a parameter expects, in words: ``"an integer >= 0"``, ``"one of a, b"``."""
+    if isinstance(param, click.Option) and (param.is_flag or param.count):
+        return "true or false" if param.is_flag else "a count (integer >= 0)"
+    return _describe_type(param.type)
+
+
+def _describe_type(kind: click.ParamType) -> str:
+    if isinstance(kind, click.Choice):
+        return "one of " + ", ".join(str(choice) for choice in kind.choices)
+    if isinstance(kind, (click.IntRange, click.FloatRange)):
+        base = "an integer" if isinstance(kind, click.IntRange) else "a number"
+        bounds = []
+        if kind.min is not None:
+            bounds.append(f"{'>' if kind.min_open else '>='} {kind.min}")
+        if kind.max is not None:
+            bounds.append(f"{'<' if kind.max_open else '<='} {kind.max}")
+        return f"{base} {' and '.join(bounds)}".strip()
+    if isinstance(kind, click.types.IntParamType):
+        return "an integer"
+    if isinstance(kind, click.types.FloatParamType):
+        return "a number"
+    if isinstance(kind, click.types.BoolParamType):
+        return "true or false"
+    if isinstance(kind, click.Tuple):
+        return "a list of " + ", ".join(_describe_type(t) for t in kind.types)
+    return "a string" if kind.name in {"text", "path", "filename"} else f"a {kind.name}"
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+class _Checker:
+    """Validates the values of one command's parameters and renders them as argv."""
+
+    def __init__(self, name: str, command: click.Command) -> None:
+        self.name = name
+        self.command = command
+        self.ctx = click.Context(command, info_name=name)
+
+    def fail(self, param: click.Parameter, problem: str) -> DatasetyError:
+        return DatasetyError(f"Parameter '{public_name(param)}' of {self.name} {problem}")
+
+    def scalar(self, param: click.Parameter, kind: click.ParamType, value: Any) -> str:
+        """One value as the text the command will parse, after the command's own check."""
+        expected = _describe_type(kind)
+        if isinstance(value, bool) and not isinstance(kind, click.types.BoolParamType):
+            raise self.fail(param, f"expects {expected}, got {_what(value)}")
+        if not isinstance(value, _SCALARS):
+            raise self.fail(param, f"expects {expected}, got {_what(value)}")
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        # Paths may not exist yet when a workflow is validated (an earlier step makes them),
+        # so their existence is the command's business at run time; the text is enough here.
+        if isinstance(kind, (click.Path, click.File)):
+            return text
+        try:
+            kind.convert(text, param, self.ctx)
+        except click.BadParameter as exc:
+            raise self.fail(param, f"expects {expected}, got {text!r}") from exc
+        return text
+
+    def values(self, param: click.Parameter, value: Any) -> list[str]:
+        """The texts for one occurrence of ``param`` (one, or ``nargs`` of them)."""
+        if param.nargs == 1:
+            if isinstance(value, (list, tuple, Mapping)):
+                raise self.fail(param, f"expects {type_label(param)}, got {_what(value)}")
+            return [self.scalar(param, param.type, value)]
+        if not isinstance(value, (list, tuple)):
+            raise self.fail(param, f"expects a list of {param.nargs} values, got {_what(value)}")
+        if param.nargs > 0 and len(value) != param.nargs:
+            got = f"{len(value)} value{'s' * (len(value) != 1)}"
+            raise self.fail(param, f"expects a list of {param.nargs} values, got {got}")
+        kinds = (
+            list(param.type.types)
+            if isinstance(param.type, click.Tuple)
+            else [param.type] * len(value)
+        )
+        return [self.scalar(param, kind, item) for kind, item in zip(kinds, value, strict=True)]
+
+    def option(self, param: click.Option, negated: bool, value: Any) -> list[str]:
+        """The argv pieces for an option."""
+        if param.is_flag:
+            return self.flag(param, negated, value)
+        if param.count:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise self.fail(param, f"expects a count (integer >= 0), got {_what(value)}")
+            return [self.flag_opt(param)] * value
+        opt = self.flag_opt(param)
+        occurrences = value if param.multiple and isinstance(value, (list, tuple)) else [value]
+        argv: list[str] = []
+        for occurrence in occurrences:
+            texts = self.values(param, occurrence)
+            if not texts:
+                continue
+            # Attaching the value to its flag keeps a value like "--help" a value.
+            first = f"{opt}={texts[0]}" if opt.startswith("--") else f"{opt}{texts[0]}"
+            argv += [first, *texts[1:]]
+        return argv
+
+    def flag(self, param: click.Option, negated: bool, value: Any) -> list[str]:
+        if not isinstance(value, bool):
+            raise self.fail(param, f"is a flag: expects true or false, got {_what(value)}")
+        on = value != negated
+        if on:
+            return [self.flag_opt(param)]
+        off = _long_opt(param.secondary_opts) or next(iter(param.secondary_opts), None)
+        if off:
+            return [off]
+        if param.is_bool_flag and param.default is True:
+            raise self.fail(param, "is on by default and has no flag to turn it off")
+        return []
+
+    @staticmethod
+    def flag_opt(param: click.Option) -> str:
+        return _long_opt(param.opts) or param.opts[0]
+
+
+def build_argv(command: str, args: Mapping[str, Any] | None = None) -> list[str]:
+    """The validated argv for ``command`` with ``args``, starting with the command name.
+
+    Raises :class:`~datasety.errors.DatasetyError` with a one-line message for an unknown or
+    excluded command, an unknown or repeated parameter, a value of the wrong type or outside
+    the choices, and a missing required parameter.
+    """
+    click_command = get_runnable(command)
+    return command_argv(command, click_command, args)
+
+
+def command_argv(
+    name: str, command: click.Command, args: Mapping[str, Any] | None = None
+) -> list[str]:
+    """:func:`build_argv` for a given click command (the registry lookup already done)."""
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise DatasetyError(f"Arguments for {name} must be an object, got {_what(args)}")
+    checker = _Checker(name, command)
+    index = _key_index(command)
+    chosen: dict[str, tuple[click.Parameter, bool, Any, str]] = {}
+    for key, value in args.items():
+        found = index.get(_normalize_key(key)) if isinstance(key, str) else None
+        if found is None:
+            allowed = ", ".join(public_name(p) for p in visible_params(command)) or "none"
+            raise DatasetyError(f"Unknown parameter '{key}' for {name}; allowed: {allowed}")
+        param, negated = found
+        slot = public_name(param)
+        if slot in chosen:
+            raise DatasetyError(
+                f"Parameter '{slot}' of {name} is given twice ('{chosen[slot][3]}' and '{key}')"
+            )
+        chosen[slot] = (param, negated, value, key)
+
+    options: list[str] = []
+    positionals: list[str] = []
+    for param in visible_params(command):
+        entry = chosen.get(public_name(param))
+        value = entry[2] if entry else None
+        if value is None or (param.multiple and value == []):
+            if param.required:
+                raise DatasetyError(f"Missing required parameter '{public_name(param)}' for {name}")
+            continue
+        if isinstance(param, click.Option):
+            options += checker.option(param, entry[1] if entry else False, value)
+        elif param.nargs == -1:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            positionals += [checker.scalar(param, param.type, item) for item in items]
+        else:
+            positionals += checker.values(param, value)
+    # Everything after "--" is positional, so a positional value cannot be read as a flag.
+    return [name, *options, *(["--", *positionals] if positionals else [])]
+
+
+# -- schema (GET /v1/commands) -----------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    """The default as JSON, or None when there is none to show (unset, callable, empty)."""
+    if isinstance(value, (list, tuple)):
+        items = [_json_default(item) for item in value]
+        return items if items and all(item is not None for item in items) else None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return None
+
+
+def _schema_type(param: click.Parameter) -> str:
+    if isinstance(param, click.Option) and param.is_flag:
+        return "boolean"
+    if isinstance(param, click.Option) and param.count:
+        return "integer"
+    kind = param.type
+    if isinstance(kind, click.Choice):
+        return "choice"
+    if isinstance(kind, click.types.IntParamType):
+        return "integer"
+    if isinstance(kind, click.types.FloatParamType):
+        return "number"
+    if isinstance(kind, click.types.BoolParamType):
+        return "boolean"
+    if isinstance(kind, click.Tuple):
+        return "tuple"
+    if isinstance(kind, (click.Path, click.File)):
+        return "path"
+    return "string" if kind.name == "text" else kind.name
+
+
+def param_schema(param: click.Parameter, ctx: click.Context) -> dict[str, Any]:
+    """One parameter as the spec's ``{"name", "help", "required", "choices"?, "default"?}``.
+
+    Additive keys: ``type``, ``opts`` (flags, short ones too), ``secondary_opts`` (``--no-x``),
+    ``flag``, ``multiple``, ``nargs`` (when not 1), ``positional``, ``min``/``max`` (ranges).
+    """
+    entry: dict[str, Any] = {
+        "name": public_name(param),
+        "help": getattr(param, "help", None) or "",
+        "required": bool(param.required),
+        "type": _schema_type(param),
+    }
+    if isinstance(param.type, click.Choice):
+        entry["choices"] = [str(choice) for choice in param.type.choices]
+    default = _json_default(param.get_default(ctx, call=False))
+    if default is not None:
+        entry["default"] = default
+    if isinstance(param, click.Option):
+        entry["opts"] = list(param.opts)
+        if param.secondary_opts:
+            entry["secondary_opts"] = list(param.secondary_opts)
+        if param.is_flag:
+            entry["flag"] = True
+    else:
+        entry["positional"] = True
+    if param.multiple:
+        entry["multiple"] = True
+    if param.nargs != 1:
+        entry["nargs"] = param.nargs
+    if isinstance(param.type, (click.IntRange, click.FloatRange)):
+        if param.type.min is not None:
+            entry["min"] = param.type.min
+        if param.type.max is not None:
+            entry["max"] = param.type.max
+    return entry
+
+
+def description(command: click.Command) -> str:
+    """The command's one-line summary: the first paragraph of its help, on one line."""
+    first = (command.help or "").strip().split("\n\n", 1)[0]
+    return " ".join(first.split()) or command.name or ""
+
+
+def command_schema(command: str) -> dict[str, Any]:
+    """``{"description", "params"}`` for one runnable command (errors as :func:`build_argv`)."""
+    click_command = get_runnable(command)
+    ctx = click.Context(click_command, info_name=command)
+    return {
+        "description": description(click_command),
+        "params": [param_schema(param, ctx) for param in visible_params(click_command)],
+    }
+
+
+def commands_schema() -> dict[str, Any]:
+    """The body of ``GET /v1/commands``: every runnable command, in registry order."""
+    return {"commands": {name: command_schema(name) for name in runnable_commands()}}

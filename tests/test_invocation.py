@@ -1,0 +1,305 @@
+"""The one argument validator: {command, args} -> argv, and the command schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import pytest
+
+from datasety.commands import commands, options
+from datasety.errors import DatasetyError
+from datasety.invocation import (
+    JOB_EXCLUDED,
+    build_argv,
+    command_argv,
+    command_schema,
+    commands_schema,
+    public_name,
+    runnable_commands,
+    visible_params,
+)
+
+
+@click.command("sample")
+@click.argument("paths", nargs=-1, cls=options.DocumentedArgument, help="Extra paths")
+@options.input_dir()
+@click.option("--target", "-t", required=True, help="Target folder")
+@click.option(
+    "--crop-position",
+    type=click.Choice(["top", "center", "bottom"]),
+    default="center",
+    help="Where to crop",
+)
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Workers")
+@click.option("--megapixel", type=float, default=None, help="Megapixels")
+@click.option("--group", "-g", multiple=True, help="A group, repeatable")
+@click.option("--size", nargs=2, type=int, default=None, help="Width and height")
+@click.option("--upscale/--no-upscale", default=False, help="Allow upscaling")
+@click.option("--dry-run", is_flag=True, default=False, help="Write nothing")
+@click.option("--fast", "mode", flag_value="fast", help="Fast mode")
+@click.option("--slow", "mode", flag_value="slow", help="Slow mode")
+@click.option("--secret", hidden=True, default=None, help="Not for callers")
+def sample(**kwargs: Any) -> None:
+    """A command shaped like the real ones, to test every kind of parameter.
+
+    Second paragraph, not part of the description.
+    """
+
+
+def argv_of(args: dict[str, Any]) -> list[str]:
+    return command_argv("sample", sample, {"target": "out", **args})
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    """What the real click command reads from ``argv`` (without the command name)."""
+    assert argv[0] == "sample"
+    ctx = sample.make_context("sample", argv[1:])
+    return ctx.params
+
+
+def error_of(args: dict[str, Any]) -> str:
+    with pytest.raises(DatasetyError) as caught:
+        argv_of(args)
+    return caught.value.message
+
+
+# -- argv --------------------------------------------------------------------------------------
+
+
+def test_values_become_attached_long_flags_in_parameter_order() -> None:
+    argv = argv_of({"crop-position": "top", "input": "/data/raw", "workers": 3})
+    assert argv == [
+        "sample",
+        "--input=/data/raw",
+        "--target=out",
+        "--crop-position=top",
+        "--workers=3",
+    ]
+    params = parse(argv)
+    assert params["input_"] == "/data/raw"
+    assert params["crop_position"] == "top"
+    assert params["workers"] == 3
+
+
+def test_dash_underscore_dashed_and_python_names_are_the_same_key() -> None:
+    spellings = ["crop-position", "crop_position", "--crop-position", "--crop_position"]
+    argvs = {tuple(argv_of({key: "bottom"})) for key in spellings}
+    assert argvs == {("sample", "--target=out", "--crop-position=bottom")}
+    # --input is stored as `input_`: the flag name and the Python name both work.
+    assert argv_of({"input_": "a"}) == argv_of({"input": "a"})
+
+
+def test_a_value_that_looks_like_a_flag_stays_a_value() -> None:
+    argv = argv_of({"input": "--help", "group": ["-x", "--version"], "paths": ["--help", "-R"]})
+    assert argv == [
+        "sample",
+        "--input=--help",
+        "--target=out",
+        "--group=-x",
+        "--group=--version",
+        "--",
+        "--help",
+        "-R",
+    ]
+    params = parse(argv)  # make_context would print help and raise Exit if --help were a flag
+    assert params["input_"] == "--help"
+    assert params["group"] == ("-x", "--version")
+    assert params["paths"] == ("--help", "-R")
+
+
+def test_input_help_parsed_by_the_real_inspect_command(capsys: pytest.CaptureFixture[str]) -> None:
+    inspect = commands()["inspect"]
+    argv = build_argv("inspect", {"input": "--help", "directory": "-h"})
+    ctx = inspect.make_context("inspect", argv[1:])
+    assert ctx.params["input_"] == "--help"
+    assert ctx.params["directory"] == "-h"
+    assert capsys.readouterr().out == ""
+
+
+def test_flags_true_false_and_secondary_forms() -> None:
+    assert argv_of({"dry-run": True}) == ["sample", "--target=out", "--dry-run"]
+    assert argv_of({"dry-run": False}) == ["sample", "--target=out"]
+    assert argv_of({"upscale": True})[-1] == "--upscale"
+    assert argv_of({"upscale": False})[-1] == "--no-upscale"
+    assert argv_of({"no-upscale": True})[-1] == "--no-upscale"
+    assert argv_of({"no_upscale": False})[-1] == "--upscale"
+    assert parse(argv_of({"no-upscale": False}))["upscale"] is True
+    # Feature switches share the Python name `mode`: each is keyed by its own flag.
+    assert parse(argv_of({"slow": True}))["mode"] == "slow"
+
+
+def test_null_omits_and_lists_repeat_or_fill_nargs() -> None:
+    assert argv_of({"input": None, "megapixel": None}) == ["sample", "--target=out"]
+    argv = argv_of({"group": ["a|b", "c"], "size": [640, 480], "megapixel": 1.5})
+    assert parse(argv)["group"] == ("a|b", "c")
+    assert parse(argv)["size"] == (640, 480)
+    assert parse(argv)["megapixel"] == 1.5
+    # A single value for a repeatable option is one occurrence.
+    assert parse(argv_of({"group": "solo"}))["group"] == ("solo",)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"workers": "abc"}, "Parameter 'workers' of sample expects an integer >= 0, got 'abc'"),
+        ({"workers": -1}, "Parameter 'workers' of sample expects an integer >= 0, got '-1'"),
+        ({"workers": 2.5}, "Parameter 'workers' of sample expects an integer >= 0, got '2.5'"),
+        ({"workers": True}, "Parameter 'workers' of sample expects an integer >= 0, got true"),
+        ({"megapixel": "big"}, "Parameter 'megapixel' of sample expects a number, got 'big'"),
+        ({"input": {"a": 1}}, "Parameter 'input' of sample expects a string, got an object"),
+        ({"input": ["a", "b"]}, "Parameter 'input' of sample expects a string, got a list"),
+        ({"group": [{"a": 1}]}, "Parameter 'group' of sample expects a string, got an object"),
+        ({"size": [1]}, "Parameter 'size' of sample expects a list of 2 values, got 1 value"),
+        ({"size": 5}, "Parameter 'size' of sample expects a list of 2 values, got 5"),
+        (
+            {"crop-position": "middle"},
+            "Parameter 'crop_position' of sample expects one of top, center, bottom, got 'middle'",
+        ),
+        (
+            {"dry-run": "yes"},
+            "Parameter 'dry_run' of sample is a flag: expects true or false, got 'yes'",
+        ),
+        ({"upscale": 1}, "Parameter 'upscale' of sample is a flag: expects true or false, got 1"),
+        (
+            {"crop-position": "top", "crop_position": "top"},
+            "Parameter 'crop_position' of sample is given twice "
+            "('crop-position' and 'crop_position')",
+        ),
+        (
+            {"upscale": True, "no-upscale": True},
+            "Parameter 'upscale' of sample is given twice ('upscale' and 'no-upscale')",
+        ),
+    ],
+)
+def test_bad_values_name_the_parameter_and_the_expected_type(
+    args: dict[str, Any], expected: str
+) -> None:
+    assert error_of(args) == expected
+
+
+def test_unknown_parameter_lists_the_allowed_ones() -> None:
+    assert error_of({"foo": 1}) == (
+        "Unknown parameter 'foo' for sample; allowed: paths, input, target, crop_position, "
+        "workers, megapixel, group, size, upscale, dry_run, fast, slow"
+    )
+    # Hidden parameters and short flags are not keys.
+    assert error_of({"secret": "x"}).startswith("Unknown parameter 'secret' for sample;")
+    assert error_of({"i": "x"}).startswith("Unknown parameter 'i' for sample;")
+
+
+def test_missing_required_parameter() -> None:
+    with pytest.raises(DatasetyError) as caught:
+        command_argv("sample", sample, {"input": "a"})
+    assert caught.value.message == "Missing required parameter 'target' for sample"
+    with pytest.raises(DatasetyError, match="Missing required parameter 'target'"):
+        command_argv("sample", sample, {"target": None})
+
+
+def test_args_must_be_an_object() -> None:
+    with pytest.raises(DatasetyError, match="Arguments for sample must be an object, got a list"):
+        command_argv("sample", sample, ["--input", "x"])  # type: ignore[arg-type]
+
+
+def test_unknown_and_excluded_commands() -> None:
+    with pytest.raises(DatasetyError) as caught:
+        build_argv("nope", {})
+    assert caught.value.message == "Unknown command: nope"
+    with pytest.raises(DatasetyError) as caught:
+        build_argv(None, {})  # type: ignore[arg-type]
+    assert caught.value.message == "Unknown command: None"
+    assert "server" in JOB_EXCLUDED
+    with pytest.raises(DatasetyError, match="'server' cannot run as a job or a workflow step"):
+        build_argv("server", {})
+    assert "workflow" in runnable_commands()
+    assert build_argv("workflow", {"file": "-x.yaml", "dry-run": True}) == [
+        "workflow",
+        "--file=-x.yaml",
+        "--dry-run",
+    ]
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def test_schema_has_the_spec_keys_and_additive_details() -> None:
+    schema = {p["name"]: p for p in command_schema_for_sample()["params"]}
+    assert schema["crop_position"] == {
+        "name": "crop_position",
+        "help": "Where to crop",
+        "required": False,
+        "type": "choice",
+        "choices": ["top", "center", "bottom"],
+        "default": "center",
+        "opts": ["--crop-position"],
+    }
+    assert schema["input"] == {
+        "name": "input",
+        "help": "Input directory containing images",
+        "required": False,
+        "type": "string",
+        "opts": ["--input", "-i"],
+    }
+    assert schema["target"]["required"] is True
+    assert schema["workers"]["type"] == "integer" and schema["workers"]["min"] == 0
+    assert schema["megapixel"]["type"] == "number" and "default" not in schema["megapixel"]
+    assert schema["group"]["multiple"] is True and "default" not in schema["group"]
+    assert schema["size"]["nargs"] == 2
+    assert schema["upscale"]["flag"] is True
+    assert schema["upscale"]["default"] is False
+    assert schema["upscale"]["secondary_opts"] == ["--no-upscale"]
+    assert schema["paths"]["positional"] is True and schema["paths"]["nargs"] == -1
+    assert "secret" not in schema
+
+
+def command_schema_for_sample() -> dict[str, Any]:
+    from datasety.invocation import description, param_schema
+
+    ctx = click.Context(sample)
+    return {
+        "description": description(sample),
+        "params": [param_schema(p, ctx) for p in visible_params(sample)],
+    }
+
+
+def test_description_is_the_first_paragraph() -> None:
+    assert command_schema_for_sample()["description"] == (
+        "A command shaped like the real ones, to test every kind of parameter."
+    )
+
+
+def test_commands_schema_covers_the_registry_and_is_json() -> None:
+    schema = commands_schema()
+    assert list(schema) == ["commands"]
+    assert list(schema["commands"]) == [n for n in commands() if n not in JOB_EXCLUDED]
+    json.dumps(schema)  # every default and choice is plain JSON
+    for name, entry in schema["commands"].items():
+        assert entry["description"].strip(), name
+        click_command = commands()[name]
+        # Derived from click, parameter for parameter: nothing hand-written in between.
+        assert [p["name"] for p in entry["params"]] == [
+            public_name(p) for p in visible_params(click_command)
+        ]
+        for param in entry["params"]:
+            assert {"name", "help", "required", "type"} <= set(param), (name, param)
+            assert param["help"], (name, param["name"])
+            assert param.get("default", 0) is not None
+            # Every schema name is a key build_argv accepts (no unknown-parameter error).
+            if not param["required"]:
+                required = {p["name"]: _sample_value(p) for p in entry["params"] if p["required"]}
+                build_argv(name, {**required, param["name"]: None})
+
+
+def _sample_value(param: dict[str, Any]) -> Any:
+    if param.get("choices"):
+        return param["choices"][0]
+    return {"integer": 1, "number": 1.0, "boolean": True}.get(param["type"], "x")
+
+
+def test_inspect_schema_matches_its_flags() -> None:
+    params = {p["name"]: p for p in command_schema("inspect")["params"]}
+    assert params["recursive"]["default"] is True
+    assert params["recursive"]["opts"] == ["--recursive", "-R"]
+    assert params["near_threshold"]["type"] == "integer"
+    assert params["json"]["flag"] is True

@@ -445,3 +445,13 @@ def test_bad_input_is_one_line_error(tmp_path: Path, args: list[str], message: s
     assert lines[0].startswith("Error: ")
     assert message in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_paired_output_in_the_input_folder_is_not_read_back(tmp_path: Path) -> None:
+    make_inputs(tmp_path)
+    args = ("-i", str(tmp_path), "-o", str(tmp_path), "-R", "--paired", "-t", "blur")
+    assert invoke(*args)[0] == 0
+    code, output = invoke(*args)
+    assert code == 0
+    assert "Done: 3 processed, 0 skipped, 0 failed" in output
+    assert not (tmp_path / "control" / "control").exists()

@@ -166,10 +166,14 @@ def plan_batch(
     """Plan a folder: every image, its outputs, and refusals for colliding names."""
     images = find_images(input_root, recursive=recursive)
     # An output folder inside the input folder must not feed a later run's outputs back in.
-    inner = out_root.resolve()
     root = input_root.resolve()
-    if inner != root and inner.is_relative_to(root):
-        images = [p for p in images if not p.resolve().is_relative_to(inner)]
+    inner = out_root.resolve()
+    excluded = [inner] if inner != root else []
+    if settings.paired:
+        excluded += [inner / "control", inner / "target"]
+    excluded = [folder for folder in excluded if folder.is_relative_to(root)]
+    if excluded:
+        images = [p for p in images if not any(p.resolve().is_relative_to(f) for f in excluded)]
     jobs = []
     for source in images:
         relative = source.relative_to(input_root)

@@ -39,11 +39,12 @@ def command(
     recursive: bool,
     progress: bool,
 ) -> int:
-    """Make control/target pairs identical in size, a multiple of N, editing both folders.
+    """Make control/target pairs the same size, a multiple of N.
 
-    Pairs match by base name (photo.jpg with photo.png). The common size is the smaller
-    of the two in each dimension, floored to --multiple-of; a larger image is first scaled
-    down to cover it, then both are centre-cropped. Files without a partner are reported.
+    Edits both folders in place. Pairs match by base name (photo.jpg with photo.png).
+    The common size is the smaller of the two in each dimension, floored to --multiple-of;
+    a larger image is first scaled down to cover it, then both are centre-cropped. Files
+    without a partner are reported and left alone.
     """
     target_root = require_dir(target, "--target")
     control_root = require_dir(control, "--control")

@@ -97,7 +97,7 @@ def command(
     skip_existing: bool,
     dry_run: bool,
 ) -> int:
-    """Make degraded copies of images (blur, noise, JPEG, lowres, ...) for restoration training.
+    """Make degraded copies of images for restoration training.
 
     Types: lowres, oversharpen, noise, blur, jpeg, motion-blur, pixelate, color-bands,
     upscale-sim, or random (one of the others per output). Outputs keep the input's size.

@@ -50,7 +50,7 @@ def command(
     recursive: bool,
     progress: bool,
 ) -> int:
-    """Write a caption per image: one random variant from each --group, joined.
+    """Caption each image with one random variant per --group.
 
     Writes OUTPUT/<image name>.txt for every image (subfolders kept with --recursive);
     --dry-run prints the captions instead.

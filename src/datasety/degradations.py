@@ -60,9 +60,13 @@ def noise_sigma(intensity: float) -> float:
 def noise(image: Image.Image, intensity: float, rng: np.random.Generator) -> Image.Image:
     """Additive Gaussian colour noise, independent per pixel and channel."""
     pixels = np.asarray(image, dtype=np.float32)
-    sigma = noise_sigma(intensity)
-    pixels = pixels + rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(sigma)
-    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), image.mode)
+    noise = rng.standard_normal(pixels.shape, dtype=np.float32)
+    # In place: a 24-megapixel image needs two float buffers, not five.
+    noise *= np.float32(noise_sigma(intensity))
+    noise += pixels
+    np.rint(noise, out=noise)
+    np.clip(noise, 0, 255, out=noise)
+    return Image.fromarray(noise.astype(np.uint8), image.mode)
 
 
 def blur(image: Image.Image, intensity: float, rng: np.random.Generator) -> Image.Image:

@@ -1,13 +1,48 @@
-"""`datasety workflow` (being built)."""
+"""`datasety workflow`: run the steps of a workflow file, each validated before any runs."""
 
 from __future__ import annotations
 
 import click
 
-from datasety.errors import DatasetyError
+from datasety.workflows import (
+    check_not_recursive,
+    find_workflow_file,
+    load_workflow,
+    run_steps,
+    validate_steps,
+)
 
 
 @click.command("workflow")
-def command() -> None:
-    """Not implemented yet."""
-    raise DatasetyError("workflow is not implemented yet")
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    default=None,
+    help="Workflow file (default: datasety.yaml, datasety.yml or datasety.json in this folder)",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    default=False,
+    help="Validate every step and print its command line; run nothing",
+)
+def command(file: str | None, dry_run: bool) -> None:
+    """Run a multi-step pipeline from datasety.yaml/.yml/.json.
+
+    The file holds ``steps``, a list of ``{command, args}`` with args named like the command's
+    flags (``crop-position`` or ``crop_position``). Every step is validated before the first
+    one runs; each then runs as its own ``python -m datasety`` process in the current folder
+    (relative paths are relative to it), and the workflow stops at the first step that fails.
+    """
+    path = find_workflow_file(file)
+    stack = check_not_recursive(path)
+    steps = validate_steps(load_workflow(path))
+    if dry_run:
+        for step in steps:
+            title = f" {step.name}:" if step.name else ""
+            click.echo(f"Step {step.number}/{len(steps)}{title} {step.command_line}")
+        click.echo(f"Dry run: {len(steps)} step{'s' * (len(steps) != 1)} valid; nothing ran")
+        return
+    click.echo(f"Workflow: {path} ({len(steps)} step{'s' * (len(steps) != 1)})")
+    run_steps(steps, stack, click.echo)

@@ -1,0 +1,152 @@
+"""Workflow files: find, load, validate and run ``steps: [{command, args}]``.
+
+A workflow file is YAML (``.yaml``/``.yml``, read with ``yaml.safe_load``) or JSON
+(``.json``)::
+
+    steps:
+      - command: resize
+        args: {input: raw, output: resized, resolution: 1024x1024, crop-position: top}
+      - command: inspect
+        args: {input: resized, strict: true}
+
+A top-level list of steps is accepted too. A step may carry a ``name`` shown in its header.
+Every step is checked with :func:`datasety.invocation.build_argv` (the same validator as the
+server's jobs) before the first one runs. Each step then runs as its own
+``python -m datasety`` process, isolated exactly like a job, in the current folder: relative
+paths mean what they mean on the command line, as with the reference tool.
+
+A step may run another workflow. The files on the way down are passed to each child in
+``DATASETY_WORKFLOW_STACK``, so a file that (directly or not) runs itself is refused instead
+of recursing forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datasety.errors import DatasetyError
+from datasety.invocation import build_argv
+
+DEFAULT_FILES = ("datasety.yaml", "datasety.yml", "datasety.json")
+STACK_ENV = "DATASETY_WORKFLOW_STACK"
+STEP_KEYS = ("command", "args", "name")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One validated step: its 1-based number, command, optional name and argv."""
+
+    number: int
+    command: str
+    argv: list[str]
+    name: str | None = None
+
+    @property
+    def command_line(self) -> str:
+        """The step as a shell command line, for headers and dry runs."""
+        return shlex.join(["datasety", *self.argv])
+
+
+def find_workflow_file(path: str | None, folder: Path | None = None) -> Path:
+    """``path`` if given (it must exist), else the first default file in ``folder`` (cwd)."""
+    if path:
+        found = Path(path)
+        if not found.is_file():
+            raise DatasetyError(f"Workflow file not found: {path}")
+        return found
+    folder = folder or Path.cwd()
+    for name in DEFAULT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetyError(
+        f"No workflow file: none of {', '.join(DEFAULT_FILES)} in {folder}; use --file"
+    )
+
+
+def load_workflow(path: Path) -> list[Any]:
+    """The raw steps of the workflow file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetyError(f"Cannot read workflow file {path}: {exc}") from exc
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        detail = " ".join(str(exc).split())
+        raise DatasetyError(f"Cannot parse workflow file {path}: {detail}") from exc
+    steps = data.get("steps") if isinstance(data, Mapping) else data
+    if not isinstance(steps, list):
+        raise DatasetyError(f"Workflow file {path} must hold a 'steps' list")
+    if not steps:
+        raise DatasetyError(f"Workflow file {path} has no steps")
+    return steps
+
+
+def validate_steps(raw_steps: list[Any]) -> list[Step]:
+    """Every step checked against the command registry; the first problem names its step."""
+    steps = []
+    for number, raw in enumerate(raw_steps, 1):
+        if not isinstance(raw, Mapping):
+            raise DatasetyError(f"Step {number}: must be an object with 'command' and 'args'")
+        command = raw.get("command")
+        label = f"Step {number} ({command})" if isinstance(command, str) else f"Step {number}"
+        unknown = [str(key) for key in raw if key not in STEP_KEYS]
+        if unknown:
+            allowed = ", ".join(STEP_KEYS)
+            raise DatasetyError(f"{label}: unknown key '{unknown[0]}'; allowed: {allowed}")
+        if not command:
+            raise DatasetyError(f"{label}: missing 'command'")
+        name = raw.get("name")
+        try:
+            argv = build_argv(command, raw.get("args") or {})
+        except DatasetyError as exc:
+            raise DatasetyError(f"{label}: {exc.message}") from exc
+        steps.append(Step(number, command, argv, str(name) if name is not None else None))
+    return steps
+
+
+def _stack() -> list[str]:
+    return [entry for entry in os.environ.get(STACK_ENV, "").split(os.pathsep) if entry]
+
+
+def check_not_recursive(path: Path) -> list[str]:
+    """The workflow stack with ``path`` on top; an error if ``path`` is already on it."""
+    stack = _stack()
+    here = str(path.resolve())
+    if here in stack:
+        chain = " -> ".join([*stack[stack.index(here) :], here])
+        raise DatasetyError(f"Workflow {path} runs itself: {chain}")
+    return [*stack, here]
+
+
+def run_steps(
+    steps: list[Step],
+    stack: list[str],
+    echo: Callable[[str], None],
+) -> None:
+    """Run each step as ``python -m datasety`` in order; stop at the first that fails."""
+    env = {**os.environ, STACK_ENV: os.pathsep.join(stack)}
+    for step in steps:
+        title = f" {step.name}:" if step.name else ""
+        echo(f"==> Step {step.number}/{len(steps)}{title} {step.command_line}")
+        # Output goes straight through: the step writes to our stdout/stderr as it goes.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        code = subprocess.run([sys.executable, "-m", "datasety", *step.argv], env=env).returncode
+        if code != 0:
+            how = f"exit code {code}"
+            if code < 0 and -code in signal.valid_signals():
+                how = f"signal {signal.Signals(-code).name}"
+            raise DatasetyError(f"step {step.number} ({step.command}) failed with {how}")
+    echo(f"Workflow done: {len(steps)} step{'s' * (len(steps) != 1)} succeeded")

@@ -1,0 +1,87 @@
+"""Reading request bodies safely: size limits, short bodies, JSON objects, typed fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+
+from datasety.server.errors import ApiError
+from datasety.server.security import too_large
+
+INVALID_JSON = "Invalid JSON payload"
+
+
+def max_body(request: Request) -> int:
+    return int(request.app.state.settings.max_upload_bytes)
+
+
+def declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def is_json(request: Request) -> bool:
+    """True for ``application/json`` (any parameters, e.g. charset) and ``*+json``."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body, chunk by chunk, refused once over the limit (413) or if it ends before its
+    Content-Length (400). Never holds more than one chunk."""
+    limit = max_body(request)
+    expected = declared_length(request)
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise ApiError(413, too_large(limit))
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise ApiError(400, incomplete(expected, received)) from None
+    if expected is not None and received != expected:
+        raise ApiError(400, incomplete(expected, received))
+
+
+def incomplete(expected: int | None, received: int) -> str:
+    return f"Incomplete request body: expected {expected} bytes, got {received}"
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body (for JSON): bounded by the upload limit."""
+    return b"".join([chunk async for chunk in body_chunks(request)])
+
+
+async def read_json_object(request: Request, empty_ok: bool = True) -> dict[str, Any]:
+    """The body as a JSON object; ``{}`` for an empty body when ``empty_ok``."""
+    raw = await read_body(request)
+    if not raw.strip() and empty_ok:
+        return {}
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, INVALID_JSON) from None
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{INVALID_JSON}: expected a JSON object")
+    return value
+
+
+def optional_str(body: dict[str, Any], key: str) -> str | None:
+    """``body[key]`` if it is a string (None when absent or null); 400 for any other type."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{key}' must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"'{key}' is not valid Unicode text") from None
+    return value

@@ -1,0 +1,408 @@
+"""Fast, cached dataset listings that still see what other programs change.
+
+Per dataset, a :class:`Catalog` keeps the scan of every folder keyed by the folder's mtime and
+inode (adding, removing or renaming an entry changes its folder's mtime), the text of every
+caption keyed by its (mtime, size, inode), and the listing's JSON once per version. A warm
+listing therefore costs one ``stat`` per folder and per caption file, then a cached body.
+
+Freshness rules:
+
+* added, removed, renamed or atomically replaced files: seen by the next listing (their folder
+  changed; a replaced file has a new inode, so only it is stat'ed again);
+* captions edited in place: seen by the next listing (every caption is stat'ed);
+* an mtime within ``RACY_NS`` of the moment it was read is not trusted (file systems have
+  coarse timestamps), so that folder or caption is read again next time;
+* other files rewritten in place (same inode, same folder entries): their ``size_bytes`` is
+  refreshed by a sweep at most every ``SWEEP_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasety import layout
+from datasety.server.listing import Entry, build_entries, dumps
+
+RACY_NS = 2_000_000_000
+SWEEP_SECONDS = 10.0
+CAPTION_READ_LIMIT = 1024 * 1024
+
+
+@dataclass
+class FileRec:
+    size: int
+    ino: int
+    mtime_ns: int
+
+
+@dataclass
+class DirRec:
+    mtime_ns: int
+    ino: int
+    racy: bool
+    files: dict[str, FileRec]
+    subdirs: list[str]
+
+
+@dataclass
+class TextRec:
+    key: tuple[int, int, int]
+    text: str
+    racy: bool
+
+
+@dataclass
+class Query:
+    """What a listing request asks for."""
+
+    folder: str = ""
+    group: bool = False
+    q: str = ""
+    missing_caption: bool = False
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def is_plain(self) -> bool:
+        return not (self.folder or self.q or self.missing_caption or self.limit or self.offset)
+
+
+@dataclass
+class _Cache:
+    version: int = -1
+    entries: list[Entry] = field(default_factory=list)
+    fragments: dict[tuple[bool, tuple[str, str]], tuple[tuple[object, ...], str]] = field(
+        default_factory=dict
+    )
+    bodies: dict[bool, bytes] = field(default_factory=dict)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+class Catalog:
+    """The cached listing of one dataset folder (``root`` resolved). Thread-safe."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root = str(root)
+        self._lock = threading.Lock()
+        self._dirs: dict[str, DirRec] = {}
+        self._captions: dict[str, TextRec] = {}
+        self._metadata: TextRec | None = None
+        self._metadata_rows: dict[str, str] = {}
+        self._placements: dict[str, layout.Placement] = {}
+        self._version = 0
+        self._last_sweep = time.monotonic()
+        self._cache = _Cache()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def listing(self, query: Query) -> bytes:
+        """The JSON body of a listing: ``{"files": [...]}`` or ``{"pairs": [...]}``, + total."""
+        with self._lock:
+            self._refresh()
+            if query.is_plain:
+                body = self._cache.bodies.get(query.group)
+                if body is None:
+                    body = self._render(self._entries(), query)
+                    self._cache.bodies[query.group] = body
+                return body
+            return self._render(self._select(query), query)
+
+    def note_write(self, rel: str) -> None:
+        """The server itself wrote ``rel``: record its new state without waiting for a scan."""
+        path = os.path.join(self._root, rel)
+        with self._lock:
+            folder, name = os.path.split(rel)
+            rec = self._dirs.get(folder)
+            try:
+                st = os.stat(path)
+            except OSError:
+                return
+            if rec is not None:
+                rec.files[name] = FileRec(st.st_size, st.st_ino, st.st_mtime_ns)
+            if layout.extension(name) == layout.CAPTION_EXTENSION:
+                self._captions[rel] = self._read_text(path, st)
+            self._version += 1
+
+    def note_delete(self, rel: str) -> None:
+        """The server itself deleted ``rel``."""
+        with self._lock:
+            folder, name = os.path.split(rel)
+            rec = self._dirs.get(folder)
+            if rec is not None:
+                rec.files.pop(name, None)
+            self._captions.pop(rel, None)
+            self._version += 1
+
+    # -- freshness --------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        changed = self._walk()
+        changed = self._refresh_captions() or changed
+        changed = self._refresh_metadata() or changed
+        if time.monotonic() - self._last_sweep > SWEEP_SECONDS:
+            changed = self._sweep() or changed
+        if changed:
+            self._version += 1
+
+    def _walk(self) -> bool:
+        changed = False
+        seen: set[str] = set()
+        pending = [""]
+        while pending:
+            rel = pending.pop()
+            try:
+                st = os.stat(os.path.join(self._root, rel), follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            rec = self._dirs.get(rel)
+            if rec is None or rec.racy or rec.mtime_ns != st.st_mtime_ns or rec.ino != st.st_ino:
+                fresh = self._scan(rel, st, rec)
+                if fresh is None:
+                    continue
+                changed = changed or _differs(rec, fresh)
+                self._dirs[rel] = rec = fresh
+            seen.add(rel)
+            pending.extend(rec.subdirs)
+        gone = [rel for rel in self._dirs if rel not in seen]
+        for rel in gone:
+            del self._dirs[rel]
+        if changed or gone:
+            self._sync_captions()
+            return True
+        return False
+
+    def _scan(self, rel: str, st: os.stat_result, old: DirRec | None) -> DirRec | None:
+        scanned_ns = time.time_ns()
+        old_files = old.files if old else {}
+        files: dict[str, FileRec] = {}
+        subdirs: list[str] = []
+        try:
+            with os.scandir(os.path.join(self._root, rel)) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(".") or not _utf8(name):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            subdirs.append(_join(rel, name))
+                        elif entry.is_symlink():
+                            linked = self._linked_file(entry.path)
+                            if linked is not None:
+                                files[name] = linked
+                        elif entry.is_file(follow_symlinks=False):
+                            prev = old_files.get(name)
+                            ino = entry.inode()
+                            if prev is None or prev.ino != ino:
+                                s = entry.stat(follow_symlinks=False)
+                                prev = FileRec(s.st_size, ino, s.st_mtime_ns)
+                            files[name] = prev
+                    except OSError:
+                        continue  # removed while we looked: the next scan agrees
+        except OSError:
+            return None
+        racy = scanned_ns - st.st_mtime_ns < RACY_NS
+        return DirRec(st.st_mtime_ns, st.st_ino, racy, files, sorted(subdirs))
+
+    def _linked_file(self, path: str) -> FileRec | None:
+        # A symlink is listed only if it is a file inside the dataset: never a way out.
+        target = Path(path).resolve()
+        if not target.is_relative_to(self.root):
+            return None
+        s = os.stat(target)
+        return FileRec(s.st_size, s.st_ino, s.st_mtime_ns) if stat.S_ISREG(s.st_mode) else None
+
+    def _sync_captions(self) -> None:
+        wanted: set[str] = set()
+        for rel, rec in self._dirs.items():
+            for name in rec.files:
+                if layout.extension(name) == layout.CAPTION_EXTENSION:
+                    wanted.add(_join(rel, name))
+        for rel in [r for r in self._captions if r not in wanted]:
+            del self._captions[rel]
+        for rel in wanted:
+            self._captions.setdefault(rel, TextRec((-1, -1, -1), "", True))
+
+    def _refresh_captions(self) -> bool:
+        changed = False
+        for rel, rec in list(self._captions.items()):
+            path = os.path.join(self._root, rel)
+            try:
+                st = os.stat(path)
+            except OSError:
+                # Deleted (or became unreadable) since its folder was scanned.
+                del self._captions[rel]
+                folder, name = os.path.split(rel)
+                if folder in self._dirs:
+                    self._dirs[folder].files.pop(name, None)
+                    self._dirs[folder].racy = True
+                changed = True
+                continue
+            if rec.racy or rec.key != (st.st_mtime_ns, st.st_size, st.st_ino):
+                fresh = self._read_text(path, st)
+                self._captions[rel] = fresh
+                folder, name = os.path.split(rel)
+                file_rec = self._dirs[folder].files.get(name) if folder in self._dirs else None
+                if file_rec is not None and file_rec.size != st.st_size:
+                    file_rec.size = st.st_size
+                    changed = True
+                changed = changed or fresh.text != rec.text
+        return changed
+
+    def _refresh_metadata(self) -> bool:
+        root = self._dirs.get("")
+        if root is None or layout.METADATA_CSV not in root.files:
+            changed = bool(self._metadata_rows)
+            self._metadata, self._metadata_rows = None, {}
+            return changed
+        path = os.path.join(self._root, layout.METADATA_CSV)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        rec = self._metadata
+        if rec is not None and not rec.racy and rec.key == (st.st_mtime_ns, st.st_size, st.st_ino):
+            return False
+        self._metadata = self._read_text(path, st, limit=None)
+        rows = layout.parse_metadata(self._metadata.text)
+        changed = rows != self._metadata_rows
+        self._metadata_rows = rows
+        return changed
+
+    def _sweep(self) -> bool:
+        self._last_sweep = time.monotonic()
+        changed = False
+        for rel, rec in self._dirs.items():
+            for name, file_rec in rec.files.items():
+                try:
+                    s = os.stat(os.path.join(self._root, rel, name))
+                except OSError:
+                    rec.racy = True  # gone: let the next walk rescan this folder
+                    continue
+                if (s.st_size, s.st_mtime_ns) != (file_rec.size, file_rec.mtime_ns):
+                    file_rec.size, file_rec.mtime_ns = s.st_size, s.st_mtime_ns
+                    changed = True
+        return changed
+
+    @staticmethod
+    def _read_text(
+        path: str, st: os.stat_result, limit: int | None = CAPTION_READ_LIMIT
+    ) -> TextRec:
+        read_ns = time.time_ns()
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit if limit is not None else -1)
+        except OSError:
+            data = b""
+        racy = read_ns - st.st_mtime_ns < RACY_NS
+        return TextRec(
+            (st.st_mtime_ns, st.st_size, st.st_ino), data.decode("utf-8", "replace"), racy
+        )
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _files(self, folder: str = "") -> list[tuple[str, int]]:
+        prefix = folder + "/" if folder else ""
+        found: list[tuple[str, int]] = []
+        for rel, rec in self._dirs.items():
+            if folder and rel != folder and not rel.startswith(prefix):
+                continue
+            found.extend((_join(rel, name), f.size) for name, f in rec.files.items())
+        return found
+
+    def _build(self, files: list[tuple[str, int]], whole: bool = False) -> list[Entry]:
+        # Placements are pure functions of the path: keep them across versions.
+        known = self._placements
+        placements = {p: known.get(p) or layout.placement(p) for p, _ in files}
+        if whole:
+            self._placements = placements
+        texts = {rel: rec.text for rel, rec in self._captions.items()}
+        return build_entries(files, placements, texts, self._metadata_rows)
+
+    def _entries(self) -> list[Entry]:
+        cache = self._cache
+        if cache.version != self._version:
+            cache.version = self._version
+            cache.entries = self._build(self._files(), whole=True)
+            cache.bodies = {}
+            keys = {e.key for e in cache.entries}
+            cache.fragments = {k: v for k, v in cache.fragments.items() if k[1] in keys}
+        return cache.entries
+
+    def _select(self, query: Query) -> list[Entry]:
+        entries = self._build(self._files(query.folder)) if query.folder else self._entries()
+        if query.missing_caption:
+            entries = [e for e in entries if e.has_media and not e.caption]
+        if query.q:
+            needle = query.q.lower()
+            entries = [e for e in entries if e.matches(needle)]
+        return entries
+
+    def _render(self, entries: list[Entry], query: Query) -> bytes:
+        total = len(entries)
+        end = None if query.limit is None else query.offset + query.limit
+        page = entries[query.offset : end]
+        key = "pairs" if query.group else "files"
+        fragments = ",".join(self._fragment(e, query.group) for e in page)
+        return f'{{"{key}":[{fragments}],"total":{total}}}'.encode()
+
+    def _fragment(self, entry: Entry, pair: bool) -> str:
+        cache = self._cache.fragments
+        signature = entry.signature()
+        cached = cache.get((pair, entry.key))
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        text = dumps(entry.pair_json() if pair else entry.to_json())
+        cache[(pair, entry.key)] = (signature, text)
+        return text
+
+
+def _differs(old: DirRec | None, new: DirRec) -> bool:
+    if old is None:
+        return True
+    if old.subdirs != new.subdirs or old.files.keys() != new.files.keys():
+        return True
+    return any(new.files[name] is not rec for name, rec in old.files.items())
+
+
+class Catalogs:
+    """The catalog of every dataset in use, by dataset id (and thumbnails' cache folder)."""
+
+    def __init__(self, thumbs_dir: Path) -> None:
+        self.thumbs_dir = thumbs_dir
+        self._lock = threading.Lock()
+        self._catalogs: dict[str, Catalog] = {}
+
+    def get(self, dataset_id: str, root: Path) -> Catalog:
+        with self._lock:
+            catalog = self._catalogs.get(dataset_id)
+            if catalog is None or catalog.root != root:
+                catalog = self._catalogs[dataset_id] = Catalog(root)
+            return catalog
+
+    def peek(self, dataset_id: str) -> Catalog | None:
+        """The catalog if one exists (writes update it; they never create one)."""
+        with self._lock:
+            return self._catalogs.get(dataset_id)
+
+    def forget(self, dataset_id: str) -> None:
+        with self._lock:
+            self._catalogs.pop(dataset_id, None)

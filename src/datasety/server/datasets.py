@@ -1,0 +1,59 @@
+"""Registering dataset folders: validation, roots, type detection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from datasety import layout
+from datasety.errors import AccessDeniedError, DatasetyError, NotFoundError
+from datasety.server.security import is_within
+from datasety.server.settings import Settings
+from datasety.server.store import Dataset, Store
+
+PATH_NOT_A_DIR = "Provided path does not exist or is not a directory"
+PATH_GONE = "Dataset path no longer exists on disk"
+TYPE_SAMPLE = 5000
+
+
+def register(store: Store, settings: Settings, path: str, name: str | None) -> Dataset:
+    """Register the folder ``path`` (resolved) under ``name`` (default: the folder's name)."""
+    if "\x00" in path:
+        raise DatasetyError("Invalid path: contains a NUL byte")
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise DatasetyError(PATH_NOT_A_DIR)
+    roots = tuple(Path(r).resolve() for r in settings.roots)
+    if roots and not is_within(folder, roots):
+        raise AccessDeniedError("Access denied: path is outside the allowed roots")
+    name = (name or "").strip() or folder.name or str(folder)
+    return store.add_dataset(name, str(folder), layout.dataset_type(sample_names(folder)))
+
+
+def root_of(dataset: Dataset) -> Path:
+    """The dataset's folder, resolved; 404 if it is gone."""
+    root = Path(dataset.path).resolve()
+    if not root.is_dir():
+        raise NotFoundError(PATH_GONE)
+    return root
+
+
+def sample_names(root: Path, limit: int = TYPE_SAMPLE) -> list[str]:
+    """Up to ``limit`` dataset-relative file names, breadth first, hidden entries skipped."""
+    names: list[str] = []
+    pending = [""]
+    while pending and len(names) < limit:
+        rel = pending.pop(0)
+        try:
+            with os.scandir(root / rel) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    child = f"{rel}/{entry.name}" if rel else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(child)
+                    elif entry.is_file():
+                        names.append(child)
+        except OSError:
+            continue  # an unreadable subfolder only narrows the sample
+    return names[:limit]

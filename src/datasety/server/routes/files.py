@@ -1,0 +1,253 @@
+"""``/v1/datasets/<id>/files``: listing, download, info, thumbnails, create, update, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from datasety.errors import NotFoundError
+from datasety.server import datasets, downloads, files, thumbnails
+from datasety.server.bodies import is_json, read_json_object
+from datasety.server.catalog import Catalog
+from datasety.server.catalog import Query as ListingQuery
+from datasety.server.errors import ApiError, error_responses
+from datasety.server.security import confine
+
+router = APIRouter(prefix="/v1/datasets/{dataset_id}/files", tags=["files"])
+
+NOTHING_TO_WRITE = "Nothing to write: send 'data', 'caption' or 'metadata'"
+
+
+class FileItemOut(BaseModel):
+    path: str
+    name: str
+    size_bytes: int
+    extension: str
+    file_type: str
+
+
+class EntryOut(BaseModel):
+    base: str
+    name: str
+    path: str
+    files: list[FileItemOut]
+    caption: str
+    caption_path: str
+    caption_source: str | None = None
+
+
+class PairOut(BaseModel):
+    base: str
+    path: str
+    input: str | None
+    target: str | None
+    mask: str | None
+    canny: str | None
+    pose: str | None
+    seg: str | None
+    depth: str | None
+    normal: str | None
+    image: str | None
+    caption: str
+    caption_path: str
+    all_files: list[FileItemOut]
+
+
+class ListingOut(BaseModel):
+    files: list[EntryOut] | None = None
+    pairs: list[PairOut] | None = None
+    total: int
+
+
+class FileInfoOut(BaseModel):
+    path: str
+    size_bytes: int
+    caption: str | None = None
+    caption_path: str | None = None
+    metadata: str | None = None
+
+
+class FileWrite(BaseModel):
+    data: str | None = None
+    caption: str | None = None
+    metadata: str | None = None
+
+
+class WriteOut(BaseModel):
+    status: str
+    path: str
+    caption_path: str | None = None
+    metadata_path: str | None = None
+
+
+WRITE_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": FileWrite.model_json_schema()},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
+
+
+def _dataset(request: Request, dataset_id: str) -> tuple[str, Path]:
+    dataset = request.app.state.store.get_dataset(dataset_id)
+    return dataset.id, datasets.root_of(dataset)
+
+
+def _noted(request: Request, dataset_id: str, *rels: str | None) -> None:
+    catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
+    if catalog is not None:
+        for rel in rels:
+            if rel:
+                catalog.note_write(rel)
+
+
+@router.get(
+    "",
+    summary="List files",
+    responses={200: {"model": ListingOut}, **error_responses(400, 403, 404)},
+)
+def list_files(
+    request: Request,
+    dataset_id: str,
+    folder: str = Query("", description="Only files under this subfolder"),
+    group: bool = Query(False, description="Answer {pairs: [...]} grouped by role"),
+    q: str = Query("", description="Only entries whose file names or caption contain this"),
+    missing: Literal["caption"] | None = Query(None, description="Only entries without one"),
+    limit: int | None = Query(None, ge=0, description="At most this many entries"),
+    offset: int = Query(0, ge=0, description="Skip this many entries"),
+) -> Response:
+    """Every file of the dataset grouped by base name, with captions; ``total`` counts the
+    entries matching the filters before ``limit``/``offset``."""
+    _, root = _dataset(request, dataset_id)
+    folder_rel = ""
+    if folder:
+        path = confine(root, folder)
+        if not path.is_dir():
+            raise NotFoundError(f"Folder not found: {folder}")
+        folder_rel = path.relative_to(root).as_posix() if path != root else ""
+    query = ListingQuery(folder_rel, group, q, missing == "caption", limit, offset)
+    body = request.app.state.catalogs.get(dataset_id, root).listing(query)
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/{file_path:path}",
+    summary="Download a file (or get info with ?info=true)",
+    responses={
+        200: {
+            "description": "The file's bytes (Range and If-None-Match honoured), or its info",
+            "content": {"application/octet-stream": {}, "application/json": {}},
+            "model": FileInfoOut,
+        },
+        206: {"description": "Partial content for a Range request"},
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+        **error_responses(400, 403, 404),
+    },
+)
+def get_file(
+    request: Request,
+    dataset_id: str,
+    file_path: str,
+    info: bool = Query(False, description="Answer the file's info as JSON instead"),
+    thumb: int | None = Query(
+        None,
+        ge=thumbnails.THUMB_MIN,
+        le=thumbnails.THUMB_MAX,
+        description="Answer a cached JPEG/WebP thumbnail fitting this many pixels",
+    ),
+) -> Response:
+    """The file's bytes, its info, or its thumbnail."""
+    dataset_id, root = _dataset(request, dataset_id)
+    found = files.existing_file(root, file_path)
+    if info:
+        return JSONResponse(files.info(root, found))
+    if thumb is not None:
+        cache = request.app.state.catalogs.thumbs_dir
+        path = thumbnails.thumbnail(cache, dataset_id, found.rel, found.path, thumb)
+        return downloads.serve(request, path)
+    return downloads.serve(request, found.path)
+
+
+@router.post(
+    "/{file_path:path}",
+    status_code=201,
+    summary="Create a new file (binary, base64, or sidecar caption/metadata)",
+    responses={201: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 500)},
+    openapi_extra=WRITE_BODY,
+)
+async def create_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
+    """Raw bytes, or JSON ``{data (base64), caption, metadata}``; folders are created."""
+    dataset_id, root = await run_in_threadpool(_dataset, request, dataset_id)
+    found = files.target(root, file_path)
+    if not found.rel:
+        raise ApiError(400, "Missing file path")
+    written: dict[str, str] = {}
+    if is_json(request):
+        plan = files.parse_write(await read_json_object(request))
+        if plan.empty:
+            raise ApiError(400, NOTHING_TO_WRITE)
+        lock = request.app.state.locks.get(dataset_id)
+        written = await run_in_threadpool(files.apply_write, root, found, plan, lock, True)
+        data_written = plan.data is not None
+    else:
+        await files.stream_upload(request, found.path, exclusive=True)
+        data_written = True
+    _noted(request, dataset_id, found.rel if data_written else None, *written.values())
+    return JSONResponse({"status": "created", "path": found.rel, **written}, status_code=201)
+
+
+@router.put(
+    "/{file_path:path}",
+    summary="Update a file and/or its caption/metadata sidecars",
+    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 413, 500)},
+    openapi_extra=WRITE_BODY,
+)
+async def update_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
+    """JSON ``{data (base64), caption, metadata}``, or raw bytes with a non-JSON
+    Content-Type to replace the file's content."""
+    dataset_id, root = await run_in_threadpool(_dataset, request, dataset_id)
+    found = await run_in_threadpool(files.existing_file, root, file_path)
+    written: dict[str, str] = {}
+    content_type = request.headers.get("content-type")
+    if content_type and not is_json(request):
+        await files.stream_upload(request, found.path, exclusive=False)
+        data_written = True
+    else:
+        # Without a Content-Type the body is JSON, as the reference server reads it.
+        plan = files.parse_write(await read_json_object(request))
+        if plan.empty:
+            raise ApiError(400, NOTHING_TO_WRITE)
+        lock = request.app.state.locks.get(dataset_id)
+        written = await run_in_threadpool(files.apply_write, root, found, plan, lock, False)
+        data_written = plan.data is not None
+    _noted(request, dataset_id, found.rel if data_written else None, *written.values())
+    return JSONResponse({"status": "saved", "path": found.rel, **written})
+
+
+@router.delete(
+    "/{file_path:path}",
+    summary="Delete a file (add ?caption=true to also remove .txt sidecar)",
+    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 500)},
+)
+def delete_file(
+    request: Request,
+    dataset_id: str,
+    file_path: str,
+    caption: bool = Query(False, description="Also delete the .txt caption sidecar"),
+) -> JSONResponse:
+    """Delete one file; with ``caption=true`` its ``.txt`` sidecar too."""
+    dataset_id, root = _dataset(request, dataset_id)
+    found = files.existing_file(root, file_path)
+    removed = files.delete(root, found, caption)
+    catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
+    if catalog is not None:
+        for rel in (found.rel, *removed.values()):
+            catalog.note_delete(rel)
+    return JSONResponse({"status": "deleted", "path": found.rel, **removed})

@@ -1,0 +1,162 @@
+"""Safe by default: path confinement, Host check (DNS rebinding), bearer token, request sanity.
+
+The middlewares are plain ASGI (no per-request task or body copy) and answer with the same
+``{"error": ...}`` shape as the routes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import posixpath
+from pathlib import Path
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from datasety.errors import AccessDeniedError, DatasetyError
+from datasety.server.errors import error_response
+
+TRAVERSAL = "Access denied: Path traversal detected"
+
+
+# -- paths --------------------------------------------------------------------------------------
+
+
+def clean_relative(rel: str) -> str:
+    """``rel`` as a normalised dataset-relative POSIX path (``""`` for the root).
+
+    Refuses NUL bytes (400) and anything that is absolute or climbs out lexically (403).
+    """
+    if "\x00" in rel:
+        raise DatasetyError("Invalid path: contains a NUL byte")
+    rel = rel.replace("\\", "/") if os.sep == "\\" else rel
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise AccessDeniedError(TRAVERSAL)
+    normal = posixpath.normpath(rel) if rel else "."
+    if normal == ".." or normal.startswith("../"):
+        raise AccessDeniedError(TRAVERSAL)
+    return "" if normal == "." else normal
+
+
+def confine(root: Path, rel: str) -> Path:
+    """The real path of ``root/rel``, symlinks resolved, which must stay inside ``root``.
+
+    ``root`` must already be resolved. Raises 403 ``Access denied: Path traversal detected``.
+    """
+    candidate = (root / clean_relative(rel)).resolve()
+    if candidate != root and not candidate.is_relative_to(root):
+        raise AccessDeniedError(TRAVERSAL)
+    return candidate
+
+
+def is_within(path: Path, roots: tuple[Path, ...]) -> bool:
+    """True if the resolved ``path`` is one of ``roots`` or below one."""
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+# -- middlewares -------------------------------------------------------------------------------
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    await error_response(status, message, headers)(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def host_name(host_header: str) -> str:
+    """``"[::1]:8080"`` -> ``"::1"``, ``"localhost:80"`` -> ``"localhost"``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+class HostCheckMiddleware:
+    """Refuse requests whose Host is not a known name: a web page that rebinds its own DNS
+    name to 127.0.0.1 still sends its own name, so it cannot talk to a loopback server."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = host_name(_header(scope, b"host") or "")
+            if host not in self.allowed:
+                message = f"Access denied: Host '{host}' is not allowed"
+                await _refuse(scope, receive, send, 403, message)
+                return
+        await self.app(scope, receive, send)
+
+
+class TokenMiddleware:
+    """Every ``/v1`` request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        needs_token = scope["type"] == "http" and (path == "/v1" or path.startswith("/v1/"))
+        # CORS preflights carry no credentials by design; CORSMiddleware answers them.
+        if needs_token and scope.get("method") != "OPTIONS":
+            scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not given.strip():
+                await _refuse(scope, receive, send, 401, "Missing bearer token")
+                return
+            if not hmac.compare_digest(given.strip().encode("utf-8"), self.token):
+                await _refuse(scope, receive, send, 401, "Invalid token")
+                return
+        await self.app(scope, receive, send)
+
+
+class RequestSanityMiddleware:
+    """Refuse what no route can handle: NUL bytes or undecodable UTF-8 in the URL (400), and
+    a declared body over the size limit (413) before a byte of it is read."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = self._problem(scope)
+            if problem:
+                await _refuse(scope, receive, send, *problem)
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> tuple[int, str] | None:
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+        for part in (raw_path, scope.get("query_string", b"")):
+            if b"%" not in part and b"\x00" not in part:
+                continue
+            decoded = unquote_to_bytes(part.replace(b"+", b" "))
+            if b"\x00" in decoded:
+                return 400, "Invalid request: the URL contains a NUL byte"
+            try:
+                decoded.decode("utf-8")
+            except UnicodeDecodeError:
+                return 400, "Invalid request: the URL is not valid UTF-8"
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return 400, "Invalid Content-Length header"
+            if int(length) > self.max_body:
+                return 413, too_large(self.max_body)
+        return None
+
+
+def too_large(max_body: int) -> str:
+    """The message of a 413."""
+    return f"Request body too large (limit {max_body // (1024 * 1024)} MB)"

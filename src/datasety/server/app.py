@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from importlib import import_module
-from pathlib import Path
 from types import ModuleType
 
 from fastapi import FastAPI
@@ -23,8 +22,6 @@ from datasety.server.store import Store
 # `router`; one may also expose `lifespan(app)`, an async context manager entered once the
 # store is open (the jobs runner starts and stops there).
 ROUTE_MODULES: list[str] = ["datasets", "files", "jobs", "commands"]
-
-WEB_DIR = Path(__file__).parent / "web"
 
 DESCRIPTION = """The datasety REST API (spec/server-api.txt). Every error answers
 `{"error": "..."}`. With a token, every /v1 request needs `Authorization: Bearer <token>`."""
@@ -64,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in modules:
         app.include_router(module.router)
-    _mount_web(app)
 
     # Added innermost first: the Host check runs before anything else, then size/URL sanity,
     # then CORS (so preflights are answered without a token), then the token.
@@ -83,11 +79,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if allowed is not None:
         app.add_middleware(HostCheckMiddleware, allowed=allowed)
     return app
-
-
-def _mount_web(app: FastAPI) -> None:
-    """Serve the web UI (a static folder, no build step) at ``/`` when it is there."""
-    if (WEB_DIR / "index.html").is_file():
-        from starlette.staticfiles import StaticFiles
-
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

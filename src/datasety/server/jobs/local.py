@@ -1,0 +1,104 @@
+"""Local executor: each job is a process group on this machine, started through ``wrapper``.
+
+``start`` launches ``python -m datasety.server.jobs.wrapper <id>.exit -- argv...`` with
+``start_new_session=True``: the wrapper is the leader of its own session and process group
+(pgid = its pid), and the command and every worker process it forks stay in that group.
+stdout and stderr of the whole group are appended to ``<id>.log``; ``DATASETY_PROGRESS=jsonl``
+asks the command for machine-readable progress lines and ``PYTHONUNBUFFERED=1`` makes every
+line reach the log as it is printed.
+
+``watch`` polls: the wrapper's exit for our own children (reaped here, so no zombies), its
+``/proc`` entry for jobs adopted from an earlier server. When the wrapper is gone, any
+leftover process of the group is killed and the exit status is read from the exit file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from datasety.progress import PROGRESS_ENV
+from datasety.server.jobs import procs
+from datasety.server.jobs.executor import Handle, Outcome
+from datasety.server.jobs.logs import exit_path, log_path
+from datasety.server.jobs.wrapper import read_exit_file
+
+WRAPPER_MODULE = "datasety.server.jobs.wrapper"
+
+
+class LocalExecutor:
+    """Runs jobs as local subprocess groups; files live in ``jobs_dir``."""
+
+    def __init__(self, jobs_dir: Path) -> None:
+        self.jobs_dir = jobs_dir
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+        # Jobs this process started: their Popen objects reap them when they exit.
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, job_id: str, argv: list[str]) -> Handle:
+        exit_file = exit_path(self.jobs_dir, job_id)
+        exit_file.unlink(missing_ok=True)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", DATASETY_JOB_ID=job_id)
+        env[PROGRESS_ENV] = "jsonl"
+        log_fd = os.open(log_path(self.jobs_dir, job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", WRAPPER_MODULE, str(exit_file), "--", *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(log_fd)
+        self._children[job_id] = process
+        return Handle(job_id, process.pid, process.pid)
+
+    def watch(self, handle: Handle) -> Outcome | None:
+        child = self._children.get(handle.job_id)
+        if child is not None:
+            if not _exited(child.pid):
+                return None
+            # Kill leftovers while the unreaped wrapper still reserves the group id.
+            procs.signal_group(handle.pgid, signal.SIGKILL)
+            wrapper_status = child.wait()
+            del self._children[handle.job_id]
+        else:
+            if self._is_wrapper(handle.pid, handle.job_id):
+                return None
+            if procs.group_members(handle.pgid):
+                procs.signal_group(handle.pgid, signal.SIGKILL)
+            wrapper_status = None
+        code = read_exit_file(str(exit_path(self.jobs_dir, handle.job_id)))
+        if code is None and wrapper_status is not None and wrapper_status < 0:
+            # The wrapper itself was killed (SIGKILL after the grace period): that is the status.
+            code = wrapper_status
+        return Outcome(code)
+
+    def stop(self, handle: Handle, force: bool = False) -> None:
+        if handle.job_id not in self._children and not procs.group_members(handle.pgid):
+            return
+        procs.signal_group(handle.pgid, signal.SIGKILL if force else signal.SIGTERM)
+
+    def find(self, job_id: str) -> Handle | None:
+        for pid in procs.all_pids():
+            if self._is_wrapper(pid, job_id):
+                return Handle(job_id, pid, procs.process_group(pid) or pid)
+        return None
+
+    def _is_wrapper(self, pid: int, job_id: str) -> bool:
+        """True if ``pid`` is the live wrapper of ``job_id`` (not a reused pid)."""
+        if not procs.is_running(pid):
+            return False
+        argv = procs.cmdline(pid)
+        return WRAPPER_MODULE in argv and str(exit_path(self.jobs_dir, job_id)) in argv
+
+
+def _exited(pid: int) -> bool:
+    """True once our child ``pid`` has exited; it stays unreaped (a zombie) until wait()."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return info is not None

@@ -1,0 +1,334 @@
+"""The job runner: a persistent FIFO queue, concurrency slots, lifecycle, progress, retention.
+
+Lifecycle of a row::
+
+    queued --(a slot frees)--> running --(exit 0)--> done
+       |                          |-----(exit != 0, or lost)--> failed   (error: one line)
+       +--(DELETE)--> cancelled   +-----(DELETE)--> cancelled            (stays cancelled)
+
+* Slots: at most ``max_jobs`` jobs hold a process at once. A cancelled job keeps its slot
+  until its process group is gone, so a GPU is never shared with a job still shutting down.
+* Start: the row becomes ``running`` before the process exists and gets its pid/pgid right
+  after, so a crash in between leaves a row the next server can still match to its process
+  (:meth:`Executor.find`), never a process nobody tracks.
+* Cancel: SIGTERM to the whole process group now, SIGKILL once ``kill_grace`` seconds pass.
+  The row says ``cancelled`` at once; ``ended_at`` and ``exit_code`` follow when it is gone.
+* Start-up (:meth:`JobRunner.start`) reconciles rows that an earlier server left with a
+  process: a job still running is re-adopted (watched, cancellable, its log followed);
+  one whose process is gone gets the status its wrapper recorded, or ``failed`` with
+  ``interrupted: server stopped``. Queued jobs simply start again in order.
+* Shutdown (:meth:`JobRunner.close`) leaves running jobs running: hour-long jobs survive a
+  server restart or upgrade, and the next start re-adopts them. Cancel them first to stop them.
+* Retention: after each job ends, ended jobs beyond the newest ``keep_jobs`` lose their row
+  and their files, oldest first.
+
+Everything runs on the server's event loop: public methods are synchronous and quick, and a
+single background task polls running jobs (their exit, their log for progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasety.errors import DatasetyError, NotFoundError
+from datasety.server.jobs import logs
+from datasety.server.jobs.executor import Executor, Handle, Outcome
+from datasety.server.jobs.local import LocalExecutor
+from datasety.server.jobs.records import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    JobRecords,
+    JobRow,
+)
+from datasety.server.settings import Settings
+from datasety.server.store import Store
+
+log = logging.getLogger("datasety.server.jobs")
+
+JOB_NOT_FOUND = "Job not found"
+JOB_NOT_RUNNING = "Job is not running"
+INTERRUPTED = "interrupted: server stopped"
+VANISHED = "the job's process ended without recording an exit status"
+
+
+class StartError(Exception):
+    """The executor could not start a job (a server-side failure, not the caller's)."""
+
+
+@dataclass
+class _Active:
+    """A job holding a slot: its process, its log tail and its latest progress."""
+
+    handle: Handle
+    tail: logs.LogTail
+    progress: dict[str, Any] | None = None
+    kill_at: float | None = None  # when a cancel escalates to SIGKILL
+
+
+class JobRunner:
+    """Owns the queue and the slots; an :class:`Executor` runs the processes."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        jobs_dir: Path,
+        max_jobs: int = 1,
+        kill_grace: float = 10.0,
+        keep_jobs: int = 1000,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.records = JobRecords(store)
+        self.executor = executor
+        self.jobs_dir = jobs_dir
+        self.max_jobs = max(1, max_jobs)
+        self.kill_grace = max(0.0, kill_grace)
+        self.keep_jobs = max(0, keep_jobs)
+        self.poll_interval = poll_interval
+        self.closing = False
+        self._active: dict[str, _Active] = {}
+        self._task: asyncio.Task[None] | None = None
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- start-up and shutdown -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reconcile what an earlier server left, start queued jobs, begin watching."""
+        self.reconcile()
+        self.prune()
+        self._fill_slots()
+        self._task = asyncio.create_task(self._watch_loop(), name="datasety-jobs")
+
+    def begin_shutdown(self) -> None:
+        """Tell log streams to end now (called as soon as the server is asked to stop)."""
+        self.closing = True
+
+    async def close(self) -> None:
+        """Stop watching. Running jobs keep running; the next start re-adopts them."""
+        self.closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def reconcile(self) -> None:
+        """Match every row that says it has a process with the process, or close the row."""
+        for row in self.records.with_process():
+            if row.id in self._active:
+                continue
+            handle = (
+                Handle(row.id, row.pid, row.pgid)
+                if row.pid is not None and row.pgid is not None
+                else self.executor.find(row.id)
+            )
+            outcome = self.executor.watch(handle) if handle is not None else Outcome(None)
+            if outcome is not None:
+                self._finish(row, outcome, lost_reason=INTERRUPTED)
+                continue
+            assert handle is not None
+            if row.pid is None:
+                self.records.set_process(row.id, handle.pid, handle.pgid)
+            log.info("re-adopted job %s (pid %s)", row.id, handle.pid)
+            active = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
+            active.progress = logs.last_progress(active.tail.read_all()) or row.progress
+            self._active[row.id] = active
+            if row.status == CANCELLED:
+                # The cancel was asked before the restart: ask again, with a fresh grace period.
+                self._stop(active)
+
+    # -- the API's operations ------------------------------------------------------------------
+
+    def submit(self, command: str, argv: list[str]) -> JobRow:
+        """Queue a job (``argv`` already validated) and start it if a slot is free.
+
+        Raises :class:`StartError` if it should have started and could not (the row is then
+        ``failed`` with the reason).
+        """
+        row = self.records.insert(str(uuid.uuid4()), command, argv)
+        self._fill_slots()
+        current = self.records.get(row.id)
+        assert current is not None
+        if current.status == FAILED and current.pid is None:
+            raise StartError(current.error or "unknown error")
+        return current
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a queued job (it never starts) or stop a running one."""
+        row = self.records.get(job_id)
+        if row is None:
+            raise NotFoundError(JOB_NOT_FOUND)
+        if row.status == QUEUED and self.records.cancel_queued(job_id):
+            return
+        if row.status == RUNNING and self.records.cancel_running(job_id):
+            active = self._active.get(job_id)
+            if active is not None:
+                self._stop(active)
+            return
+        raise DatasetyError(JOB_NOT_RUNNING)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The job as the API shows it, or NotFoundError."""
+        row = self.records.get(job_id)
+        if row is None:
+            raise NotFoundError(JOB_NOT_FOUND)
+        positions = self._queue_positions() if row.status == QUEUED else {}
+        return self._to_json(row, positions)
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every job, newest first."""
+        positions = self._queue_positions()
+        return [self._to_json(row, positions) for row in self.records.all(newest_first=True)]
+
+    def final_status(self, job_id: str) -> str | None:
+        """The job's status once its log can no longer grow (it ended), else None."""
+        row = self.records.get(job_id)
+        if row is None:
+            return "deleted"
+        return row.status if row.ended_at is not None else None
+
+    def log_file(self, job_id: str) -> Path:
+        """The job's log file (which may not exist yet); NotFoundError for an unknown job."""
+        if self.records.get(job_id) is None:
+            raise NotFoundError(JOB_NOT_FOUND)
+        return logs.log_path(self.jobs_dir, job_id)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _to_json(self, row: JobRow, positions: dict[str, int]) -> dict[str, Any]:
+        active = self._active.get(row.id)
+        progress = active.progress if active is not None else row.progress
+        return {
+            "id": row.id,
+            "command": row.command,
+            "argv": row.argv,
+            "status": row.status,
+            "output": logs.tail_output(logs.log_path(self.jobs_dir, row.id)),
+            "exit_code": row.exit_code,
+            "started_at": row.started_at,
+            "ended_at": row.ended_at,
+            "progress": progress,
+            "queue_position": positions.get(row.id),
+            "error": row.error,
+            "created_at": row.created_at,
+        }
+
+    def _queue_positions(self) -> dict[str, int]:
+        return {row.id: index for index, row in enumerate(self.records.queued(), start=1)}
+
+    def _fill_slots(self) -> None:
+        """Start queued jobs, oldest first, while slots are free."""
+        while len(self._active) < self.max_jobs:
+            queued = self.records.queued()
+            if not queued:
+                return
+            self._launch(queued[0])
+
+    def _launch(self, row: JobRow) -> None:
+        if not self.records.mark_starting(row.id):
+            return
+        try:
+            handle = self.executor.start(row.id, row.argv)
+        except OSError as exc:
+            log.error("job %s failed to start: %s", row.id, exc)
+            self.records.finish(row.id, FAILED, None, f"Failed to start job: {exc}", None)
+            return
+        self.records.set_process(row.id, handle.pid, handle.pgid)
+        self._active[row.id] = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
+
+    def _stop(self, active: _Active) -> None:
+        if self.kill_grace <= 0:
+            self.executor.stop(active.handle, force=True)
+            active.kill_at = None
+            return
+        self.executor.stop(active.handle)
+        active.kill_at = time.monotonic() + self.kill_grace
+
+    async def _watch_loop(self) -> None:
+        while True:
+            try:
+                self._poll()
+            except Exception:
+                # One bad poll (a full disk, a locked database) must not stop every job's watch.
+                log.exception("job watch failed; retrying")
+            await asyncio.sleep(self.poll_interval)
+
+    def _poll(self) -> None:
+        for job_id, active in list(self._active.items()):
+            lines = active.tail.read_lines()
+            active.progress = logs.last_progress(lines) or active.progress
+            if active.kill_at is not None and time.monotonic() >= active.kill_at:
+                self.executor.stop(active.handle, force=True)
+                active.kill_at = None
+            outcome = self.executor.watch(active.handle)
+            if outcome is None:
+                continue
+            active.progress = logs.last_progress(active.tail.read_rest()) or active.progress
+            del self._active[job_id]
+            row = self.records.get(job_id)
+            if row is not None:
+                self._finish(row, outcome, lost_reason=VANISHED, progress=active.progress)
+        self._fill_slots()
+
+    def _finish(
+        self,
+        row: JobRow,
+        outcome: Outcome,
+        lost_reason: str,
+        progress: dict[str, Any] | None = None,
+    ) -> None:
+        code = outcome.exit_code
+        if code == 0:
+            status, error = DONE, None
+        elif code is None:
+            status, error = FAILED, lost_reason
+        else:
+            status, error = FAILED, self._failure_reason(row.id, code)
+        self.records.finish(row.id, status, code, error, progress)
+        self.prune()
+
+    def _failure_reason(self, job_id: str, code: int) -> str:
+        """One line: the command's own ``Error: ...`` line if it printed one, else the code."""
+        for line in reversed(logs.tail_output(logs.log_path(self.jobs_dir, job_id), 50)):
+            if line.startswith("Error: "):
+                return line[len("Error: ") :].strip()
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
+    def prune(self) -> None:
+        """Drop ended jobs beyond the newest ``keep_jobs``, oldest first, with their files."""
+        doomed = self.records.finished_beyond(self.keep_jobs)
+        if not doomed:
+            return
+        self.records.delete(doomed)
+        for job_id in doomed:
+            for path in self.jobs_dir.glob(f"{job_id}.*"):
+                path.unlink(missing_ok=True)
+
+
+def build_runner(settings: Settings, store: Store) -> JobRunner:
+    """The runner the server's settings ask for (``data_dir/jobs`` holds the logs)."""
+    jobs_dir = settings.data_dir / "jobs"
+    if settings.executor != "local":
+        raise DatasetyError(f"Unknown executor: {settings.executor} (available: local)")
+    return JobRunner(
+        store,
+        LocalExecutor(jobs_dir),
+        jobs_dir,
+        max_jobs=settings.max_jobs,
+        kill_grace=settings.kill_grace,
+        keep_jobs=settings.keep_jobs,
+    )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datasety import inspection
 from datasety.cli import main
 from datasety.inspection import aspect_bucket, caption_stats, inspect_dataset
 from datasety.perceptual import hamming, near_groups, phash
@@ -178,7 +179,8 @@ def test_json_statistics(broken: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert report["total_bytes"] == total - hidden
 
 
-def test_pool_gives_the_same_report(broken: Path) -> None:
+def test_pool_gives_the_same_report(broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inspection, "POOL_MIN_IMAGES", 0)
     one = inspect_dataset(broken, workers=1).to_dict()
     two = inspect_dataset(broken, workers=2).to_dict()
     assert one == two

@@ -1,0 +1,197 @@
+// Jobs page: the Run form, the job list (status, progress bar, time left) and the selected job's
+// live log (server-sent events) with Cancel.
+
+import * as api from "./api.js";
+import { clear, formatDuration, formatTime, h, replaceParams } from "./dom.js";
+import { runForm } from "./runform.js";
+
+const ACTIVE = new Set(["queued", "pending", "started", "running", "cancelling"]);
+const isActive = (job) => ACTIVE.has(job.status);
+
+// {done, total} from the job's progress, whatever shape the server gives it.
+export function progressOf(job) {
+  const p = job.progress;
+  if (p === null || p === undefined) return null;
+  if (typeof p === "number") return { done: p, total: 1 };
+  const done = p.done ?? p.current ?? p.completed ?? p.n;
+  const total = p.total ?? p.count;
+  return Number.isFinite(done) && Number.isFinite(total) && total > 0 ? { done, total } : null;
+}
+
+// Seconds left, from the rate so far; null until there is a rate to go by.
+export function timeLeft(job, now = Date.now() / 1000) {
+  const progress = progressOf(job);
+  if (!progress || !job.started_at || progress.done <= 0 || !isActive(job)) return null;
+  const elapsed = now - job.started_at;
+  return (elapsed / progress.done) * (progress.total - progress.done);
+}
+
+function statusBadge(job) {
+  return h("span", { class: `status status-${job.status}`, dataset: { status: job.status } }, job.status);
+}
+
+function progressCell(job) {
+  const progress = progressOf(job);
+  const bar = h("progress", { max: progress ? progress.total : 1, "aria-label": `Progress of ${job.command}` });
+  if (progress) bar.value = progress.done;
+  else if (!isActive(job)) bar.value = job.status === "done" ? 1 : 0;
+  // An active job without numbers keeps the indeterminate bar (no value attribute).
+  const parts = [];
+  if (progress && progress.total !== 1) parts.push(`${progress.done.toLocaleString()} / ${progress.total.toLocaleString()}`);
+  const left = timeLeft(job);
+  if (left !== null) parts.push(`${formatDuration(left)} left`);
+  if (job.status === "queued" && Number.isFinite(job.queue_position)) parts.push(`#${job.queue_position} in queue`);
+  return h("div", { class: "progress" }, bar, h("span", { class: "muted time-left" }, parts.join(" · ")));
+}
+
+function jobRow(job, selected, onSelect) {
+  const row = h("li", { class: "job", tabindex: "0", dataset: { id: job.id, status: job.status }, "aria-current": selected ? "true" : null },
+    h("div", { class: "job-line" }, h("strong", {}, job.command), statusBadge(job), h("span", { class: "muted" }, formatTime(job.started_at || job.created_at))),
+    progressCell(job));
+  row.addEventListener("click", () => onSelect(job.id));
+  row.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); onSelect(job.id); } });
+  return row;
+}
+
+// The selected job: its facts, Cancel, and a log that follows the server's stream.
+function jobPanel(jobId, onChanged) {
+  const head = h("div", { class: "job-head" });
+  const log = h("pre", { class: "log", id: "job-log", tabindex: "0", "aria-label": "Job log", "aria-live": "off" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const root = h("section", { class: "card job-panel", id: "job-panel", dataset: { id: jobId } }, head, error, log);
+  const controller = new AbortController();
+  let streaming = false;
+  let lines = 0;
+
+  const appendLine = (text) => {
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    log.append(`${text}\n`);
+    lines += 1;
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  };
+
+  const follow = async () => {
+    streaming = true;
+    try {
+      await api.streamEvents(`/v1/jobs/${encodeURIComponent(jobId)}/logs?follow=true`, ({ event, data }) => {
+        if (event === "message") appendLine(data);
+        else if (event === "end") onChanged(); // the job ended: show its final status now
+      }, controller.signal);
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      streaming = false; // no stream: fall back to the output lines the job status carries
+    }
+  };
+
+  const cancel = async (button) => {
+    button.disabled = true;
+    try {
+      await api.cancelJob(jobId);
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+    onChanged();
+  };
+
+  return {
+    root,
+    follow,
+    update(job) {
+      const facts = [
+        ["Status", statusBadge(job)],
+        ["Command", h("code", { class: "argv" }, (job.argv || [job.command]).join(" "))],
+        ["Started", formatTime(job.started_at)],
+        ["Ended", formatTime(job.ended_at)],
+        ["Exit code", job.exit_code ?? ""],
+        ["Error", job.error || ""],
+      ].filter(([, v]) => v !== "");
+      clear(head,
+        h("div", { class: "job-title" }, h("h2", {}, job.command), progressCell(job),
+          isActive(job) ? h("button", { type: "button", class: "danger", id: "job-cancel", onclick: (e) => cancel(e.currentTarget) }, "Cancel") : null),
+        h("dl", { class: "info" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+      if (!streaming && Array.isArray(job.output)) {
+        for (const text of job.output.slice(lines)) appendLine(text);
+      }
+    },
+    dispose() { controller.abort(); },
+  };
+}
+
+export async function renderJobs(view, params) {
+  const datasetId = params.get("dataset");
+  let prefill = "";
+  let dataset = null;
+  if (datasetId) {
+    try {
+      dataset = await api.getDataset(datasetId);
+      prefill = dataset.path;
+    } catch {
+      prefill = ""; // a stale link: the form still works, just without the prefill
+    }
+  }
+  const list = h("ol", { class: "jobs", id: "jobs-list", "aria-label": "Jobs" });
+  const empty = h("p", { class: "empty" }, "No jobs yet.");
+  const panelSlot = h("div", { class: "panel-slot" });
+  const listError = h("p", { class: "error", role: "alert", hidden: true });
+  let selected = params.get("job");
+  let panel = null;
+  let timer = null;
+  let disposed = false;
+
+  const select = (id) => {
+    if (panel && panel.root.dataset.id === id) return;
+    if (panel) panel.dispose();
+    selected = id;
+    params.set("job", id);
+    replaceParams(params);
+    panel = jobPanel(id, refresh);
+    panelSlot.replaceChildren(panel.root);
+    refresh().then(() => panel && panel.follow());
+  };
+
+  async function refresh() {
+    clearTimeout(timer);
+    let jobs = [];
+    try {
+      jobs = (await api.listJobs()).jobs || [];
+      listError.hidden = true;
+    } catch (err) {
+      listError.textContent = err.message;
+      listError.hidden = false;
+    }
+    if (disposed) return;
+    jobs.sort((a, b) => (b.started_at || b.created_at || Infinity) - (a.started_at || a.created_at || Infinity));
+    clear(list, jobs.map((job) => jobRow(job, job.id === selected, select)));
+    empty.hidden = jobs.length > 0;
+    const current = jobs.find((job) => job.id === selected);
+    if (panel && current) panel.update(current);
+    // Poll fast while something moves, slowly otherwise (a job may come from another client).
+    timer = setTimeout(refresh, jobs.some(isActive) ? 1000 : 5000);
+  }
+
+  let form = h("p", { class: "muted" }, "Loading commands…");
+  try {
+    const { commands } = await api.listCommands();
+    form = runForm(commands, prefill, async (command, args) => {
+      const job = await api.startJob(command, args);
+      select(job.id);
+    });
+  } catch (err) {
+    form = h("p", { class: "error", role: "alert" }, err.message);
+  }
+
+  clear(view,
+    h("h1", {}, "Jobs", dataset ? h("span", { class: "muted" }, ` · ${dataset.name}`) : null),
+    h("div", { class: "jobs-layout" },
+      form,
+      h("section", { class: "job-list card" }, h("h2", {}, "Jobs"), listError, list, empty),
+      panelSlot));
+  if (selected) select(selected);
+  else await refresh();
+  return () => {
+    disposed = true;
+    clearTimeout(timer);
+    if (panel) panel.dispose();
+  };
+}

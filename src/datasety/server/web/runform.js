@@ -1,0 +1,118 @@
+// The Run form, generated from GET /v1/commands: one field per click parameter, typed by the
+// parameter's type (text, number, checkbox), choices as a select, defaults filled in, required
+// fields marked, help text as hints. Input-like fields start with the current dataset's path.
+
+import { h } from "./dom.js";
+
+const INPUT_LIKE = /^(input|inputs|input_dir|input_path|input_folder|dataset|dataset_path|src|source|folder)$/;
+const HIDDEN_COMMANDS = new Set(["server"]); // a server inside a job is never what anyone wants
+
+const typeName = (param) => String(param.type ?? param.param_type ?? "").toLowerCase();
+
+export function fieldKind(param) {
+  const type = typeName(param);
+  if (param.is_flag || ["bool", "boolean", "flag"].includes(type)) return "checkbox";
+  if (Array.isArray(param.choices) && param.choices.length) return "select";
+  if (["int", "integer"].includes(type) || type.startsWith("integer")) return "integer";
+  if (["float", "number"].includes(type) || type.startsWith("float")) return "float";
+  return "text";
+}
+
+const flagName = (name) => `--${name.replaceAll("_", "-")}`;
+const hasDefault = (param) => param.default !== undefined && param.default !== null;
+
+function field(param, prefill) {
+  const kind = fieldKind(param);
+  const id = `arg-${param.name}`;
+  const hint = param.help ? h("small", { class: "hint", id: `${id}-hint` }, param.help) : null;
+  const common = { id, name: param.name, "aria-describedby": hint ? `${id}-hint` : null, required: Boolean(param.required) && kind !== "checkbox" };
+  let control;
+  if (kind === "checkbox") {
+    control = h("input", { ...common, type: "checkbox", checked: param.default === true });
+  } else if (kind === "select") {
+    const current = hasDefault(param) ? String(param.default) : "";
+    control = h("select", common,
+      !param.required && !hasDefault(param) ? h("option", { value: "" }, "—") : null,
+      param.choices.map((choice) => h("option", { value: String(choice), selected: String(choice) === current }, String(choice))));
+  } else {
+    const props = { ...common, type: kind === "text" ? "text" : "number", autocomplete: "off", spellcheck: "false" };
+    if (kind === "integer") props.step = "1";
+    if (kind === "float") props.step = "any";
+    if (param.min !== undefined && param.min !== null) props.min = String(param.min);
+    if (param.max !== undefined && param.max !== null) props.max = String(param.max);
+    let value = hasDefault(param) && !Array.isArray(param.default) ? String(param.default) : "";
+    if (prefill && INPUT_LIKE.test(param.name)) value = prefill;
+    control = h("input", { ...props, value });
+  }
+  const label = h("span", { class: "label-text" }, param.name.replaceAll("_", " "),
+    param.required ? h("span", { class: "required", title: "required" }, " *") : null,
+    h("code", { class: "flag muted" }, flagName(param.name)));
+  const wrapper = kind === "checkbox"
+    ? h("label", { class: "field check", dataset: { kind } }, control, label)
+    : h("label", { class: "field", dataset: { kind } }, label, control);
+  return h("div", { class: "field-wrap" }, wrapper, hint);
+}
+
+// The args object for POST /v1/jobs: what the user set, leaving click's defaults to click.
+export function collectArgs(form, params) {
+  const args = {};
+  for (const param of params) {
+    const control = form.elements.namedItem(param.name);
+    if (!control) continue;
+    const kind = fieldKind(param);
+    if (kind === "checkbox") {
+      if (control.checked !== (param.default === true)) args[param.name] = control.checked;
+      continue;
+    }
+    const raw = control.value.trim();
+    if (raw === "") continue;
+    if (!param.required && hasDefault(param) && raw === String(param.default)) continue;
+    args[param.name] = kind === "integer" || kind === "float" ? Number(raw) : raw;
+  }
+  return args;
+}
+
+/**
+ * @param {object} commands   the /v1/commands "commands" object
+ * @param {string} prefill    the dataset path for input-like fields ("" for none)
+ * @param {(command: string, args: object) => Promise<void>} onRun  throws to show an error
+ */
+export function runForm(commands, prefill, onRun) {
+  const names = Object.keys(commands).filter((name) => !HIDDEN_COMMANDS.has(name));
+  const select = h("select", { id: "run-command", name: "__command", "aria-label": "Command" },
+    names.map((name) => h("option", { value: name, selected: name === "resize" }, name)));
+  const description = h("p", { class: "muted", id: "run-description" });
+  const fields = h("div", { class: "fields", id: "run-fields" });
+  const error = h("p", { class: "error", id: "run-error", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit", class: "primary", id: "run-submit" }, "Run");
+  const form = h("form", { class: "card run-form", id: "run-form", novalidate: false },
+    h("h2", {}, "Run a command"),
+    h("label", { class: "field" }, h("span", { class: "label-text" }, "Command"), select),
+    description, fields, error,
+    h("div", { class: "actions" }, submit));
+
+  const show = () => {
+    const spec = commands[select.value] || { params: [] };
+    description.textContent = spec.description || spec.help || "";
+    fields.replaceChildren(...(spec.params || []).map((param) => field(param, prefill)));
+    error.hidden = true;
+  };
+  select.addEventListener("change", show);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    if (!form.reportValidity()) return;
+    submit.disabled = true;
+    try {
+      await onRun(select.value, collectArgs(form, commands[select.value].params || []));
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  if (names.length) show();
+  else fields.textContent = "The server lists no commands.";
+  return form;
+}

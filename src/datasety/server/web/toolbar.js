@@ -1,0 +1,99 @@
+// The controls shared by the gallery and the pair view: the dataset header with its tabs, and
+// the filter + pager bar whose state lives in the URL hash (so reload and Back keep it).
+
+import { debounce, h, replaceParams } from "./dom.js";
+
+export function datasetHeader(dataset, active) {
+  const id = encodeURIComponent(dataset.id);
+  const tab = (name, href, label) => h("a", { href, class: "tab", "aria-current": active === name ? "page" : null }, label);
+  return h("div", { class: "dataset-head" },
+    h("div", {},
+      h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Datasets"), " / "),
+      h("h1", {}, dataset.name, " ", h("span", { class: `badge type-${dataset.type}` }, dataset.type)),
+      h("p", { class: "path muted", title: dataset.path }, dataset.path)),
+    h("nav", { class: "tabs", "aria-label": "Dataset views" },
+      tab("gallery", `#/d/${id}`, dataset.type === "audio" ? "Files" : "Gallery"),
+      tab("pairs", `#/d/${id}/pairs`, "Pairs"),
+      tab("jobs", `#/jobs?dataset=${id}`, "Run a job")),
+  );
+}
+
+const PAGE_SIZES = [24, 50, 100, 200, 500];
+
+/**
+ * A filter + pager bar. `state` is {q, missing, offset, limit}, read from and written to `params`;
+ * `onChange()` reloads the page.
+ */
+export function filterBar(params, state, onChange, { missingFilter = true } = {}) {
+  const save = () => {
+    for (const [key, value] of Object.entries({ q: state.q, missing: state.missing ? "caption" : "", offset: state.offset || "", limit: state.limit })) {
+      if (value === "" || value === undefined) params.delete(key);
+      else params.set(key, String(value));
+    }
+    replaceParams(params);
+    onChange();
+  };
+
+  const search = h("input", { type: "search", id: "filter-text", placeholder: "Filter by name or caption", "aria-label": "Filter by name or caption", value: state.q });
+  search.addEventListener("input", debounce(() => {
+    state.q = search.value.trim();
+    state.offset = 0;
+    save();
+  }, 250));
+
+  const missing = h("input", { type: "checkbox", id: "filter-missing", checked: state.missing });
+  missing.addEventListener("change", () => {
+    state.missing = missing.checked;
+    state.offset = 0;
+    save();
+  });
+
+  const size = h("select", { id: "page-size", "aria-label": "Items per page" },
+    PAGE_SIZES.map((n) => h("option", { value: String(n), selected: n === state.limit }, `${n} per page`)));
+  size.addEventListener("change", () => {
+    state.limit = Number(size.value);
+    state.offset = 0;
+    save();
+  });
+
+  const range = h("span", { class: "range muted", id: "page-range", role: "status" });
+  const prev = h("button", { type: "button", id: "page-prev", "aria-label": "Previous page" }, "‹ Prev");
+  const next = h("button", { type: "button", id: "page-next", "aria-label": "Next page" }, "Next ›");
+  prev.addEventListener("click", () => { state.offset = Math.max(0, state.offset - state.limit); save(); });
+  next.addEventListener("click", () => { state.offset += state.limit; save(); });
+
+  const bar = h("div", { class: "toolbar" },
+    search,
+    missingFilter ? h("label", { class: "check" }, missing, "Missing caption") : null,
+    h("span", { class: "spacer" }),
+    range, prev, next, size);
+
+  return {
+    root: bar,
+    // After a page loads: show "101–200 of 10,000" and enable the buttons that make sense.
+    update(total, shown) {
+      const first = total ? state.offset + 1 : 0;
+      range.textContent = `${first.toLocaleString()}–${(state.offset + shown).toLocaleString()} of ${total.toLocaleString()}`;
+      prev.disabled = state.offset <= 0;
+      next.disabled = state.offset + shown >= total;
+    },
+    // Move one page (keyboard navigation past the first or last item).
+    step(direction) {
+      const target = state.offset + direction * state.limit;
+      if (target < 0 || (direction > 0 && next.disabled)) return false;
+      state.offset = target;
+      save();
+      return true;
+    },
+  };
+}
+
+export function stateFrom(params, defaultLimit) {
+  const limit = Number(params.get("limit")) || defaultLimit;
+  return {
+    q: params.get("q") || "",
+    missing: params.get("missing") === "caption",
+    offset: Math.max(0, Number(params.get("offset")) || 0),
+    limit,
+  };
+}

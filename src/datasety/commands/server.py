@@ -9,6 +9,7 @@ import errno
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -215,10 +216,21 @@ def _serve(settings: Settings) -> None:
     click.echo(f"datasety server running at {base}/ (API {base}/v1/, docs {base}/docs)")
     click.echo(f"Data dir: {settings.data_dir}")
     sys.stdout.flush()
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", server_header=False, proxy_headers=False
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False)
+    server = uvicorn.Server(config)
+    exit_handler = server.handle_exit
+
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
+        # Followed job logs (SSE) end only with their job: end them now, or uvicorn's
+        # graceful shutdown would wait for them forever.
+        runner = getattr(app.state, "runner", None)
+        if runner is not None:
+            runner.begin_shutdown()
+        exit_handler(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()

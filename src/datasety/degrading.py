@@ -2,11 +2,11 @@
 
 Output names (``EXT`` is the output format's suffix):
 
-* one recipe (a single ``--type``, ``random``, or any ``--chain``): ``<stem>.EXT``, and with
-  ``--num-variants N > 1``: ``<stem>_1.EXT`` .. ``<stem>_N.EXT`` (the reference tool's names);
-* several types without ``--chain``: each type is its own recipe and output,
-  ``<stem>_<type>.EXT`` (``photo_blur.png``, ``photo_noise.png``), with variants
-  ``<stem>_<type>_1.EXT`` .. ``<stem>_<type>_N.EXT``;
+* one output per image: ``<stem>.EXT``, and with ``--num-variants N > 1``:
+  ``<stem>_1.EXT`` .. ``<stem>_N.EXT`` (the reference tool's names). With ``--chain`` the
+  output goes through every ``--type`` in order; with several types and no ``--chain`` each
+  output gets one of them, drawn at random (the reference tool's behaviour), as ``random``
+  draws one of all types;
 * ``--paired``: the degraded image goes to ``control/<name>`` and the original, in the same
   format, to ``target/<name>``; ``--recursive`` keeps subfolders below both.
 
@@ -81,22 +81,24 @@ class Settings:
 
 @dataclass(frozen=True)
 class Recipe:
-    """One output family: a label for its file name (or none) and the types applied in order."""
+    """One output family: a label for its file name (or none) and its types.
+
+    ``pick_one``: apply one of ``types`` drawn at random; otherwise all of them, in order.
+    """
 
     label: str | None
     types: tuple[str, ...]
+    pick_one: bool = False
 
 
 def recipes(types: Sequence[str], chain: bool) -> list[Recipe]:
-    """The outputs each image gets: one chain, one type, or one recipe per distinct type."""
+    """The outputs each image gets: one chain, or one type drawn from those given."""
     if not types:
         types = (degradations.RANDOM,)
     if chain:
         return [Recipe(None, tuple(types))]
-    distinct = list(dict.fromkeys(types))
-    if len(distinct) == 1:
-        return [Recipe(None, (distinct[0],))]
-    return [Recipe(name, (name,)) for name in distinct]
+    distinct = tuple(dict.fromkeys(types))
+    return [Recipe(None, distinct, pick_one=len(distinct) > 1)]
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,11 @@ def choose_steps(job: Job, output: Output) -> list[tuple[str, float]]:
     """
     settings = job.settings
     rng = rng_for(settings.seed, job.item, output.recipe.label, output.variant, "steps")
+    names = output.recipe.types
+    if output.recipe.pick_one:
+        names = (names[int(rng.integers(len(names)))],)
     steps = []
-    for name in output.recipe.types:
+    for name in names:
         concrete = degradations.resolve_type(name, rng)
         if settings.intensity_range is not None:
             intensity = float(rng.uniform(*settings.intensity_range))

@@ -33,8 +33,8 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
     "types",
     type=click.Choice(degradations.TYPE_CHOICES),
     multiple=True,
-    help="Degradation type; repeat for several (each gives its own output unless --chain). "
-    "Default: random",
+    help="Degradation type; repeat for several: each output gets one of them at random, "
+    "or all in order with --chain. Default: random",
 )
 @click.option(
     "--intensity",

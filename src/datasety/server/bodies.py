@@ -73,13 +73,13 @@ async def read_json_object(request: Request, empty_ok: bool = True) -> dict[str,
     return value
 
 
-def optional_str(body: dict[str, Any], key: str) -> str | None:
+def optional_str(body: dict[str, Any], key: str, kind: str = "a string") -> str | None:
     """``body[key]`` if it is a string (None when absent or null); 400 for any other type."""
     value = body.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ApiError(400, f"'{key}' must be a string")
+        raise ApiError(400, f"'{key}' must be {kind}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -117,10 +117,10 @@ class Catalog:
         with self._lock:
             self._refresh()
             if query.is_plain:
+                entries = self._entries()  # drops cached bodies of an older version
                 body = self._cache.bodies.get(query.group)
                 if body is None:
-                    body = self._render(self._entries(), query)
-                    self._cache.bodies[query.group] = body
+                    body = self._cache.bodies[query.group] = self._render(entries, query)
                 return body
             return self._render(self._select(query), query)
 

@@ -133,7 +133,7 @@ def decode_base64(text: str) -> bytes:
 
 def parse_write(body: dict[str, Any]) -> WritePlan:
     """``{"data", "caption", "metadata"}``, each optional, each checked."""
-    data = optional_str(body, "data")
+    data = optional_str(body, "data", "a base64 string")
     caption = optional_str(body, "caption")
     metadata = optional_str(body, "metadata")
     if metadata is not None:
@@ -265,22 +265,18 @@ def apply_write(
 
 def delete(root: Path, found: Target, with_caption: bool) -> dict[str, str]:
     """Delete the file (a symlink itself, never its target) and optionally its sidecar."""
+    sidecar = layout.sidecar_path(found.rel)
+    # Confined before anything is deleted: a refused sidecar deletes nothing at all.
+    side = target(root, sidecar) if with_caption and sidecar != found.rel else None
     removed: dict[str, str] = {}
     try:
         found.entry.unlink()
+        if side is not None:
+            with contextlib.suppress(FileNotFoundError):
+                side.entry.unlink()
+                removed["caption_path"] = side.rel
     except FileNotFoundError:
         raise NotFoundError(FILE_NOT_FOUND) from None
     except OSError as exc:
         raise ApiError(500, f"Failed to delete file: {exc.strerror or exc}") from exc
-    if with_caption:
-        sidecar = layout.sidecar_path(found.rel)
-        if sidecar != found.rel:
-            side = target(root, sidecar)
-            try:
-                side.entry.unlink()
-                removed["caption_path"] = sidecar
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise ApiError(500, f"Failed to delete file: {exc.strerror or exc}") from exc
     return removed

@@ -1,0 +1,308 @@
+"""GET /v1/datasets/<id>/files: the spec's entry shape, grouping, captions, filters, freshness."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from datasety.server import catalog
+
+from .conftest import RegisterFn
+
+ROLE_KEYS = ["input", "target", "mask", "canny", "pose", "seg", "depth", "normal", "image"]
+
+
+def write(root: Path, rel: str, content: str | bytes = b"x") -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def listing(client: TestClient, url: str, **params: Any) -> dict[str, Any]:
+    response = client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_entries_have_the_spec_shape(client: TestClient, files_url: str, dataset_dir: Path) -> None:
+    write(dataset_dir, "edit_001_input.png", b"i" * 11)
+    write(dataset_dir, "edit_001_target.png", b"t" * 7)
+    write(dataset_dir, "edit_001.txt", "add a winter hat")
+    write(dataset_dir, "subfolder/image002.jpg", b"j" * 5)
+    assert listing(client, files_url) == {
+        "files": [
+            {
+                "base": "edit_001",
+                "name": "edit_001_input.png",
+                "path": "",
+                "files": [
+                    {
+                        "path": "edit_001_input.png",
+                        "name": "edit_001_input.png",
+                        "size_bytes": 11,
+                        "extension": ".png",
+                        "file_type": "input",
+                    },
+                    {
+                        "path": "edit_001_target.png",
+                        "name": "edit_001_target.png",
+                        "size_bytes": 7,
+                        "extension": ".png",
+                        "file_type": "target",
+                    },
+                    {
+                        "path": "edit_001.txt",
+                        "name": "edit_001.txt",
+                        "size_bytes": 16,
+                        "extension": ".txt",
+                        "file_type": "caption",
+                    },
+                ],
+                "caption": "add a winter hat",
+                "caption_path": "edit_001.txt",
+            },
+            {
+                "base": "image002",
+                "name": "image002.jpg",
+                "path": "subfolder",
+                "files": [
+                    {
+                        "path": "subfolder/image002.jpg",
+                        "name": "image002.jpg",
+                        "size_bytes": 5,
+                        "extension": ".jpg",
+                        "file_type": "image",
+                    }
+                ],
+                "caption": "",
+                "caption_path": "",
+            },
+        ],
+        "total": 2,
+    }
+
+
+def test_group_true_has_every_role_key(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    for rel in [
+        "e_start.png",
+        "e_end.png",
+        "e_mask.png",
+        "e_canny.png",
+        "e_pose.png",
+        "e_seg.png",
+        "e_depth.png",
+        "e_normal.png",
+    ]:
+        write(dataset_dir, rel)
+    write(dataset_dir, "e.txt", "caption e")
+    write(dataset_dir, "plain.jpg")
+    pairs = listing(client, files_url, group="true")["pairs"]
+    assert [p["base"] for p in pairs] == ["e", "plain"]
+    e = pairs[0]
+    assert {k: e[k] for k in ROLE_KEYS} == {
+        "input": "e_start.png",
+        "target": "e_end.png",
+        "mask": "e_mask.png",
+        "canny": "e_canny.png",
+        "pose": "e_pose.png",
+        "seg": "e_seg.png",
+        "depth": "e_depth.png",
+        "normal": "e_normal.png",
+        "image": None,
+    }
+    assert e["caption"] == "caption e"
+    assert e["caption_path"] == "e.txt"
+    assert len(e["all_files"]) == 9
+    assert {k: pairs[1][k] for k in ROLE_KEYS} == {
+        **{k: None for k in ROLE_KEYS},
+        "image": "plain.jpg",
+    }
+    assert pairs[1]["caption"] == ""
+
+
+def test_folder_roles_and_suffixes_only_at_the_end(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "control/p1.png")
+    write(dataset_dir, "output/p1.png")
+    write(dataset_dir, "mask/p1.png")
+    write(dataset_dir, "p1.txt", "make it blue")
+    write(dataset_dir, "my_endpoint.png")
+    write(dataset_dir, "data_segments.png")
+    pairs = {p["base"]: p for p in listing(client, files_url, group="true")["pairs"]}
+    assert pairs["p1"]["input"] == "control/p1.png"
+    assert pairs["p1"]["target"] == "output/p1.png"
+    assert pairs["p1"]["mask"] == "mask/p1.png"
+    assert pairs["p1"]["caption"] == "make it blue"
+    assert pairs["my_endpoint"]["image"] == "my_endpoint.png"
+    assert pairs["my_endpoint"]["target"] is None
+    assert pairs["data_segments"]["image"] == "data_segments.png"
+    assert pairs["data_segments"]["seg"] is None
+
+
+def test_audio_caption_from_metadata_csv(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "wavs/utt1.wav")
+    write(dataset_dir, "wavs/utt2.wav")
+    write(dataset_dir, "wavs/utt2.txt", "from the sidecar")
+    write(dataset_dir, "metadata.csv", 'utt1|He said "hi"|he said hi\nutt2|from csv\n')
+    entries = {e["base"]: e for e in listing(client, files_url)["files"]}
+    assert entries["utt1"]["caption"] == 'He said "hi"'
+    assert entries["utt1"]["caption_path"] == ""
+    assert entries["utt1"]["caption_source"] == "metadata.csv"
+    assert entries["utt2"]["caption"] == "from the sidecar"
+    assert entries["utt2"]["caption_path"] == "wavs/utt2.txt"
+
+
+def test_hidden_and_temporary_files_are_not_listed(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "a.png")
+    write(dataset_dir, ".a.1234abcd.partial.png")
+    write(dataset_dir, ".git/config")
+    assert [e["base"] for e in listing(client, files_url)["files"]] == ["a"]
+
+
+def test_folder_filter(client: TestClient, files_url: str, dataset_dir: Path) -> None:
+    write(dataset_dir, "a.png")
+    write(dataset_dir, "sub/b.png")
+    write(dataset_dir, "sub/deeper/c.png")
+    write(dataset_dir, "subway/d.png")
+    found = listing(client, files_url, folder="sub")
+    assert [e["files"][0]["path"] for e in found["files"]] == ["sub/b.png", "sub/deeper/c.png"]
+    assert found["total"] == 2
+    missing = client.get(files_url, params={"folder": "nope"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "Folder not found: nope"})
+
+
+def test_pagination_search_and_missing_caption(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    for i in range(5):
+        write(dataset_dir, f"img{i}.png")
+    write(dataset_dir, "img1.txt", "A Red Car")
+    write(dataset_dir, "img3.txt", "a blue boat")
+    page = listing(client, files_url, limit=2, offset=1)
+    assert [e["base"] for e in page["files"]] == ["img1", "img2"]
+    assert page["total"] == 5
+    assert [e["base"] for e in listing(client, files_url, q="red car")["files"]] == ["img1"]
+    assert [e["base"] for e in listing(client, files_url, q="IMG4")["files"]] == ["img4"]
+    missing = listing(client, files_url, missing="caption")
+    assert [e["base"] for e in missing["files"]] == ["img0", "img2", "img4"]
+    assert missing["total"] == 3
+    pairs = listing(client, files_url, group="true", missing="caption", limit=1)
+    assert [p["base"] for p in pairs["pairs"]] == ["img0"]
+    assert pairs["total"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [({"limit": "x"}, "limit"), ({"offset": "-1"}, "offset"), ({"missing": "image"}, "missing")],
+)
+def test_bad_query_values(
+    client: TestClient, files_url: str, params: dict[str, str], name: str
+) -> None:
+    response = client.get(files_url, params=params)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"Invalid value for '{name}'")
+
+
+def test_listing_errors(client: TestClient, register: RegisterFn, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    dataset = register(gone)
+    gone.rmdir()
+    response = client.get(f"/v1/datasets/{dataset['id']}/files")
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "Dataset path no longer exists on disk"},
+    )
+    response = client.get("/v1/datasets/nope/files")
+    assert (response.status_code, response.json()) == (404, {"error": "Dataset not found"})
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    """Move ``path``'s mtime into the past, so the catalog trusts it (not 'racy')."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_listing_sees_external_adds_deletes_and_caption_edits(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "a.png")
+    caption = write(dataset_dir, "a.txt", "old caption")
+    write(dataset_dir, "sub/b.png")
+    for path in (caption, dataset_dir / "sub", dataset_dir):
+        _age(path)
+    first = listing(client, files_url)
+    assert [e["caption"] for e in first["files"]] == ["old caption", ""]
+    assert listing(client, files_url) == first  # warm, cached
+
+    # An in-place edit of a caption (same inode, folder untouched) is seen.
+    with open(caption, "r+", encoding="utf-8") as handle:
+        handle.write("new")
+    assert listing(client, files_url)["files"][0]["caption"] == "new caption"
+
+    write(dataset_dir, "sub/c.png")
+    (dataset_dir / "a.png").unlink()
+    bases = [(e["path"], e["base"]) for e in listing(client, files_url)["files"]]
+    assert bases == [("", "a"), ("sub", "b"), ("sub", "c")]
+    assert listing(client, files_url)["files"][0]["files"][0]["name"] == "a.txt"
+
+    caption.unlink()
+    write(dataset_dir, "new/deep/d.png")
+    bases = [(e["path"], e["base"]) for e in listing(client, files_url)["files"]]
+    assert bases == [("new/deep", "d"), ("sub", "b"), ("sub", "c")]
+
+
+def test_atomic_replace_of_a_file_updates_its_size(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    image = write(dataset_dir, "a.png", b"1234")
+    _age(image)
+    _age(dataset_dir)
+    assert listing(client, files_url)["files"][0]["files"][0]["size_bytes"] == 4
+    tmp = write(dataset_dir, ".tmp.png", b"123456789")
+    os.replace(tmp, image)
+    assert listing(client, files_url)["files"][0]["files"][0]["size_bytes"] == 9
+
+
+def test_in_place_rewrites_are_caught_by_the_sweep(
+    client: TestClient, files_url: str, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = write(dataset_dir, "a.png", b"1234")
+    _age(image)
+    _age(dataset_dir)
+    assert listing(client, files_url)["files"][0]["files"][0]["size_bytes"] == 4
+    with open(image, "ab") as handle:
+        handle.write(b"5678")
+    _age(dataset_dir)
+    monkeypatch.setattr(catalog, "SWEEP_SECONDS", 0.0)
+    assert listing(client, files_url)["files"][0]["files"][0]["size_bytes"] == 8
+
+
+def test_symlinks_inside_are_listed_and_outside_are_not(
+    client: TestClient, files_url: str, dataset_dir: Path, tmp_path: Path
+) -> None:
+    write(dataset_dir, "real.png", b"12")
+    (dataset_dir / "alias.png").symlink_to(dataset_dir / "real.png")
+    secret = write(tmp_path, "secret.txt", "outside")
+    (dataset_dir / "leak.txt").symlink_to(secret)
+    (dataset_dir / "outdir").symlink_to(tmp_path)
+    found = listing(client, files_url)
+    assert [f["path"] for e in found["files"] for f in e["files"]] == ["alias.png", "real.png"]

@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -459,3 +464,37 @@ def test_progress_is_machine_readable_under_a_job(
     assert events[0] == {"done": 0, "total": 3, "item": None}
     assert events[-1]["done"] == 3
     assert sorted(e["item"] for e in events[1:]) == ["a.png", "b.png", "c.jpg"]
+
+
+def test_sigterm_stops_promptly_with_requests_in_flight(api: FakeApi, rgb_dir: Path) -> None:
+    release = threading.Event()
+
+    def hang(attempt: int, body: dict[str, Any]) -> Reply:
+        release.wait(30)  # a slow model: the answer comes long after the job is cancelled
+        return describe(attempt, body)
+
+    api.respond = hang
+    env = {**os.environ, "OPENAI_BASE_URL": api.url, "OPENAI_API_KEY": "sk-test-key"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datasety", "caption", "-i", str(rgb_dir), "--llm-api",
+         "--concurrency", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(api.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(api.requests) == 2
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=20)
+        stopped_after = time.monotonic() - started
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert code == 128 + signal.SIGTERM
+    assert stopped_after < 5
+    assert list(rgb_dir.glob("*.txt")) == []
+    assert [p.name for p in rgb_dir.iterdir() if p.name.startswith(".")] == []

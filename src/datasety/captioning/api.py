@@ -14,11 +14,11 @@ from __future__ import annotations
 import base64
 import io
 import os
+import queue
 import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -268,31 +268,46 @@ def caption_all(
 ) -> Iterator[tuple[Path, str | CaptionFailed]]:
     """``(path, caption or failure)`` as each request finishes, ``concurrency`` at a time.
 
-    Only ``concurrency`` images are submitted at a time (none waits in the pool's queue), so
-    memory does not grow with the batch and an :class:`ApiAbort` leaves no queued request to
-    send; it stops the workers and is raised to the caller.
+    Only ``concurrency`` images are handed out at a time, so memory does not grow with the
+    batch and an :class:`ApiAbort` leaves no queued request to send; it stops the workers and
+    is raised to the caller.
+
+    The workers are daemon threads, not a ThreadPoolExecutor: the interpreter joins an
+    executor's threads at exit, so a cancelled job would hang until every request in flight
+    had its answer (minutes, for a slow vision model).
     """
-    pending: dict[Future[str], Path] = {}
-    queue = iter(paths)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="caption-api") as pool:
-        try:
-            while True:
-                for path in queue:
-                    pending[pool.submit(captioner.caption, path)] = path
-                    if len(pending) >= concurrency:
-                        break
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    path = pending.pop(future)
-                    try:
-                        yield path, future.result()
-                    except CaptionFailed as exc:
-                        yield path, exc
-        finally:
-            # An abort, an interrupt or a caller that stopped early: wake sleeping workers,
-            # drop queued requests and let the in-flight ones finish.
-            captioner.stop.set()
-            for future in pending:
-                future.cancel()
+    tasks: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+    results: queue.SimpleQueue[tuple[Path, str | Exception]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while (path := tasks.get()) is not None:
+            try:
+                results.put((path, captioner.caption(path)))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread below
+                results.put((path, exc))
+
+    workers = [
+        threading.Thread(target=work, name=f"caption-api-{n}", daemon=True)
+        for n in range(concurrency)
+    ]
+    for worker in workers:
+        worker.start()
+    remaining = iter(paths)
+    in_flight = 0
+    try:
+        while True:
+            while in_flight < concurrency and (path := next(remaining, None)) is not None:
+                tasks.put(path)
+                in_flight += 1
+            if not in_flight:
+                return
+            path, result = results.get()
+            in_flight -= 1
+            if isinstance(result, Exception) and not isinstance(result, CaptionFailed):
+                raise result
+            yield path, result
+    finally:
+        # Done, aborted or interrupted (a job's cancel): wake sleeping workers and let them go.
+        captioner.stop.set()
+        for _ in workers:
+            tasks.put(None)

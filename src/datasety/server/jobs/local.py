@@ -14,6 +14,7 @@ leftover process of the group is killed and the exit status is read from the exi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -80,9 +81,20 @@ class LocalExecutor:
         return Outcome(code)
 
     def stop(self, handle: Handle, force: bool = False) -> None:
-        if handle.job_id not in self._children and not procs.group_members(handle.pgid):
+        members = procs.group_members(handle.pgid)
+        if handle.job_id not in self._children and not members:
             return
-        procs.signal_group(handle.pgid, signal.SIGKILL if force else signal.SIGTERM)
+        if not force:
+            procs.signal_group(handle.pgid, signal.SIGTERM)
+            return
+        # Kill the command and its workers but not the wrapper, so that it still records the
+        # status and reaps them; once only the wrapper is left, a second force ends it too.
+        others = [pid for pid in members if pid != handle.pid]
+        if not others:
+            procs.signal_group(handle.pgid, signal.SIGKILL)
+        for pid in others:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def find(self, job_id: str) -> Handle | None:
         for pid in procs.all_pids():

@@ -61,6 +61,16 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def children(parent: int) -> list[int]:
+    """Live (non-zombie) processes whose parent is ``parent``."""
+    found = []
+    for pid in all_pids():
+        fields = _stat_fields(pid)
+        if fields is not None and fields[0] not in ("Z", "X") and int(fields[1]) == parent:
+            found.append(pid)
+    return found
+
+
 def signal_group(pgid: int, sig: signal.Signals) -> None:
     """Send ``sig`` to every process of group ``pgid``; a group that is already gone is fine."""
     with contextlib.suppress(ProcessLookupError):

@@ -250,7 +250,7 @@ class JobRunner:
     def _stop(self, active: _Active) -> None:
         if self.kill_grace <= 0:
             self.executor.stop(active.handle, force=True)
-            active.kill_at = None
+            active.kill_at = time.monotonic() + 1.0
             return
         self.executor.stop(active.handle)
         active.kill_at = time.monotonic() + self.kill_grace
@@ -270,7 +270,8 @@ class JobRunner:
             active.progress = logs.last_progress(lines) or active.progress
             if active.kill_at is not None and time.monotonic() >= active.kill_at:
                 self.executor.stop(active.handle, force=True)
-                active.kill_at = None
+                # Repeat until it is gone: an executor may end a job in more than one step.
+                active.kill_at = time.monotonic() + max(self.kill_grace, 1.0)
             outcome = self.executor.watch(active.handle)
             if outcome is None:
                 continue

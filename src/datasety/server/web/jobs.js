@@ -161,7 +161,6 @@ export async function renderJobs(view, params) {
       listError.hidden = false;
     }
     if (disposed) return;
-    jobs.sort((a, b) => (b.started_at || b.created_at || Infinity) - (a.started_at || a.created_at || Infinity));
     clear(list, jobs.map((job) => jobRow(job, job.id === selected, select)));
     empty.hidden = jobs.length > 0;
     const current = jobs.find((job) => job.id === selected);

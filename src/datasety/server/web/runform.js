@@ -11,14 +11,19 @@ const typeName = (param) => String(param.type ?? param.param_type ?? "").toLower
 
 export function fieldKind(param) {
   const type = typeName(param);
-  if (param.is_flag || ["bool", "boolean", "flag"].includes(type)) return "checkbox";
+  if (param.flag || param.is_flag || ["bool", "boolean", "flag"].includes(type)) return "checkbox";
   if (Array.isArray(param.choices) && param.choices.length) return "select";
   if (["int", "integer"].includes(type) || type.startsWith("integer")) return "integer";
   if (["float", "number"].includes(type) || type.startsWith("float")) return "float";
   return "text";
 }
 
-const flagName = (name) => `--${name.replaceAll("_", "-")}`;
+// How the parameter is spelled on the command line: its flags, or nothing for a positional.
+const flagText = (param) => {
+  if (param.positional) return "";
+  if (Array.isArray(param.opts) && param.opts.length) return param.opts.join(", ");
+  return `--${param.name.replaceAll("_", "-")}`;
+};
 const hasDefault = (param) => param.default !== undefined && param.default !== null;
 
 function field(param, prefill) {
@@ -46,7 +51,7 @@ function field(param, prefill) {
   }
   const label = h("span", { class: "label-text" }, param.name.replaceAll("_", " "),
     param.required ? h("span", { class: "required", title: "required" }, " *") : null,
-    h("code", { class: "flag muted" }, flagName(param.name)));
+    flagText(param) ? h("code", { class: "flag muted" }, flagText(param)) : null);
   const wrapper = kind === "checkbox"
     ? h("label", { class: "field check", dataset: { kind } }, control, label)
     : h("label", { class: "field", dataset: { kind } }, label, control);

@@ -232,5 +232,11 @@ def _serve(settings: Settings) -> None:
     server.handle_exit = handle_exit  # type: ignore[method-assign]
     try:
         server.run(sockets=[sock])
+    except (KeyboardInterrupt, SystemExit):
+        # uvicorn re-raises the signal that stopped it once shutdown is done; a stop the
+        # user asked for (Ctrl+C, SIGTERM) is a clean exit, not an error.
+        if not server.should_exit:
+            raise
     finally:
         sock.close()
+    click.echo("Stopped.")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,8 +35,8 @@ class LocalExecutor:
     def __init__(self, jobs_dir: Path) -> None:
         self.jobs_dir = jobs_dir
         jobs_dir.mkdir(parents=True, exist_ok=True)
-        # Jobs this process started: their Popen objects reap them when they exit.
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        # Wrapper pids of the jobs this process started: watch() reaps them when they exit.
+        self._children: dict[str, int] = {}
 
     def start(self, job_id: str, argv: list[str]) -> Handle:
         exit_file = exit_path(self.jobs_dir, job_id)
@@ -46,27 +45,35 @@ class LocalExecutor:
         env[PROGRESS_ENV] = "jsonl"
         log_fd = os.open(log_path(self.jobs_dir, job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
-            process = subprocess.Popen(
+            # posix_spawn, not Popen: no Popen object to outlive the server's interest in it,
+            # and the wrapper's pid is all a later server needs.
+            pid = os.posix_spawn(
+                sys.executable,
                 [sys.executable, "-m", WRAPPER_MODULE, str(exit_file), "--", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                ],
+                setsid=True,
+                # Python ignores SIGPIPE; the job should get the default action, as with Popen.
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
             )
         finally:
             os.close(log_fd)
-        self._children[job_id] = process
-        return Handle(job_id, process.pid, process.pid)
+        self._children[job_id] = pid
+        return Handle(job_id, pid, pid)
 
     def watch(self, handle: Handle) -> Outcome | None:
-        child = self._children.get(handle.job_id)
-        if child is not None:
-            if not _exited(child.pid):
+        pid = self._children.get(handle.job_id)
+        if pid is not None:
+            if not _exited(pid):
                 return None
             # Kill leftovers while the unreaped wrapper still reserves the group id.
             procs.signal_group(handle.pgid, signal.SIGKILL)
-            wrapper_status = child.wait()
+            _, status = os.waitpid(pid, 0)
+            wrapper_status: int | None = os.waitstatus_to_exitcode(status)
             del self._children[handle.job_id]
         else:
             if self._is_wrapper(handle.pid, handle.job_id):

@@ -94,11 +94,11 @@ function datasetRow(dataset, reload) {
     count,
     h("td", { class: "path", title: dataset.path }, dataset.path),
     h("td", { class: "muted" }, formatTime(dataset.created_at)),
-    h("td", { class: "actions" },
+    h("td", {}, h("div", { class: "actions" },
       h("a", { class: "button", href: `#/d/${encodeURIComponent(dataset.id)}` }, "Open"),
       h("button", { type: "button", onclick: rename }, "Rename"),
       h("button", { type: "button", class: "danger", onclick: unregister }, "Unregister"),
-      rowError),
+      rowError)),
   );
 }
 

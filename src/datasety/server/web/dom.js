@@ -50,9 +50,12 @@ export function formatDuration(seconds) {
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-export function formatTime(epochSeconds) {
+export function formatTime(epochSeconds, { short = false } = {}) {
   if (!epochSeconds) return "";
-  return new Date(epochSeconds * 1000).toLocaleString();
+  const date = new Date(epochSeconds * 1000);
+  // Short form: the time alone for today, the date alone before.
+  if (short) return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleDateString();
+  return date.toLocaleString();
 }
 
 export function debounce(fn, ms) {

@@ -46,7 +46,7 @@ function progressCell(job) {
 
 function jobRow(job, selected, onSelect) {
   const row = h("li", { class: "job", tabindex: "0", dataset: { id: job.id, status: job.status }, "aria-current": selected ? "true" : null },
-    h("div", { class: "job-line" }, h("strong", {}, job.command), statusBadge(job), h("span", { class: "muted" }, formatTime(job.started_at || job.created_at))),
+    h("div", { class: "job-line" }, h("strong", {}, job.command), statusBadge(job), h("span", { class: "muted", title: formatTime(job.started_at || job.created_at) }, formatTime(job.started_at || job.created_at, { short: true }))),
     progressCell(job));
   row.addEventListener("click", () => onSelect(job.id));
   row.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); onSelect(job.id); } });
@@ -71,7 +71,10 @@ function jobPanel(jobId, onChanged) {
   };
 
   const follow = async () => {
+    // The stream replays the log from its first line: it replaces the tail shown so far.
     streaming = true;
+    log.textContent = "";
+    lines = 0;
     try {
       await api.streamEvents(`/v1/jobs/${encodeURIComponent(jobId)}/logs?follow=true`, ({ event, data }) => {
         if (event === "message") appendLine(data);

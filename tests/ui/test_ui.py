@@ -365,6 +365,9 @@ def test_run_a_resize_job_from_the_form_and_watch_it_finish(
     expect(panel.locator(".status").first).to_have_text("done", timeout=60_000)
     expect(panel.locator(".job-title progress")).to_have_attribute("value", "3")
     expect(page.locator("#job-log")).to_contain_text("cat.png")
+    # The live log replaces the tail it started from: every line shows once.
+    log_lines = page.locator("#job-log").inner_text().splitlines()
+    assert sum("cat.png" in line for line in log_lines) == 1, log_lines
     expect(page.locator("#jobs-list .job").first.locator(".status")).to_have_text("done")
     outputs = sorted(p.name for p in out.iterdir())
     assert outputs == ["cat.jpg", "dog.jpg", "empty.jpg"]

@@ -38,6 +38,7 @@ function progressCell(job) {
   // An active job without numbers keeps the indeterminate bar (no value attribute).
   const parts = [];
   if (progress && progress.total !== 1) parts.push(`${progress.done.toLocaleString()} / ${progress.total.toLocaleString()}`);
+  else if (!progress && Number.isFinite(job.progress?.done)) parts.push(`${job.progress.done.toLocaleString()} done`);
   const left = timeLeft(job);
   if (left !== null) parts.push(`${formatDuration(left)} left`);
   if (job.status === "queued" && Number.isFinite(job.queue_position)) parts.push(`#${job.queue_position} in queue`);

@@ -446,3 +446,29 @@ def test_a_token_is_asked_once_and_kept_for_the_tab(
         context.close()
     finally:
         secured.stop()
+
+
+def test_progress_and_time_left_from_the_jobs_module(page: Page, server: Server) -> None:
+    open_view(page, server, "/jobs")
+    result = page.evaluate(
+        """async () => {
+          const jobs = await import("./jobs.js");
+          const progress = { done: 25, total: 100 };
+          const running = { status: "running", started_at: 100, progress };
+          return {
+            left: jobs.timeLeft(running, 110),
+            notStarted: jobs.timeLeft({ ...running, progress: { done: 0, total: 100 } }, 110),
+            unknownTotal: jobs.timeLeft({ ...running, progress: { done: 5, total: null } }, 110),
+            finished: jobs.timeLeft({ ...running, status: "done" }, 110),
+            progress: jobs.progressOf(running),
+          };
+        }"""
+    )
+    # 25 of 100 done in 10 s: 75 more at the same rate take 30 s.
+    assert result == {
+        "left": 30,
+        "notStarted": None,
+        "unknownTotal": None,
+        "finished": None,
+        "progress": {"done": 25, "total": 100},
+    }

@@ -32,14 +32,16 @@ function askToken(message) {
   error.textContent = message || "";
   input.value = "";
   pendingToken = new Promise((resolve) => {
-    const done = () => {
-      const value = input.value.trim();
-      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    let given = "";
+    const onSubmit = () => { given = input.value.trim(); };
+    form.addEventListener("submit", onSubmit);
+    // Submitting (method="dialog") and Escape both close the dialog; only a submit gives a token.
+    dialog.addEventListener("close", () => {
+      form.removeEventListener("submit", onSubmit);
+      if (given) sessionStorage.setItem(TOKEN_KEY, given);
       pendingToken = null;
-      resolve(Boolean(value));
-    };
-    form.addEventListener("submit", done, { once: true });
-    dialog.addEventListener("cancel", () => { input.value = ""; }, { once: true });
+      resolve(Boolean(given));
+    }, { once: true });
     dialog.showModal();
     input.focus();
   });

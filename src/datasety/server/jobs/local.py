@@ -71,15 +71,15 @@ class LocalExecutor:
             if not _exited(pid):
                 return None
             # Kill leftovers while the unreaped wrapper still reserves the group id.
-            procs.signal_group(handle.pgid, signal.SIGKILL)
+            procs.signal_group(_pgid(handle), signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             wrapper_status: int | None = os.waitstatus_to_exitcode(status)
             del self._children[handle.job_id]
         else:
-            if self._is_wrapper(handle.pid, handle.job_id):
+            if handle.pid is not None and self._is_wrapper(handle.pid, handle.job_id):
                 return None
-            if procs.group_members(handle.pgid):
-                procs.signal_group(handle.pgid, signal.SIGKILL)
+            if procs.group_members(_pgid(handle)):
+                procs.signal_group(_pgid(handle), signal.SIGKILL)
             wrapper_status = None
         code = read_exit_file(str(exit_path(self.jobs_dir, handle.job_id)))
         if code is None and wrapper_status is not None and wrapper_status < 0:
@@ -88,17 +88,17 @@ class LocalExecutor:
         return Outcome(code)
 
     def stop(self, handle: Handle, force: bool = False) -> None:
-        members = procs.group_members(handle.pgid)
+        members = procs.group_members(_pgid(handle))
         if handle.job_id not in self._children and not members:
             return
         if not force:
-            procs.signal_group(handle.pgid, signal.SIGTERM)
+            procs.signal_group(_pgid(handle), signal.SIGTERM)
             return
         # Kill the command and its workers but not the wrapper, so that it still records the
         # status and reaps them; once only the wrapper is left, a second force ends it too.
         others = [pid for pid in members if pid != handle.pid]
         if not others:
-            procs.signal_group(handle.pgid, signal.SIGKILL)
+            procs.signal_group(_pgid(handle), signal.SIGKILL)
         for pid in others:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -108,6 +108,9 @@ class LocalExecutor:
             if self._is_wrapper(pid, job_id):
                 return Handle(job_id, pid, procs.process_group(pid) or pid)
         return None
+
+    async def close(self) -> None:
+        """Nothing to release: jobs keep running and the next server re-adopts them."""
 
     def _is_wrapper(self, pid: int, job_id: str) -> bool:
         """True if ``pid`` is the live wrapper of ``job_id`` (not a reused pid)."""
@@ -121,3 +124,10 @@ def _exited(pid: int) -> bool:
     """True once our child ``pid`` has exited; it stays unreaped (a zombie) until wait()."""
     info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     return info is not None
+
+
+def _pgid(handle: Handle) -> int:
+    """The job's process group (the wrapper's pid, which leads it): a local handle has one."""
+    if handle.pgid is None:
+        raise ValueError(f"job {handle.job_id} has no process group")
+    return handle.pgid

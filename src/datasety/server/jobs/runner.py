@@ -122,6 +122,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.executor.close()
 
     def reconcile(self) -> None:
         """Match every row that says it has a process with the process, or close the row."""
@@ -138,7 +139,7 @@ class JobRunner:
                 self._finish(row, outcome, lost_reason=INTERRUPTED)
                 continue
             assert handle is not None
-            if row.pid is None:
+            if row.pid is None and handle.pid is not None and handle.pgid is not None:
                 self.records.set_process(row.id, handle.pid, handle.pgid)
             log.info("re-adopted job %s (pid %s)", row.id, handle.pid)
             active = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
@@ -244,7 +245,8 @@ class JobRunner:
             log.error("job %s failed to start: %s", row.id, exc)
             self.records.finish(row.id, FAILED, None, f"Failed to start job: {exc}", None)
             return
-        self.records.set_process(row.id, handle.pid, handle.pgid)
+        if handle.pid is not None and handle.pgid is not None:
+            self.records.set_process(row.id, handle.pid, handle.pgid)
         self._active[row.id] = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
 
     def _stop(self, active: _Active) -> None:
@@ -292,6 +294,8 @@ class JobRunner:
         code = outcome.exit_code
         if code == 0:
             status, error = DONE, None
+        elif outcome.error is not None:
+            status, error = FAILED, outcome.error
         elif code is None:
             status, error = FAILED, lost_reason
         else:

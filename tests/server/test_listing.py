@@ -306,3 +306,20 @@ def test_symlinks_inside_are_listed_and_outside_are_not(
     (dataset_dir / "outdir").symlink_to(tmp_path)
     found = listing(client, files_url)
     assert [f["path"] for e in found["files"] for f in e["files"]] == ["alias.png", "real.png"]
+
+
+def test_full_listing_is_gzipped_for_clients_that_accept_it(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    for i in range(50):
+        write(dataset_dir, f"img{i:02d}.png")
+        write(dataset_dir, f"img{i:02d}.txt", f"caption {i}")
+    packed = client.get(files_url, headers={"accept-encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    plain = client.get(files_url, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert packed.json() == plain.json()  # the client decodes gzip transparently
+    assert len(plain.json()["files"]) == 50
+    refused = client.get(files_url, headers={"accept-encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers

@@ -18,6 +18,7 @@ Freshness rules:
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import threading
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasety import layout
-from datasety.server.listing import Entry, build_entries, dumps
+from datasety.server.listing import Entry, FileItem, build_entries, dumps, file_item
 
 RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
@@ -79,7 +80,11 @@ class _Cache:
     fragments: dict[tuple[bool, tuple[str, str]], tuple[tuple[object, ...], str]] = field(
         default_factory=dict
     )
-    bodies: dict[bool, bytes] = field(default_factory=dict)
+    bodies: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
+
+
+# Windows cannot stat relative to a folder descriptor.
+_STAT_DIR_FD = os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 
 
 def _utf8(name: str) -> bool:
@@ -102,27 +107,36 @@ class Catalog:
         self._root = str(root)
         self._lock = threading.Lock()
         self._dirs: dict[str, DirRec] = {}
-        self._captions: dict[str, TextRec] = {}
+        # Caption texts by folder, then file name (stat'ed folder by folder on every listing).
+        self._captions: dict[str, dict[str, TextRec]] = {}
         self._metadata: TextRec | None = None
         self._metadata_rows: dict[str, str] = {}
-        self._placements: dict[str, layout.Placement] = {}
+        self._items: dict[str, FileItem] = {}
         self._version = 0
         self._last_sweep = time.monotonic()
         self._cache = _Cache()
 
     # -- public -----------------------------------------------------------------------------
 
-    def listing(self, query: Query) -> bytes:
-        """The JSON body of a listing: ``{"files": [...]}`` or ``{"pairs": [...]}``, + total."""
+    def listing(self, query: Query, gzipped: bool = False) -> tuple[bytes, bool]:
+        """The JSON body of a listing (``{"files": [...]}`` or ``{"pairs": [...]}``, with
+        ``total``) and whether it is gzip-compressed: the full listing, asked for with
+        ``gzipped``, is compressed once per version."""
         with self._lock:
             self._refresh()
-            if query.is_plain:
-                entries = self._entries()  # drops cached bodies of an older version
-                body = self._cache.bodies.get(query.group)
-                if body is None:
-                    body = self._cache.bodies[query.group] = self._render(entries, query)
-                return body
-            return self._render(self._select(query), query)
+            if not query.is_plain:
+                return self._render(self._select(query), query), False
+            entries = self._entries()  # drops cached bodies of an older version
+            bodies = self._cache.bodies
+            body = bodies.get((query.group, False))
+            if body is None:
+                body = bodies[(query.group, False)] = self._render(entries, query)
+            if not gzipped:
+                return body, False
+            packed = bodies.get((query.group, True))
+            if packed is None:
+                packed = bodies[(query.group, True)] = gzip.compress(body, 1, mtime=0)
+            return packed, True
 
     def note_write(self, rel: str) -> None:
         """The server itself wrote ``rel``: record its new state without waiting for a scan."""
@@ -137,7 +151,7 @@ class Catalog:
             if rec is not None:
                 rec.files[name] = FileRec(st.st_size, st.st_ino, st.st_mtime_ns)
             if layout.extension(name) == layout.CAPTION_EXTENSION:
-                self._captions[rel] = self._read_text(path, st)
+                self._captions.setdefault(folder, {})[name] = self._read_text(path, st)
             self._version += 1
 
     def note_delete(self, rel: str) -> None:
@@ -147,7 +161,7 @@ class Catalog:
             rec = self._dirs.get(folder)
             if rec is not None:
                 rec.files.pop(name, None)
-            self._captions.pop(rel, None)
+            self._captions.get(folder, {}).pop(name, None)
             self._version += 1
 
     # -- freshness --------------------------------------------------------------------------
@@ -231,41 +245,61 @@ class Catalog:
         return FileRec(s.st_size, s.st_ino, s.st_mtime_ns) if stat.S_ISREG(s.st_mode) else None
 
     def _sync_captions(self) -> None:
-        wanted: set[str] = set()
+        """Track exactly the ``.txt`` files the folders hold (keeping known texts)."""
+        synced: dict[str, dict[str, TextRec]] = {}
         for rel, rec in self._dirs.items():
-            for name in rec.files:
-                if layout.extension(name) == layout.CAPTION_EXTENSION:
-                    wanted.add(_join(rel, name))
-        for rel in [r for r in self._captions if r not in wanted]:
-            del self._captions[rel]
-        for rel in wanted:
-            self._captions.setdefault(rel, TextRec((-1, -1, -1), "", True))
+            known = self._captions.get(rel, {})
+            names = [n for n in rec.files if layout.extension(n) == layout.CAPTION_EXTENSION]
+            if names:
+                synced[rel] = {n: known.get(n) or TextRec((-1, -1, -1), "", True) for n in names}
+        self._captions = synced
 
     def _refresh_captions(self) -> bool:
         changed = False
-        for rel, rec in list(self._captions.items()):
-            path = os.path.join(self._root, rel)
-            try:
-                st = os.stat(path)
-            except OSError:
-                # Deleted (or became unreadable) since its folder was scanned.
-                del self._captions[rel]
-                folder, name = os.path.split(rel)
-                if folder in self._dirs:
-                    self._dirs[folder].files.pop(name, None)
-                    self._dirs[folder].racy = True
-                changed = True
-                continue
-            if rec.racy or rec.key != (st.st_mtime_ns, st.st_size, st.st_ino):
-                fresh = self._read_text(path, st)
-                self._captions[rel] = fresh
-                folder, name = os.path.split(rel)
-                file_rec = self._dirs[folder].files.get(name) if folder in self._dirs else None
-                if file_rec is not None and file_rec.size != st.st_size:
-                    file_rec.size = st.st_size
-                    changed = True
-                changed = changed or fresh.text != rec.text
+        for folder, texts in self._captions.items():
+            changed = self._refresh_folder_captions(folder, texts) or changed
         return changed
+
+    def _refresh_folder_captions(self, folder: str, texts: dict[str, TextRec]) -> bool:
+        changed = False
+        folder_path = os.path.join(self._root, folder)
+        # stat() relative to an open folder skips resolving the whole path for every file.
+        fd = os.open(folder_path, os.O_RDONLY) if _STAT_DIR_FD else None
+        try:
+            for name, rec in list(texts.items()):
+                try:
+                    st = (
+                        os.stat(name, dir_fd=fd)
+                        if fd is not None
+                        else os.stat(os.path.join(folder_path, name))
+                    )
+                except OSError:
+                    # Deleted (or unreadable) since its folder was scanned.
+                    del texts[name]
+                    dir_rec = self._dirs.get(folder)
+                    if dir_rec is not None:
+                        dir_rec.files.pop(name, None)
+                        dir_rec.racy = True
+                    changed = True
+                    continue
+                if rec.racy or rec.key != (st.st_mtime_ns, st.st_size, st.st_ino):
+                    fresh = texts[name] = self._read_text(os.path.join(folder_path, name), st)
+                    file_rec = self._dirs[folder].files.get(name) if folder in self._dirs else None
+                    if file_rec is not None and file_rec.size != st.st_size:
+                        file_rec.size = st.st_size
+                        changed = True
+                    changed = changed or fresh.text != rec.text
+        finally:
+            if fd is not None:
+                os.close(fd)
+        return changed
+
+    def _caption_texts(self) -> dict[str, str]:
+        return {
+            _join(folder, name): rec.text
+            for folder, texts in self._captions.items()
+            for name, rec in texts.items()
+        }
 
     def _refresh_metadata(self) -> bool:
         root = self._dirs.get("")
@@ -329,13 +363,17 @@ class Catalog:
         return found
 
     def _build(self, files: list[tuple[str, int]], whole: bool = False) -> list[Entry]:
-        # Placements are pure functions of the path: keep them across versions.
-        known = self._placements
-        placements = {p: known.get(p) or layout.placement(p) for p, _ in files}
+        # Items are reused while a file's size holds: cheap rebuilds, identity comparisons.
+        known = self._items
+        items: dict[str, FileItem] = {}
+        for path, size in files:
+            item = known.get(path)
+            if item is None or item.size_bytes != size:
+                item = file_item(path, size)
+            items[path] = item
         if whole:
-            self._placements = placements
-        texts = {rel: rec.text for rel, rec in self._captions.items()}
-        return build_entries(files, placements, texts, self._metadata_rows)
+            self._items = items
+        return build_entries(items.values(), self._caption_texts(), self._metadata_rows)
 
     def _entries(self) -> list[Entry]:
         cache = self._cache

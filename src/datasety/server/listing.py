@@ -19,9 +19,13 @@ _ROLE_RANK = {role: rank for rank, role in enumerate(layout.ROLES)}
 MEDIA_KINDS = frozenset({"image", "audio", "video"})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FileItem:
-    """One file of a listing: the spec's ``files[]`` element."""
+    """One file of a listing (the spec's ``files[]`` element) and where it belongs.
+
+    Items are immutable by convention and reused while a file's size is unchanged, so
+    comparing two listings' items is mostly an identity check.
+    """
 
     path: str
     name: str
@@ -29,6 +33,8 @@ class FileItem:
     extension: str
     file_type: str
     kind: str
+    group: tuple[str, str]  # (folder, base) of its group
+    stem_key: tuple[str, str]  # (folder, stem): where its own sidecar would be
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -40,10 +46,22 @@ class FileItem:
         }
 
 
-def file_item(path: str, size: int, where: layout.Placement) -> FileItem:
-    name = posixpath.basename(path)
+def file_item(path: str, size: int) -> FileItem:
+    """The listing item of the file at dataset path ``path``."""
+    folder, name = posixpath.split(path)
+    stem, ext = posixpath.splitext(name)
     kind = layout.file_kind(name)
-    return FileItem(path, name, size, layout.extension(name), where.role or kind, kind)
+    where = layout.placement(path)
+    return FileItem(
+        path,
+        name,
+        size,
+        ext.lower(),
+        where.role or kind,
+        kind,
+        (where.group_dir, where.base),
+        (folder, stem),
+    )
 
 
 @dataclass
@@ -108,41 +126,35 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _order(item: FileItem) -> tuple[int, int, str]:
+def _order(item: FileItem) -> tuple[bool, int, str]:
     return (item.kind == "caption", _ROLE_RANK.get(item.file_type, len(_ROLE_RANK)), item.path)
 
 
 def build_entries(
-    files: Iterable[tuple[str, int]],
-    placements: dict[str, layout.Placement],
-    captions: dict[str, str],
-    metadata: dict[str, str],
+    items: Iterable[FileItem], captions: dict[str, str], metadata: dict[str, str]
 ) -> list[Entry]:
-    """Group ``(path, size)`` pairs into entries sorted by folder and base name.
+    """Group file items into entries sorted by folder and base name.
 
-    ``placements`` maps every path to its placement, ``captions`` every ``.txt`` path to its
-    text, ``metadata`` the ``metadata.csv`` rows (id -> text).
+    ``captions`` maps every ``.txt`` path to its text, ``metadata`` the ``metadata.csv`` rows
+    (id -> text).
     """
     groups: dict[tuple[str, str], list[FileItem]] = {}
-    sidecars: list[tuple[str, int, layout.Placement]] = []
+    sidecars: list[FileItem] = []
     owner: dict[tuple[str, str], tuple[str, str]] = {}
-    for path, size in files:
-        where = placements[path]
-        if layout.extension(path) == layout.CAPTION_EXTENSION:
-            sidecars.append((path, size, where))
+    for item in items:
+        if item.kind == "caption":
+            sidecars.append(item)
             continue
-        key = (where.group_dir, where.base)
-        groups.setdefault(key, []).append(file_item(path, size, where))
-        stem_key = (posixpath.dirname(path), posixpath.splitext(posixpath.basename(path))[0])
-        owner.setdefault(stem_key, key)
-    for path, size, where in sidecars:
-        key = owner.get((where.group_dir, where.base), (where.group_dir, where.base))
-        groups.setdefault(key, []).append(file_item(path, size, where))
+        groups.setdefault(item.group, []).append(item)
+        owner.setdefault(item.stem_key, item.group)
+    for item in sidecars:
+        groups.setdefault(owner.get(item.stem_key, item.group), []).append(item)
 
     entries: list[Entry] = []
-    for (group_dir, base), items in sorted(groups.items()):
-        items.sort(key=_order)
-        entry = Entry(base, group_dir, items)
+    for (group_dir, base), members in sorted(groups.items()):
+        if len(members) > 1:
+            members.sort(key=_order)
+        entry = Entry(base, group_dir, members)
         _attach_caption(entry, captions, metadata)
         entries.append(entry)
     return entries
@@ -155,9 +167,10 @@ def _attach_caption(entry: Entry, captions: dict[str, str], metadata: dict[str, 
         chosen = group_level if group_level in texts else texts[0]
         entry.caption, entry.caption_path = captions[chosen], chosen
         return
-    for item in entry.files:
-        if item.kind == "audio":
-            text = metadata.get(layout.metadata_id(item.path))
-            if text is not None:
-                entry.caption, entry.caption_source = text, layout.METADATA_CSV
-                return
+    if metadata:
+        for item in entry.files:
+            if item.kind == "audio":
+                text = metadata.get(layout.metadata_id(item.path))
+                if text is not None:
+                    entry.caption, entry.caption_source = text, layout.METADATA_CSV
+                    return

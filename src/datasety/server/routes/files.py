@@ -133,8 +133,12 @@ def list_files(
             raise NotFoundError(f"Folder not found: {folder}")
         folder_rel = path.relative_to(root).as_posix() if path != root else ""
     query = ListingQuery(folder_rel, group, q, missing == "caption", limit, offset)
-    body = request.app.state.catalogs.get(dataset_id, root).listing(query)
-    return Response(body, media_type="application/json")
+    catalog = request.app.state.catalogs.get(dataset_id, root)
+    body, packed = catalog.listing(query, downloads.accepts_gzip(request))
+    headers = {"vary": "Accept-Encoding"}
+    if packed:
+        headers["content-encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(

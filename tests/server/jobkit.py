@@ -44,7 +44,7 @@ def slow_resize(src: Path, dst: Path, workers: int = 2) -> dict[str, Any]:
     }
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 30.0, what: str = "it") -> T:
+def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "it") -> T:
     """Poll ``check`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -101,6 +101,7 @@ class ServerProcess:
         self.flags = flags
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
+        self._clients: list[httpx.Client] = []
 
     def start(self) -> ServerProcess:
         self.process = subprocess.Popen(
@@ -115,7 +116,7 @@ class ServerProcess:
         found = re.search(r"running at (http://\S+?)/ ", line)
         assert found, line
         self.base_url = found.group(1)
-        wait_for(self._ready, 20, "the server to answer")
+        wait_for(self._ready, 60, "the server to answer")
         return self
 
     def _ready(self) -> bool:
@@ -125,16 +126,28 @@ class ServerProcess:
             return False
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+        """A client for this server (closed when the server stops)."""
+        client = httpx.Client(base_url=self.base_url, timeout=30)
+        self._clients.append(client)
+        return client
 
     def kill(self) -> None:
         """SIGKILL: the crash case, nothing gets to clean up."""
         assert self.process is not None
         self.process.kill()
         self.process.wait(timeout=10)
+        self._close()
 
     def stop(self) -> int:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.terminate()
-        return self.process.wait(timeout=20)
+        code = self.process.wait(timeout=20)
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        self.process.stdout.close()
+        for client in self._clients:
+            client.close()

@@ -56,7 +56,7 @@ def test_cancel_stops_the_whole_process_group(
     assert response.json() == {"status": "cancelled"}
     assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
 
-    job = wait_job(client, job_id, ended, timeout=30)
+    job = wait_job(client, job_id, ended)
     assert job["status"] == "cancelled"
     assert job["exit_code"] not in (0, None)
     assert job["error"] is None

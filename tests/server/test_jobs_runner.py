@@ -42,7 +42,7 @@ def make_runner(data_dir: Path, **kwargs: Any) -> tuple[Store, JobRunner]:
     return store, JobRunner(store, LocalExecutor(jobs_dir), jobs_dir, poll_interval=0.02, **kwargs)
 
 
-async def until(check: Callable[[], Any], timeout: float = 20) -> Any:
+async def until(check: Callable[[], Any], timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
         assert time.monotonic() < deadline, "timed out"

@@ -4,7 +4,7 @@
 
 import { h } from "./dom.js";
 
-const INPUT_LIKE = /^(input|inputs|input_dir|input_path|input_folder|dataset|dataset_path|src|source|folder)$/;
+const INPUT_LIKE = /^(input|inputs|input_dir|input_path|input_folder|dataset|dataset_path|src|source|folder|directory|dir)$/;
 const HIDDEN_COMMANDS = new Set(["server"]); // a server inside a job is never what anyone wants
 
 const typeName = (param) => String(param.type ?? param.param_type ?? "").toLowerCase();
@@ -12,7 +12,11 @@ const typeName = (param) => String(param.type ?? param.param_type ?? "").toLower
 export function fieldKind(param) {
   const type = typeName(param);
   if (param.flag || param.is_flag || ["bool", "boolean", "flag"].includes(type)) return "checkbox";
-  if (Array.isArray(param.choices) && param.choices.length) return "select";
+  const choices = Array.isArray(param.choices) && param.choices.length;
+  // A repeatable option: several choices at once, or one value per line.
+  if (param.multiple) return choices ? "multiselect" : "lines";
+  if (param.nargs && param.nargs !== 1) return "words";
+  if (choices) return "select";
   if (["int", "integer"].includes(type) || type.startsWith("integer")) return "integer";
   if (["float", "number"].includes(type) || type.startsWith("float")) return "float";
   return "text";
@@ -34,13 +38,22 @@ function field(param, prefill) {
   let control;
   if (kind === "checkbox") {
     control = h("input", { ...common, type: "checkbox", checked: param.default === true });
+  } else if (kind === "multiselect") {
+    const chosen = new Set((Array.isArray(param.default) ? param.default : []).map(String));
+    control = h("select", { ...common, multiple: true, size: String(Math.min(6, param.choices.length)) },
+      param.choices.map((choice) => h("option", { value: String(choice), selected: chosen.has(String(choice)) }, String(choice))));
+  } else if (kind === "lines") {
+    const value = Array.isArray(param.default) ? param.default.join("\n") : "";
+    control = h("textarea", { ...common, rows: 3, spellcheck: "false", placeholder: "one value per line", value });
   } else if (kind === "select") {
     const current = hasDefault(param) ? String(param.default) : "";
     control = h("select", common,
       !param.required && !hasDefault(param) ? h("option", { value: "" }, "—") : null,
       param.choices.map((choice) => h("option", { value: String(choice), selected: String(choice) === current }, String(choice))));
   } else {
-    const props = { ...common, type: kind === "text" ? "text" : "number", autocomplete: "off", spellcheck: "false" };
+    const numeric = kind === "integer" || kind === "float";
+    const props = { ...common, type: numeric ? "number" : "text", autocomplete: "off", spellcheck: "false" };
+    if (kind === "words") props.placeholder = `${param.nargs > 0 ? param.nargs : "several"} values, separated by spaces`;
     if (kind === "integer") props.step = "1";
     if (kind === "float") props.step = "any";
     if (param.min !== undefined && param.min !== null) props.min = String(param.min);
@@ -69,8 +82,21 @@ export function collectArgs(form, params) {
       if (control.checked !== (param.default === true)) args[param.name] = control.checked;
       continue;
     }
+    if (kind === "multiselect") {
+      const chosen = [...control.selectedOptions].map((option) => option.value);
+      if (chosen.length) args[param.name] = chosen;
+      continue;
+    }
     const raw = control.value.trim();
     if (raw === "") continue;
+    if (kind === "lines") {
+      args[param.name] = raw.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+      continue;
+    }
+    if (kind === "words") {
+      args[param.name] = raw.split(/\s+/);
+      continue;
+    }
     if (!param.required && hasDefault(param) && raw === String(param.default)) continue;
     args[param.name] = kind === "integer" || kind === "float" ? Number(raw) : raw;
   }

@@ -477,3 +477,36 @@ def test_progress_and_time_left_from_the_jobs_module(page: Page, server: Server)
         "finished": None,
         "progress": {"done": 25, "total": 100},
     }
+
+
+def test_the_run_form_follows_each_parameters_type(page: Page, server: Server) -> None:
+    open_view(page, server, "/jobs")
+    # degrade --type is a repeatable choice: a multiple select, sent as a list.
+    page.select_option("#run-command", "degrade")
+    assert (
+        page.eval_on_selector("#arg-type", "el => el.tagName + ':' + el.multiple") == "SELECT:true"
+    )
+    # shuffle --group is a repeatable text option: one value per line; --input is required.
+    page.select_option("#run-command", "shuffle")
+    assert page.eval_on_selector("#arg-group", "el => el.tagName") == "TEXTAREA"
+    expect(page.locator("label:has(#arg-input) .required")).to_have_count(1)
+    # resize: numbers, checkboxes, choices with their defaults, help as hints.
+    page.select_option("#run-command", "resize")
+    assert page.get_attribute("#arg-workers", "type") == "number"
+    assert page.get_attribute("#arg-upscale", "type") == "checkbox"
+    expect(page.locator("#arg-output_format")).to_have_value("jpg")
+    expect(page.locator("#arg-crop_position-hint")).to_have_text(
+        "Which part of the image to keep when cropping"
+    )
+    args = page.evaluate(
+        """async () => {
+          const { collectArgs } = await import("./runform.js");
+          const { commands } = await (await fetch("/v1/commands")).json();
+          document.querySelector("#arg-input").value = "/data/in";
+          document.querySelector("#arg-workers").value = "2";
+          document.querySelector("#arg-upscale").checked = true;
+          return collectArgs(document.querySelector("#run-form"), commands.resize.params);
+        }"""
+    )
+    # What the user set, typed; unchanged defaults are left to click.
+    assert args == {"input": "/data/in", "workers": 2, "upscale": True}

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -101,20 +102,27 @@ def our_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "datasety"]
 
 
-def timed_run(command: list[str], src: Path, dst: Path, expected: int) -> float:
-    """Seconds for one full run into an empty ``dst``; checks it wrote every image."""
+def timed_run(command: list[str], src: Path, dst: Path, expected: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one full run into an empty ``dst``; checks its output.
+
+    CPU time (user + system of the command and every process it waited for) is the number
+    that a busy neighbour on the shared cores disturbs least.
+    """
     shutil.rmtree(dst, ignore_errors=True)
     args = [*command, "resize", "-i", str(src), "-o", str(dst), "-r", TARGET]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     written = len(list(dst.glob("*.jpg")))
     if done.returncode != 0 or written != expected:
         sys.exit(
             f"{args[0]} failed (exit {done.returncode}, wrote {written}/{expected}): "
             + done.stderr.decode(errors="replace")[-2000:]
         )
-    return elapsed
+    return elapsed, cpu
 
 
 def psnr(a: Path, b: Path) -> float:
@@ -158,29 +166,37 @@ def main() -> None:
     ref_out, our_out = WORK / "out-reference", WORK / "out-ours"
     print(f"machine: {machine()}")
 
-    ref_times: list[float] = []
-    our_times: list[float] = []
+    n = len(inputs)
+    ref_runs: list[tuple[float, float]] = []
+    our_runs: list[tuple[float, float]] = []
     for round_no in range(1, options.rounds + 1):
         # Alternate which side goes first so neither always runs on a warmer cache.
-        order = [(reference, ref_out, ref_times), (ours, our_out, our_times)]
-        for command, out, times in order if round_no % 2 else reversed(order):
-            times.append(timed_run(command, WORK / "input", out, len(inputs)))
+        order = [(reference, ref_out, ref_runs), (ours, our_out, our_runs)]
+        for command, out, runs in order if round_no % 2 else reversed(order):
+            runs.append(timed_run(command, WORK / "input", out, n))
         print(
-            f"round {round_no}: reference {len(inputs) / ref_times[-1]:.1f} img/s, "
-            f"ours {len(inputs) / our_times[-1]:.1f} img/s"
+            f"round {round_no}: reference {n / ref_runs[-1][0]:.1f} img/s "
+            f"({ref_runs[-1][1] / n * 1000:.0f} ms CPU/img), "
+            f"ours {n / our_runs[-1][0]:.1f} img/s ({our_runs[-1][1] / n * 1000:.0f} ms CPU/img)"
         )
 
-    ref_rate = len(inputs) / statistics.median(ref_times)
-    our_rate = len(inputs) / statistics.median(our_times)
+    ref_rate = n / statistics.median(wall for wall, _ in ref_runs)
+    our_rate = n / statistics.median(wall for wall, _ in our_runs)
+    ref_cpu = statistics.median(cpu for _, cpu in ref_runs) / n * 1000
+    our_cpu = statistics.median(cpu for _, cpu in our_runs) / n * 1000
     scores = [psnr(our_out / p.name, ref_out / p.name) for p in inputs]
     worst = min(scores)
     print()
     print(f"date:      {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
     print(f"machine:   {machine()}")
     print(f"input:     {len(inputs)} photo-like {WIDTH}x{HEIGHT} JPEGs -> -r {TARGET}")
-    print(f"reference: datasety {REFERENCE_VERSION}, median {ref_rate:.1f} img/s")
-    print(f"ours:      median {our_rate:.1f} img/s")
+    print(
+        f"reference: datasety {REFERENCE_VERSION}, median {ref_rate:.1f} img/s, "
+        f"{ref_cpu:.0f} ms CPU/img"
+    )
+    print(f"ours:      median {our_rate:.1f} img/s, {our_cpu:.0f} ms CPU/img")
     print(f"ratio:     {our_rate / ref_rate:.2f}x (median of {options.rounds} alternating rounds)")
+    print(f"CPU ratio: {ref_cpu / our_cpu:.2f}x less CPU per image")
     print(f"PSNR vs reference: min {worst:.1f} dB, median {statistics.median(scores):.1f} dB")
     if worst < PSNR_REQUIRED:
         sys.exit(f"output differs from the reference: min PSNR {worst:.1f} < {PSNR_REQUIRED} dB")

@@ -15,7 +15,8 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from itertools import islice
 from types import FrameType
 from typing import TypeVar
@@ -38,12 +39,18 @@ def imap(
     items: Iterable[T],
     workers: int = 0,
     initializer: Callable[[], None] | None = None,
+    *,
+    threads: bool = False,
 ) -> Iterator[tuple[T, R]]:
     """Yield ``(item, fn(item))`` for every item, in input order.
 
     ``workers`` 0 means one per core; 1 runs in this process (no pool to start). ``fn`` and
     the items must be picklable; ``fn`` should turn an expected per-item failure into a
     result, because an exception from it ends the whole map.
+
+    ``threads=True`` uses threads instead of processes: right when ``fn`` spends its time in
+    C code that releases the GIL (libvips, libjpeg-turbo), because threads start instantly,
+    share memory and never fork a process that has threads of its own.
     """
     workers = worker_count(workers)
     if workers <= 1:
@@ -52,9 +59,15 @@ def imap(
         for item in items:
             yield item, fn(item)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=initializer)
+    pool: Executor
+    if threads:
+        pool = ThreadPoolExecutor(workers, initializer=initializer)
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=initializer)
     try:
-        yield from _bounded(pool, fn, iter(items), 2 * workers)
+        # Signals reach only the main thread; in threads SIGTERM is the main thread's business.
+        task = fn if threads else partial(_call_interruptibly, fn)
+        yield from _bounded(pool, task, iter(items), 2 * workers)
     finally:
         # On an error or SystemExit (SIGTERM) drop the queued tasks and let running ones end:
         # each writes atomically, so no partial file is left behind.
@@ -62,18 +75,18 @@ def imap(
 
 
 def _bounded(
-    pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterator[T], window: int
+    pool: Executor, fn: Callable[[T], R], items: Iterator[T], window: int
 ) -> Iterator[tuple[T, R]]:
     # A FIFO of at most `window` futures: results come back in input order while the
     # other workers keep going on the items behind the one being waited for.
     pending: deque[tuple[T, Future[R]]] = deque()
     for item in islice(items, window):
-        pending.append((item, pool.submit(_call_interruptibly, fn, item)))
+        pending.append((item, pool.submit(fn, item)))
     while pending:
         item, future = pending.popleft()
         result = future.result()
         for following in islice(items, 1):
-            pending.append((following, pool.submit(_call_interruptibly, fn, following)))
+            pending.append((following, pool.submit(fn, following)))
         yield item, result
 
 

@@ -18,6 +18,10 @@ from datasety.parallel import imap, worker_count
 from datasety.progress import Progress
 from datasety.resize_image import Outcome, ResizeSpec, configure_worker, resize_file
 
+# Threads, not processes: decoding (libjpeg-turbo), resizing and encoding (libvips) all run
+# with the GIL released, so threads use every core without starting or forking processes.
+THREADS = True
+
 
 @dataclass(frozen=True)
 class Task:
@@ -83,7 +87,7 @@ def resize_images(
     tasks: Iterable[Task] = _tasks(files, src_dir, dst_dir, suffix, spec, progress)
     if name_numbers:
         tasks = _numbered(tasks, spec, suffix, pool_size, progress)
-    for task, outcome in imap(run_task, tasks, pool_size, configure_worker):
+    for task, outcome in imap(run_task, tasks, pool_size, configure_worker, threads=THREADS):
         _report(progress, task, outcome)
     return progress.finish()
 
@@ -117,7 +121,7 @@ def _numbered(
     numbered: list[Task] = []
     probe_spec = replace(spec, dry_run=True)
     probes = (replace(task, spec=probe_spec) for task in tasks)
-    for probe, outcome in imap(run_task, probes, workers, configure_worker):
+    for probe, outcome in imap(run_task, probes, workers, configure_worker, threads=THREADS):
         if outcome.status != "processed":
             _report(progress, probe, outcome)
             continue

@@ -1,10 +1,9 @@
 """Resize one image file with libvips: the per-file work of `datasety resize`.
 
-Why libvips (pyvips with its binary wheel): its Lanczos resize and JPEG codec use about a third
+Why libvips (pyvips with its binary wheel): its Lanczos resize and JPEG encoder use a fraction
 of the CPU of Pillow's for the same result, and its demand-driven pipeline computes only the
-pixels of the region that is kept. One path for every image: formats libvips cannot read
-(BMP, for one) are decoded by Pillow and handed over as pixels, and from there on it is the
-same pipeline.
+pixels of the region that is kept. Decoding is :mod:`datasety.vips_decode`'s; from there on
+every image takes the same pipeline.
 
 The pipeline: decode (JPEG shrink-on-load when the reduction allows) -> EXIF orientation ->
 premultiply alpha -> Lanczos resize so the image covers the target -> crop the kept region ->
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyvips
-from PIL import Image, ImageOps
 
 from datasety.atomic import atomic_path
 from datasety.resizing import (
@@ -29,6 +27,7 @@ from datasety.resizing import (
     megapixel_size,
     needs_upscale,
 )
+from datasety.vips_decode import ImageReadError, decode, probe
 
 Status = Literal["processed", "skipped", "failed"]
 
@@ -66,10 +65,6 @@ class Outcome:
     message: str
 
 
-class ImageReadError(Exception):
-    """Neither libvips nor Pillow can read the file."""
-
-
 def configure_worker() -> None:
     """Per-process libvips settings: no operation cache (memory must not grow with the batch)
     and one thread per image, because the batch already runs one worker per core."""
@@ -86,8 +81,8 @@ def resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
 
 
 def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
-    image = open_image(src)
-    width, height = image.width, image.height
+    source = probe(src)
+    width, height = source.width, source.height
     if spec.size is not None:
         target = spec.size
     else:
@@ -103,10 +98,9 @@ def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
     message = f"{width}x{height} to {target[0]}x{target[1]}"
     if spec.dry_run:
         return Outcome("processed", message)
-    shrink = load_shrink(width, height, plan.scaled)
-    if shrink > 1:
-        image = open_image(src, shrink=shrink)
-        # The decoder rounds the shrunk size; plan again on what it actually delivered.
+    image = decode(source, load_shrink(width, height, plan.scaled))
+    if (image.width, image.height) != (width, height):
+        # Shrunk while decoding (rounded up): plan again on what the decoder delivered.
         plan = cover_crop(image.width, image.height, *target, spec.crop)
     out = resized(image, plan.scaled, plan.box)
     out = for_format(out, spec.output_format)
@@ -114,46 +108,6 @@ def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
     with atomic_path(dst) as tmp:
         out.write_to_file(str(tmp), **SAVE_OPTIONS[spec.output_format])
     return Outcome("processed", message)
-
-
-def open_image(path: Path, shrink: int = 1) -> pyvips.Image:
-    """``path`` decoded lazily and turned upright by its EXIF orientation.
-
-    JPEGs may be shrunk by 2, 4 or 8 while decoding. A truncated or corrupt file raises when
-    its pixels are read (``fail_on="truncated"``), so it fails instead of giving a grey half.
-    """
-    try:
-        image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="truncated")
-    except pyvips.Error as exc:
-        if "not a known file format" in (exc.detail or ""):
-            return _open_with_pillow(path)
-        raise
-    if shrink > 1 and image.get("vips-loader") == "jpegload":
-        image = pyvips.Image.new_from_file(
-            str(path), access="sequential", fail_on="truncated", shrink=shrink
-        )
-    orientation = image.get("orientation") if "orientation" in image.get_fields() else 1
-    if orientation in (3, 4, 5, 6, 7, 8):
-        # Rotations read the image out of order, which a sequential decode cannot serve.
-        image = pyvips.Image.new_from_file(
-            str(path), fail_on="truncated", **({"shrink": shrink} if shrink > 1 else {})
-        )
-    return image.autorot() if orientation != 1 else image
-
-
-def _open_with_pillow(path: Path) -> pyvips.Image:
-    # Formats libvips cannot read (BMP, for one): Pillow decodes, libvips does the rest.
-    try:
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened)
-            has_alpha = "A" in upright.getbands() or "transparency" in upright.info
-            pixels = upright.convert("RGBA" if has_alpha else "RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageReadError(f"cannot read image: {_first_line(exc)}") from exc
-    bands = len(pixels.getbands())
-    return pyvips.Image.new_from_memory(
-        pixels.tobytes(), pixels.width, pixels.height, bands, "uchar"
-    )
 
 
 def resized(image: pyvips.Image, scaled: tuple[int, int], box: tuple[int, int, int, int]) -> Any:

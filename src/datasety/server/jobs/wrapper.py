@@ -112,6 +112,10 @@ def end_leftovers(grace: float = LEFTOVER_GRACE) -> None:
 
 def run(exit_file: str, argv: list[str]) -> int:
     """Run ``argv``, record its exit status in ``exit_file``, clean up, and return it."""
+    if os.getpgid(0) != os.getpid():
+        # Run by hand (not by the executor): lead a group of our own, so that ending the
+        # group's leftovers can never reach the shell that started us.
+        os.setsid()
     _become_subreaper()
     signal.signal(signal.SIGTERM, _keep_waiting)
     signal.signal(signal.SIGINT, _keep_waiting)

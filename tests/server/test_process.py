@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +149,47 @@ def test_settings_come_from_the_environment(servers: list[Server], tmp_path: Pat
     assert authorised.status_code == 200
     assert (tmp_path / "xdg" / "datasety" / "datasety.sqlite3").is_file()
     assert "access-control-allow-origin" not in authorised.headers
+
+
+def raw_request(port: int, request: bytes, hang_up: bool = False) -> bytes:
+    """Send ``request`` as is (no client normalising the path) and read the answer; with
+    ``hang_up``, stop sending at once (as a client that dies mid-upload)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        if hang_up:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_raw_http_traversal_and_cut_off_upload(servers: list[Server], tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("top secret")
+    server = Server("--port", str(free_port()), "--data-dir", str(tmp_path / "data"))
+    servers.append(server)
+    dataset = httpx.post(f"{server.url}/v1/datasets", json={"path": str(folder)}, timeout=10)
+    files = f"/v1/datasets/{dataset.json()['id']}/files"
+
+    answer = raw_request(
+        server.port,
+        f"GET {files}/../secret.txt HTTP/1.1\r\n"
+        "Host: localhost\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert answer.endswith(b'{"error":"Access denied: Path traversal detected"}')
+
+    # The client promises 1000 bytes, sends 10 and hangs up: nothing may be left behind.
+    raw_request(
+        server.port,
+        f"POST {files}/cut.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n0123456789".encode(),
+        hang_up=True,
+    )
+    deadline = time.monotonic() + 10  # the server notices the hang-up on its own schedule
+    while list(folder.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(p.name for p in folder.iterdir()) == []
+    assert httpx.get(f"{server.url}{files}", timeout=10).json()["files"] == []

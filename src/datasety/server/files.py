@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from datasety import atomic, layout
@@ -203,8 +204,9 @@ async def stream_upload(request: Request, path: Path, exclusive: bool) -> None:
             async for chunk in body_chunks(request):
                 handle.write(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
-        _install(tmp, path, exclusive)
+            # fsync can take seconds for a big file: keep it off the event loop.
+            await run_in_threadpool(os.fsync, handle.fileno())
+        await run_in_threadpool(_install, tmp, path, exclusive)
     except OSError as exc:
         raise _failed(exc) from exc
     finally:

@@ -203,7 +203,10 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
     else:
         await files.stream_upload(request, found.path, exclusive=True)
         data_written = True
-    _noted(request, dataset_id, found.rel if data_written else None, *written.values())
+    # The catalog lock may be held by a listing: wait for it off the event loop.
+    await run_in_threadpool(
+        _noted, request, dataset_id, found.rel if data_written else None, *written.values()
+    )
     return JSONResponse({"status": "created", "path": found.rel, **written}, status_code=201)
 
 
@@ -231,7 +234,10 @@ async def update_file(request: Request, dataset_id: str, file_path: str) -> JSON
         lock = request.app.state.locks.get(dataset_id)
         written = await run_in_threadpool(files.apply_write, root, found, plan, lock, False)
         data_written = plan.data is not None
-    _noted(request, dataset_id, found.rel if data_written else None, *written.values())
+    # The catalog lock may be held by a listing: wait for it off the event loop.
+    await run_in_threadpool(
+        _noted, request, dataset_id, found.rel if data_written else None, *written.values()
+    )
     return JSONResponse({"status": "saved", "path": found.rel, **written})
 
 

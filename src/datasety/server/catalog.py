@@ -27,11 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasety import layout
-from datasety.server.listing import Entry, FileItem, build_entries, dumps, file_item
+from datasety.server.listing import (
+    CAPTION_READ_LIMIT,
+    Entry,
+    FileItem,
+    build_entries,
+    dumps,
+    file_item,
+)
 
 RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
-CAPTION_READ_LIMIT = 1024 * 1024
 
 
 @dataclass

@@ -24,11 +24,11 @@ from datasety import atomic, layout
 from datasety.errors import ConflictError, DatasetyError, NotFoundError
 from datasety.server.bodies import body_chunks, optional_str
 from datasety.server.errors import ApiError
+from datasety.server.listing import CAPTION_READ_LIMIT
 from datasety.server.security import clean_relative, confine
 
 FILE_NOT_FOUND = "File not found"
 FILE_EXISTS = "File already exists (use PUT to replace it)"
-CAPTION_READ_LIMIT = 1024 * 1024
 
 
 class DatasetLocks:

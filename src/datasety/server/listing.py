@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datasety import layout
 
 PAIR_ROLES = (*layout.ROLES, "image")
+# A caption is text for a person to read: more than this is not read into memory.
+CAPTION_READ_LIMIT = 1024 * 1024
 _ROLE_RANK = {role: rank for rank, role in enumerate(layout.ROLES)}
 MEDIA_KINDS = frozenset({"image", "audio", "video"})
 

@@ -45,7 +45,7 @@ def confine(root: Path, rel: str) -> Path:
     ``root`` must already be resolved. Raises 403 ``Access denied: Path traversal detected``.
     """
     candidate = (root / clean_relative(rel)).resolve()
-    if candidate != root and not candidate.is_relative_to(root):
+    if not is_within(candidate, (root,)):
         raise AccessDeniedError(TRAVERSAL)
     return candidate
 

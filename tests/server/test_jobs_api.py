@@ -187,3 +187,19 @@ def test_commands_schema(client: TestClient) -> None:
     crop = next(p for p in commands["resize"]["params"] if p["name"] == "crop_position")
     assert crop["choices"] == ["top", "center", "bottom", "left", "right"]
     assert crop["default"] == "center" and crop["required"] is False
+
+
+def test_a_server_side_start_failure_is_500_and_a_failed_row(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(job_id: str, argv: list[str]) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(client.app.state.runner.executor, "start", refuse)  # type: ignore[attr-defined]
+    payload = {"command": "inspect", "args": {"input": str(tmp_path)}}
+    response = client.post("/v1/jobs", json=payload)
+    assert response.status_code == 500
+    assert response.json() == {"error": "Failed to start job: Resource temporarily unavailable"}
+    (job,) = client.get("/v1/jobs").json()["jobs"]
+    assert job["status"] == "failed" and job["ended_at"] is not None
+    assert job["error"] == "Failed to start job: Resource temporarily unavailable"

@@ -278,3 +278,20 @@ def test_a_job_that_cannot_start_fails_with_the_reason(data_dir: Path) -> None:
         store.close()
 
     run(scenario)
+
+
+def test_max_jobs_runs_that_many_at_once(data_dir: Path) -> None:
+    async def scenario() -> None:
+        store, runner = make_runner(data_dir, max_jobs=2)
+        await runner.start()
+        ids = [runner.submit("nap", python("import time; time.sleep(0.6)")).id for _ in range(3)]
+        assert [runner.get(i)["status"] for i in ids] == ["running", "running", "queued"]
+        assert runner.get(ids[2])["queue_position"] == 1
+        await until(lambda: all(runner.get(i)["ended_at"] for i in ids))
+        jobs = [runner.get(i) for i in ids]
+        assert [job["status"] for job in jobs] == ["done"] * 3
+        assert jobs[2]["started_at"] >= min(jobs[0]["ended_at"], jobs[1]["ended_at"])
+        await runner.close()
+        store.close()
+
+    run(scenario)

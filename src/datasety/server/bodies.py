@@ -69,7 +69,8 @@ async def read_json_object(request: Request, empty_ok: bool = True) -> dict[str,
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, INVALID_JSON) from None
     if not isinstance(value, dict):
-        raise ApiError(400, f"{INVALID_JSON}: expected a JSON object")
+        # The spec's exact string: clients match on it.
+        raise ApiError(400, INVALID_JSON)
     return value
 
 

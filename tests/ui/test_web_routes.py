@@ -65,9 +65,10 @@ def test_nothing_is_loaded_from_another_origin() -> None:
 
 def test_unknown_paths_keep_the_api_error_shape(client: TestClient) -> None:
     for method in ("GET", "POST", "PUT", "DELETE"):
-        response = client.request(method, "/v1/no-such-endpoint")
-        assert response.status_code == 404, method
-        assert response.json() == {"error": "Endpoint not found"}
+        for path in ("/v1/no-such-endpoint", "/v1", "/no-such-page"):
+            response = client.request(method, path)
+            assert response.status_code == 404, (method, path)
+            assert response.json() == {"error": "Endpoint not found"}
     for missing in ("/nope.js", "/v1", "/app.js/extra", "/..%2Fapp.py", "/__init__.py"):
         response = client.get(missing)
         assert response.status_code == 404, missing

@@ -69,7 +69,14 @@ def index() -> FileResponse:
     return _serve("index.html")
 
 
-@router.api_route("/{name}", methods=["GET", "HEAD"])
-def asset(name: str) -> FileResponse:
-    """One of the UI's own files (``app.js``, ``app.css``, ...)."""
-    return _serve(name)
+def _asset_route(name: str) -> None:
+    def asset() -> FileResponse:
+        return _serve(name)
+
+    router.add_api_route(f"/{name}", asset, methods=["GET", "HEAD"], name=f"web:{name}")
+
+
+# One fixed path per shipped file: a `/{name}` pattern would also match `/v1` and answer
+# 405 instead of the spec's 404 for other methods there.
+for _name in FILES:
+    _asset_route(_name)

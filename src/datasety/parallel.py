@@ -9,17 +9,19 @@ SystemExit inside the task, so the task's atomic writer removes its temporary fi
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
 from itertools import islice
 from types import FrameType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +65,9 @@ def imap(
     if threads:
         pool = ThreadPoolExecutor(workers, initializer=initializer)
     else:
+        # Imported on demand: multiprocessing costs every command start ~20 ms otherwise.
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=initializer)
     try:
         # Signals reach only the main thread; in threads SIGTERM is the main thread's business.
@@ -103,10 +108,12 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> BaseContext:
     # fork starts workers in milliseconds and they inherit the imported modules, but forking a
     # process that already runs threads (libvips' pool, a server) can deadlock the child; then
     # the forkserver, which forks from a clean single-threaded process, is the safe choice.
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and _single_threaded():
         return multiprocessing.get_context("fork")

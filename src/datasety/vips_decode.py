@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pyvips
 import simplejpeg
-from PIL import Image, ImageOps
 
 # Reuse the decode buffer for images up to ~21 MP; a larger one gets its own buffer, so a
 # single huge image does not pin hundreds of megabytes for the rest of the batch.
@@ -129,6 +128,8 @@ def _decode_jpeg(path: Path, shrink: int) -> pyvips.Image:
 
 
 def _probe_with_pillow(path: Path) -> Source:
+    from PIL import Image  # only for the rare formats libvips cannot read
+
     try:
         with Image.open(path) as opened:
             width, height = opened.size
@@ -141,6 +142,8 @@ def _probe_with_pillow(path: Path) -> Source:
 
 
 def _decode_with_pillow(path: Path) -> pyvips.Image:
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(path) as opened:
             upright = ImageOps.exif_transpose(opened)

@@ -9,9 +9,6 @@ import click
 from datasety.commands import options
 from datasety.errors import DatasetyError
 from datasety.imaging import parse_extensions, parse_resolution, require_dir
-from datasety.progress import Progress
-from datasety.resize_batch import output_format_of, resize_images, resize_single
-from datasety.resize_image import ResizeSpec
 from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 
 
@@ -113,6 +110,11 @@ def command(
         raise DatasetyError("give a target size: --resolution WxH or --megapixel N")
     minimum = parse_resolution(min_resolution, "--min-resolution") if min_resolution else None
     extensions = parse_extensions(input_format)
+    # Imported here, not at the top: every `datasety` start loads every command module, and
+    # only resize needs libvips and simplejpeg.
+    from datasety.progress import Progress
+    from datasety.resize_batch import output_format_of, resize_images, resize_single
+    from datasety.resize_image import ResizeSpec
 
     if input_image or output_image:
         if input_ or output:

@@ -162,7 +162,16 @@ def url_for(host: str, port: int) -> str:
     show_default=True,
     envvar="DATASETY_EXECUTOR",
     show_envvar=True,
-    help="Where jobs run: child processes here, or a Ray cluster",
+    help="Where jobs run: child processes here, or a Ray cluster (needs datasety[ray])",
+)
+@click.option(
+    "--ray-address",
+    default="http://127.0.0.1:8265",
+    show_default=True,
+    envvar="DATASETY_RAY_ADDRESS",
+    show_envvar=True,
+    help="With --executor ray: the Ray dashboard's URL (its job server); keep that port "
+    "private, this server is the only door",
 )
 def command(
     host: str,
@@ -177,6 +186,7 @@ def command(
     kill_grace: float,
     keep_jobs: int,
     executor: str,
+    ray_address: str,
 ) -> None:
     """Start the datasety REST API server for remote dataset and job management.
 
@@ -198,8 +208,14 @@ def command(
         kill_grace=kill_grace,
         keep_jobs=keep_jobs,
         executor=executor,
+        ray_address=ray_address,
     )
     settings.check()
+    if settings.executor == "ray":
+        # Refuse to start rather than queue jobs for a cluster that is not there.
+        from datasety.server.jobs.ray import check_cluster
+
+        check_cluster(settings.ray_address)
     _serve(settings)
 
 

@@ -48,6 +48,8 @@ class Settings:
     kill_grace: float = 10.0
     keep_jobs: int = 1000
     executor: str = "local"
+    # The Ray dashboard's URL (its job server), used with executor "ray".
+    ray_address: str = "http://127.0.0.1:8265"
 
     @property
     def max_upload_bytes(self) -> int:

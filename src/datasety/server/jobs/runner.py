@@ -327,11 +327,19 @@ class JobRunner:
 def build_runner(settings: Settings, store: Store) -> JobRunner:
     """The runner the server's settings ask for (``data_dir/jobs`` holds the logs)."""
     jobs_dir = settings.data_dir / "jobs"
-    if settings.executor != "local":
-        raise DatasetyError(f"Unknown executor: {settings.executor} (available: local)")
+    executor: Executor
+    if settings.executor == "local":
+        executor = LocalExecutor(jobs_dir)
+    elif settings.executor == "ray":
+        # Imported only here: Ray is an optional extra, heavy to import.
+        from datasety.server.jobs.ray import RayExecutor
+
+        executor = RayExecutor(settings.ray_address, jobs_dir, kill_grace=settings.kill_grace)
+    else:
+        raise DatasetyError(f"Unknown executor: {settings.executor} (available: local, ray)")
     return JobRunner(
         store,
-        LocalExecutor(jobs_dir),
+        executor,
         jobs_dir,
         max_jobs=settings.max_jobs,
         kill_grace=settings.kill_grace,

@@ -336,7 +336,7 @@ def test_input_format_filter(tmp_path: Path) -> None:
     noisy((80, 80)).save(src / "c.bmp")
     result = resize("-i", str(src), "-o", str(out), "-r", "32x32", "--input-format", "png,bmp")
     assert result.exit_code == 0, result.output
-    assert files_in(out) == ["a.jpg", "c.jpg"]  # BMP: decoded by Pillow, same pipeline
+    assert files_in(out) == ["a.jpg", "c.jpg"], result.output + result.stderr  # BMP: via Pillow
 
 
 # -- naming and layout --------------------------------------------------------------------------
@@ -453,6 +453,32 @@ def run_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         (["-i", "{src}", "-o", "{out}", "-r", "8x8", "--min-resolution", "big"], "--min-res"),
         (["--input-image", "{src}/none.png", "--output-image", "{out}/x.jpg", "-r", "8x8"], "none"),
         (["--input-image", "{src}/a.png", "--output-image", "{out}/x.gif", "-r", "8x8"], ".gif"),
+        (
+            [
+                "--input-image",
+                "{src}/a.png",
+                "--output-image",
+                "{out}/x.jpg",
+                "-r",
+                "8x8",
+                "--output-format",
+                "png",
+            ],
+            "contradicts",
+        ),  # fmt: skip
+        (
+            [
+                "-i",
+                "{src}",
+                "--input-image",
+                "{src}/a.png",
+                "--output-image",
+                "{out}/x.jpg",
+                "-r",
+                "8x8",
+            ],
+            "either",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_is_one_line_error(tmp_path: Path, args: list[str], says: str) -> None:

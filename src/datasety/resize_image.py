@@ -78,6 +78,8 @@ def resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
         return _resize_file(src, dst, spec)
     except (pyvips.Error, ImageReadError, OSError, ValueError) as exc:
         return Outcome("failed", _first_line(exc))
+    except MemoryError:
+        return Outcome("failed", "too large to decode in the memory available")
 
 
 def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:

@@ -15,6 +15,7 @@ orientation, and keeps an embedded ICC profile on the image for the sRGB convers
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,10 @@ import simplejpeg
 # Reuse the decode buffer for images up to ~21 MP; a larger one gets its own buffer, so a
 # single huge image does not pin hundreds of megabytes for the rest of the batch.
 MAX_REUSED_BUFFER = 64 * 1024 * 1024
+
+# libvips' own warnings ("read gave 2 warnings") would reach stderr through logging's last
+# resort handler; a file that fails is already reported, with its reason, by the caller.
+logging.getLogger("pyvips").addHandler(logging.NullHandler())
 
 _ROTATED = (5, 6, 7, 8)  # orientations that swap width and height
 _local = threading.local()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from datasety.commands import options
 from datasety.errors import DatasetyError
@@ -123,7 +124,13 @@ def command(
             )
         if not input_image or not output_image:
             raise DatasetyError("--input-image and --output-image go together")
-        output_format = output_format_of(Path(output_image))
+        suffix_format = output_format_of(Path(output_image))
+        source = click.get_current_context().get_parameter_source("output_format")
+        if source is ParameterSource.COMMANDLINE and output_format != suffix_format:
+            raise DatasetyError(
+                f"--output-format {output_format} contradicts --output-image {output_image!r}"
+            )
+        output_format = suffix_format
     spec = ResizeSpec(
         size=size,
         megapixel=megapixel,

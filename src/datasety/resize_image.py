@@ -46,7 +46,7 @@ _WIDE_FORMATS = ("ushort", "float", "double", "uint", "int", "short", "char")
 
 @dataclass(frozen=True)
 class ResizeSpec:
-    """What to do with every image of a batch (picklable: it travels to worker processes)."""
+    """What to do with every image of a batch (frozen and picklable, so any worker can take it)."""
 
     size: tuple[int, int] | None  # a fixed target; None means --megapixel per image
     megapixel: float | None = None
@@ -66,8 +66,8 @@ class Outcome:
 
 
 def configure_worker() -> None:
-    """Per-process libvips settings: no operation cache (memory must not grow with the batch)
-    and one thread per image, because the batch already runs one worker per core."""
+    """libvips settings for a batch: no operation cache (memory must not grow with the batch)
+    and one thread per image pipeline, because the batch already runs one worker per core."""
     pyvips.cache_set_max(0)
     pyvips.concurrency_set(1)
 
@@ -112,7 +112,9 @@ def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
     return Outcome("processed", message)
 
 
-def resized(image: pyvips.Image, scaled: tuple[int, int], box: tuple[int, int, int, int]) -> Any:
+def resized(
+    image: pyvips.Image, scaled: tuple[int, int], box: tuple[int, int, int, int]
+) -> pyvips.Image:
     """Lanczos-resize ``image`` to ``scaled`` and keep ``box``; alpha is premultiplied so
     transparent pixels do not bleed their colour into the edges."""
     alpha = image.hasalpha()

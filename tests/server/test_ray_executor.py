@@ -1,8 +1,8 @@
 """The Ray executor against a real single-node Ray head on loopback, through the jobs API.
 
-One head serves the whole session (it takes seconds to start and about 2 GB of memory); the
-last test stops it on purpose (the cluster vanishing mid-job), and any test after that gets a
-fresh one.
+One head serves the whole module (it takes seconds to start and about 2 GB of memory) and is
+stopped after it; the last test crashes it on purpose (the cluster vanishing mid-job), and any
+test after that gets a fresh one.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ pytestmark = [
 JOB_TIMEOUT = 120.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _session_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
     head = RayHead(tmp_path_factory.mktemp("ray-head")).start()
     yield head

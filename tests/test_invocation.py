@@ -72,10 +72,14 @@ def test_values_become_attached_long_flags_in_parameter_order() -> None:
     argv = argv_of({"crop-position": "top", "input": "/data/raw", "workers": 3})
     assert argv == [
         "sample",
-        "--input=/data/raw",
-        "--target=out",
-        "--crop-position=top",
-        "--workers=3",
+        "--input",
+        "/data/raw",
+        "--target",
+        "out",
+        "--crop-position",
+        "top",
+        "--workers",
+        "3",
     ]
     params = parse(argv)
     assert params["input_"] == "/data/raw"
@@ -86,7 +90,7 @@ def test_values_become_attached_long_flags_in_parameter_order() -> None:
 def test_dash_underscore_dashed_and_python_names_are_the_same_key() -> None:
     spellings = ["crop-position", "crop_position", "--crop-position", "--crop_position"]
     argvs = {tuple(argv_of({key: "bottom"})) for key in spellings}
-    assert argvs == {("sample", "--target=out", "--crop-position=bottom")}
+    assert argvs == {("sample", "--target", "out", "--crop-position", "bottom")}
     # --input is stored as `input_`: the flag name and the Python name both work.
     assert argv_of({"input_": "a"}) == argv_of({"input": "a"})
 
@@ -96,7 +100,8 @@ def test_a_value_that_looks_like_a_flag_stays_a_value() -> None:
     assert argv == [
         "sample",
         "--input=--help",
-        "--target=out",
+        "--target",
+        "out",
         "--group=-x",
         "--group=--version",
         "--",
@@ -119,8 +124,8 @@ def test_input_help_parsed_by_the_real_inspect_command(capsys: pytest.CaptureFix
 
 
 def test_flags_true_false_and_secondary_forms() -> None:
-    assert argv_of({"dry-run": True}) == ["sample", "--target=out", "--dry-run"]
-    assert argv_of({"dry-run": False}) == ["sample", "--target=out"]
+    assert argv_of({"dry-run": True}) == ["sample", "--target", "out", "--dry-run"]
+    assert argv_of({"dry-run": False}) == ["sample", "--target", "out"]
     assert argv_of({"upscale": True})[-1] == "--upscale"
     assert argv_of({"upscale": False})[-1] == "--no-upscale"
     assert argv_of({"no-upscale": True})[-1] == "--no-upscale"
@@ -131,7 +136,7 @@ def test_flags_true_false_and_secondary_forms() -> None:
 
 
 def test_null_omits_and_lists_repeat_or_fill_nargs() -> None:
-    assert argv_of({"input": None, "megapixel": None}) == ["sample", "--target=out"]
+    assert argv_of({"input": None, "megapixel": None}) == ["sample", "--target", "out"]
     argv = argv_of({"group": ["a|b", "c"], "size": [640, 480], "megapixel": 1.5})
     assert parse(argv)["group"] == ("a|b", "c")
     assert parse(argv)["size"] == (640, 480)

@@ -122,8 +122,8 @@ def test_two_steps_really_run_in_order(project: Path) -> None:
     result = run_workflow(project)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    first = out.index("==> Step 1/2 datasety shuffle --input=data --output=captions '--group=a|b'")
-    second = out.index("==> Step 2/2 check: datasety inspect --input=captions --json")
+    first = out.index("==> Step 1/2 datasety shuffle --input data --output captions --group 'a|b'")
+    second = out.index("==> Step 2/2 check: datasety inspect --input captions --json")
     assert first < second
     # Step 1 wrote a caption per image (relative paths: the current folder); step 2 saw them.
     captions = sorted(p.name for p in (project / "captions").iterdir())
@@ -175,7 +175,7 @@ def test_dry_run_validates_and_runs_nothing(
     code, out, err = run_in_process(capsys, "--dry-run")
     assert code == 0, err
     assert out.splitlines() == [
-        "Step 1/2 datasety shuffle --input=data --output=captions '--group=a|b'",
+        "Step 1/2 datasety shuffle --input data --output captions --group 'a|b'",
         "Step 2/2 datasety inspect '--input=--odd name' --no-recursive",
         "Dry run: 2 steps valid; nothing ran",
     ]
@@ -194,7 +194,7 @@ def test_dash_and_underscore_spellings_in_yaml_and_json(
     dashed = {"input": "data", "near-threshold": 3, "no_recursive": True}
     (project / "datasety.json").write_text(json.dumps({"steps": [step]}))
     write_yaml(project / "other.yaml", {"steps": [{"command": "inspect", "args": dashed}]})
-    expected = "datasety inspect --input=data --no-recursive --near-threshold=3"
+    expected = "datasety inspect --input data --no-recursive --near-threshold 3"
     for args in ((), ("-f", "other.yaml")):
         code, out, err = run_in_process(capsys, "--dry-run", *args)
         assert code == 0, err
@@ -213,10 +213,10 @@ def test_default_file_order_and_missing_file(
     write_yaml(project / "datasety.yml", [{"command": "inspect", "args": {"input": "yml"}}])
     write_yaml(project / "datasety.yaml", [{"command": "inspect", "args": {"input": "yaml"}}])
     code, out, _ = run_in_process(capsys, "--dry-run")
-    assert "--input=yaml" in out
+    assert "--input yaml" in out
     (project / "datasety.yaml").unlink()
     code, out, _ = run_in_process(capsys, "--dry-run")
-    assert "--input=yml" in out
+    assert "--input yml" in out
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,11 @@ Values
 
 The argv
     :func:`build_argv` returns the arguments *including* the command name, ready for
-    ``[sys.executable, "-m", "datasety", *argv]``. Every option value is attached to its flag
-    (``--input=--help``) and positional arguments follow ``--``, so no value can ever be read
-    as a flag: a job argument cannot smuggle in ``--help`` or another option.
+    ``[sys.executable, "-m", "datasety", *argv]``. An option and its value are two items, as in
+    the spec's examples (``--input``, ``/data``), except a value that starts with ``-``, which
+    is attached to its flag (``--input=--help``); positional arguments follow ``--``. So no
+    value can ever be read as a flag: a job argument cannot smuggle in ``--help`` or another
+    option.
 
 Excluded commands
     :data:`JOB_EXCLUDED` names commands that make no sense as a job or a workflow step:
@@ -219,9 +221,13 @@ class _Checker:
             texts = self.values(param, occurrence)
             if not texts:
                 continue
-            # Attaching the value to its flag keeps a value like "--help" a value.
-            first = f"{opt}={texts[0]}" if opt.startswith("--") else f"{opt}{texts[0]}"
-            argv += [first, *texts[1:]]
+            if texts[0].startswith("-"):
+                # Attached to its flag, a value like "--help" stays a value.
+                first = f"{opt}={texts[0]}" if opt.startswith("--") else f"{opt}{texts[0]}"
+                argv += [first, *texts[1:]]
+            else:
+                # The spec's argv form: the flag, then its value, as separate items.
+                argv += [opt, *texts]
         return argv
 
     def flag(self, param: click.Option, negated: bool, value: Any) -> list[str]:

@@ -58,10 +58,14 @@ def test_spec_example_runs_the_resize(client: TestClient, tmp_path: Path, data_d
         "-m",
         "datasety",
         "resize",
-        f"--input={src}",
-        f"--output={out}",
-        "--resolution=512x512",
-        "--crop-position=top",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--resolution",
+        "512x512",
+        "--crop-position",
+        "top",
         "--upscale",
     ]
     assert job["progress"] == {"done": 3, "total": 3}

@@ -134,7 +134,7 @@ def test_a_resize_job_runs_on_the_cluster(
     info = ray_client.get_job_info(f"datasety-{job_id}")
     assert str(info.status.value) == "SUCCEEDED"
     assert info.metadata == {"datasety_job_id": job_id}
-    assert info.entrypoint.startswith(f"{sys.executable} -m datasety resize --input={src}")
+    assert info.entrypoint.startswith(f"{sys.executable} -m datasety resize --input {src}")
     assert info.runtime_env["env_vars"]["DATASETY_PROGRESS"] == "jsonl"
 
 

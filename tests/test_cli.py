@@ -55,3 +55,20 @@ def test_unknown_command_is_one_line_error() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("Error: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    # Every job starts a fresh CLI: `datasety resize` must not pay for numpy or other commands.
+    code = (
+        "import sys\n"
+        "from datasety.cli import cli\n"
+        "cli.main(['resize', '--help'], standalone_mode=False)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('datasety.commands.')))\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    modules, numpy_loaded = result.stdout.strip().splitlines()[-2:]
+    assert modules == "['datasety.commands.options', 'datasety.commands.resize']"
+    assert numpy_loaded == "False"

@@ -13,19 +13,28 @@ from types import FrameType
 import click
 
 from datasety import __version__
-from datasety.commands import commands
+from datasety.commands import COMMAND_MODULES, get_command
 from datasety.errors import DatasetyError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class RegistryGroup(click.Group):
+    """A group that reads the command registry, loading a command's module only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return get_command(cmd_name)
+
+
+@click.group(
+    cls=RegistryGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", "-V", prog_name="datasety")
 def cli() -> None:
     """Prepare datasets for generative models: images with caption sidecars, control/target
     pairs and TTS voices. Fast batch commands, and a safe headless server."""
-
-
-for _command in commands().values():
-    cli.add_command(_command)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

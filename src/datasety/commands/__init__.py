@@ -1,8 +1,10 @@
 """The command registry: the ONE list of commands.
 
 The CLI group, ``GET /v1/commands`` and job argument validation all read :func:`commands`.
-Each module named here defines ``command``, a click command whose parameters (help, type,
-default, choices) are the single source of truth for that command's interface.
+Each module named here defines ``command``, a click command of the same name whose
+parameters (help, type, default, choices) are the single source of truth for that command's
+interface. Modules load on first use, so ``datasety resize`` imports only what resize needs
+(every job starts a fresh CLI, and its start-up is part of every job's latency).
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ COMMAND_MODULES = (
 @cache
 def commands() -> dict[str, click.Command]:
     """Every command by name, in registry order."""
-    found: dict[str, click.Command] = {}
-    for module_name in COMMAND_MODULES:
-        module = import_module(f"datasety.commands.{module_name}")
-        command: click.Command = module.command
-        assert command.name, module_name
-        found[command.name] = command
-    return found
+    return {name: _load(name) for name in COMMAND_MODULES}
 
 
 def get_command(name: str) -> click.Command | None:
-    """The registered command called ``name``, or None."""
-    return commands().get(name)
+    """The registered command called ``name`` (loading only its module), or None."""
+    return _load(name) if name in COMMAND_MODULES else None
+
+
+def _load(name: str) -> click.Command:
+    command: click.Command = import_module(f"datasety.commands.{name}").command
+    if command.name != name:
+        raise ImportError(f"datasety.commands.{name} defines {command.name!r}, not {name!r}")
+    return command

@@ -101,8 +101,8 @@ def command(
 
     Types: lowres, oversharpen, noise, blur, jpeg, motion-blur, pixelate, color-bands,
     upscale-sim, or random (one of the others per output). Outputs keep the input's size.
-    One type (or --chain) writes NAME.EXT, several types write NAME_TYPE.EXT, and
-    --num-variants N numbers them NAME_1.EXT .. NAME_N.EXT.
+    Each image gives NAME.EXT (several types: one of them at random per output, or all in
+    order with --chain), and --num-variants N numbers them NAME_1.EXT .. NAME_N.EXT.
     """
     value_range = None
     if intensity_range is not None:

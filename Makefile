@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,caption,ray]'
 	touch $(STAMP)
 
-.PHONY: install serve test lint format bench
+.PHONY: install serve test lint format
 install: $(STAMP)
 
 serve: $(STAMP)

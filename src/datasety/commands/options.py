@@ -45,7 +45,7 @@ def workers() -> Callable[[F], F]:
         type=click.IntRange(min=0),
         default=0,
         show_default=True,
-        help="Worker processes; 0 uses every CPU core",
+        help="Parallel workers; 0 uses every CPU core (1 runs one file at a time)",
     )
 
 

@@ -1,0 +1,264 @@
+"""Our command line against the reference tool's: every reference flag, as users' scripts use it.
+
+The tables below are copied verbatim from the reference's flag list (shared/reference/
+cli-flags.md, outside this repository so CI cannot read it): one row per flag, columns
+``flag | short | type | default | choices | repeatable/required``. Each cell is the text
+between ``| `` and `` |``, so the default of ``--separator`` is one space, as in the reference.
+Every row is checked through click's public API on the command registry; where we differ on
+purpose, the difference is listed in DELIBERATE with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import pytest
+
+from datasety.commands import commands
+
+REFERENCE_TABLES = {
+    "resize": """
+| --input | -i | str |  |  |  |
+| --output | -o | str |  |  |  |
+| --input-image |  | str |  |  |  |
+| --output-image |  | str |  |  |  |
+| --resolution | -r | str |  |  |  |
+| --megapixel |  | float |  |  |  |
+| --aspect-ratio |  | str |  |  |  |
+| --crop-position |  | str | center | top,center,bottom,left,right |  |
+| --input-format |  | str | jpg,jpeg,png,webp |  |  |
+| --output-format |  | str | jpg | jpg,png,webp |  |
+| --output-name-numbers |  | flag |  |  |  |
+| --recursive | -R | flag |  |  |  |
+| --upscale |  | flag |  |  |  |
+| --min-resolution |  | str |  |  |  |
+| --workers |  | int | 1 |  |  |
+| --progress |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+""",
+    "degrade": """
+| --input | -i | str |  |  |  |
+| --output | -o | str |  |  |  |
+| --input-image |  | str |  |  |  |
+| --output-image |  | str |  |  |  |
+| --type | -t | str |  |  | repeatable |
+| --intensity |  | float | 0.5 |  |  |
+| --intensity-range |  | str |  |  |  |
+| --chain |  | flag |  |  |  |
+| --num-variants |  | int | 1 |  |  |
+| --paired |  | flag |  |  |  |
+| --seed |  | int |  |  |  |
+| --output-format |  | str | png | png,jpg,webp |  |
+| --recursive | -R | flag |  |  |  |
+| --workers |  | int | 1 |  |  |
+| --progress |  | flag |  |  |  |
+| --skip-existing |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+""",
+    "align": """
+| --target | -t | str |  |  | required |
+| --control | -c | str |  |  | required |
+| --multiple-of |  | int | 32 |  |  |
+| --output-format |  | str |  | jpg,png,webp, |  |
+| --dry-run |  | flag |  |  |  |
+| --recursive | -R | flag |  |  |  |
+""",
+    "shuffle": """
+| --input | -i | str |  |  | required |
+| --output | -o | str |  |  | required |
+| --group | -g | str |  |  | repeatable |
+| --separator |  | str |   |  |  |
+| --seed |  | int |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --show-distribution |  | flag |  |  |  |
+| --recursive | -R | flag |  |  |  |
+""",
+    "caption": """
+| --input | -i | str |  |  |  |
+| --output | -o | str |  |  |  |
+| --input-image |  | str |  |  |  |
+| --output-caption |  | str |  |  |  |
+| --device |  | str | auto | auto,cpu,cuda,mps |  |
+| --template |  | str |  |  |  |
+| --prompt |  | str | <MORE_DETAILED_CAPTION> |  |  |
+| --model |  | str |  |  |  |
+| --num-beams |  | int | 3 |  |  |
+| --llm-api |  | flag |  |  |  |
+| --max-tokens |  | int | 300 |  |  |
+| --temperature |  | float | 0.3 |  |  |
+| --recursive | -R | flag |  |  |  |
+| --florence-2-base |  | flag |  |  |  |
+| --florence-2-large |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --progress |  | flag |  |  |  |
+| --skip-existing |  | flag |  |  |  |
+| --append |  | str |  |  |  |
+| --prepend |  | str |  |  |  |
+""",
+    "workflow": """
+| --file | -f | str |  |  |  |
+| --dry-run |  | flag |  |  |  |
+""",
+    "server": """
+| --port |  | int | 8080 |  |  |
+""",
+}
+
+# (command, flag, column) -> why we differ from the reference there.
+DELIBERATE = {
+    ("resize", "--workers", "default"): "0 = every CPU core (resize is CPU-bound; the reference "
+    "used one core); --workers 1 still gives the reference's behaviour",
+    ("degrade", "--workers", "default"): "0 = every CPU core, as resize; the bytes written do "
+    "not depend on the worker count",
+    ("degrade", "--type", "choices"): "the reference took any string and failed later; the "
+    "choices are exactly its documented types (lowres ... upscale-sim, random), so a typo is "
+    "a usage error before any work",
+}
+
+# Values our --type accepts: the reference's documented list, nothing more.
+DEGRADE_TYPES = {
+    "lowres", "oversharpen", "noise", "blur", "jpeg", "motion-blur", "pixelate", "color-bands",
+    "upscale-sim", "random",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One row of a reference table."""
+
+    command: str
+    name: str
+    short: str
+    type: str
+    default: str
+    choices: str
+    nature: str
+
+    def __str__(self) -> str:
+        return f"{self.command} {self.name}"
+
+
+def parse_row(command: str, row: str) -> Flag:
+    # "| a | b |" -> ["a", "b"]: one space of padding each side, whatever is left is the value.
+    cells = [cell[1:-1] for cell in row.split("|")[1:-1]]
+    assert len(cells) == 6, row
+    return Flag(command, *cells)
+
+
+FLAGS = [
+    parse_row(command, row)
+    for command, table in REFERENCE_TABLES.items()
+    for row in table.strip().splitlines()
+]
+
+
+def option(flag: Flag) -> click.Option:
+    command = commands()[flag.command]
+    for param in command.params:
+        if isinstance(param, click.Option) and flag.name in param.opts:
+            return param
+    raise AssertionError(f"{flag}: missing from our command")
+
+
+def resolved_defaults(name: str) -> dict[str, Any]:
+    """What the command function receives for every parameter when no flag is given."""
+    command = commands()[name]
+    # resilient_parsing: no error for the required options, which then come back as None.
+    with command.make_context(name, [], resilient_parsing=True) as ctx:
+        return dict(ctx.params)
+
+
+def expected_default(flag: Flag) -> Any:
+    if flag.type == "flag":
+        return False
+    if flag.nature == "repeatable":
+        return ()
+    if flag.default == "":
+        return None
+    return {"int": int, "float": float, "str": str}[flag.type](flag.default)
+
+
+@pytest.fixture(autouse=True)
+def no_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `server` reads DATASETY_* environment variables; the reference defaults are without them.
+    monkeypatch.delenv("DATASETY_PORT", raising=False)
+
+
+def test_the_tables_are_the_reference_ones() -> None:
+    # A guard against a bad paste: the row counts of the reference's tables.
+    counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
+    assert counts == {
+        "resize": 17, "degrade": 17, "align": 6, "shuffle": 8, "caption": 20, "workflow": 2,
+        "server": 1,
+    }  # fmt: skip
+    assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=str)
+def test_flag_exists_with_the_same_short_flag(flag: Flag) -> None:
+    param = option(flag)
+    ours = sorted(opt for opt in param.opts if not opt.startswith("--"))
+    assert ours == ([flag.short] if flag.short else []), flag
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=str)
+def test_flag_has_a_compatible_type(flag: Flag) -> None:
+    param = option(flag)
+    if flag.type == "flag":
+        assert param.is_flag and not param.multiple, flag
+        return
+    assert not param.is_flag, flag
+    # IntRange and FloatRange are subclasses: a range check keeps the type.
+    expected: tuple[type[click.ParamType], ...] = {
+        "int": (click.types.IntParamType,),
+        "float": (click.types.FloatParamType,),
+        "str": (click.types.StringParamType, click.Choice, click.Path),
+    }[flag.type]
+    assert isinstance(param.type, expected), (flag, param.type)
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=str)
+def test_flag_has_the_same_default(flag: Flag) -> None:
+    actual = resolved_defaults(flag.command)[option(flag).name or ""]
+    if (flag.command, flag.name, "default") in DELIBERATE:
+        assert actual != expected_default(flag), f"{flag}: no longer differs; drop the exception"
+        return
+    if flag.type == "str" and flag.default == "" and flag.nature != "repeatable":
+        # The table cannot tell no default from an empty string (align --output-format has ""
+        # among its choices): both mean "not given".
+        assert actual in (None, ""), flag
+        return
+    assert actual == expected_default(flag), flag
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=str)
+def test_flag_has_the_same_choices(flag: Flag) -> None:
+    param_type = option(flag).type
+    ours = set(param_type.choices) if isinstance(param_type, click.Choice) else None
+    expected = set(flag.choices.split(",")) if flag.choices else None
+    if (flag.command, flag.name, "choices") in DELIBERATE:
+        assert (flag.command, flag.name) == ("degrade", "--type")
+        assert ours == DEGRADE_TYPES
+        return
+    assert ours == expected, flag
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=str)
+def test_flag_is_repeatable_and_required_alike(flag: Flag) -> None:
+    param = option(flag)
+    assert flag.nature in {"", "repeatable", "required"}, flag
+    assert param.multiple == (flag.nature == "repeatable"), flag
+    assert param.required == (flag.nature == "required"), flag
+
+
+def test_deliberate_differences_name_real_flags_and_are_documented() -> None:
+    flags = {(flag.command, flag.name) for flag in FLAGS}
+    for command, name, column in DELIBERATE:
+        assert (command, name) in flags
+        assert column in {"default", "choices"}
+    # The --workers default is shown in the help, with what 0 means.
+    for command in ("resize", "degrade"):
+        param = option(next(f for f in FLAGS if (f.command, f.name) == (command, "--workers")))
+        assert param.show_default and "0 uses every CPU core" in (param.help or "")

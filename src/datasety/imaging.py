@@ -73,7 +73,43 @@ def find_images(
     picks up another run's half-written output.
     """
     wanted = {e.lower() for e in extensions}
-    return sorted(_walk(root, recursive, wanted), key=lambda p: p.relative_to(root).as_posix())
+    try:
+        found = list(_walk(root, recursive, wanted))
+    except OSError as exc:
+        # An unreadable folder (permissions, a vanished mount) stops the batch before any
+        # work, with one line naming it, rather than a traceback or a silently partial batch.
+        raise DatasetyError(
+            f"cannot read folder {str(exc.filename or root)!r}: {_reason(exc)}"
+        ) from exc
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def require_output_dir(path: str | None, flag: str) -> Path:
+    """The folder ``path`` that outputs will go to: a writable directory, or one to create.
+
+    Checked before any work (and in a dry run, which should fail where the real run would):
+    a file where the folder should be, or a folder that cannot be written, is a one-line error
+    naming ``flag`` instead of a traceback or one failure per input file. Nothing is created.
+    """
+    if not path:
+        raise DatasetyError(f"{flag} is required")
+    folder = Path(path)
+    existing = folder
+    # os.path.exists, not Path.exists: it answers False (not PermissionError) below a folder
+    # we may not search, and the loop then stops at that folder and reports it.
+    while not os.path.exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == folder else f": {str(existing)!r} is a file"
+        raise DatasetyError(f"{flag} {path!r} is not a directory{where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == folder else f": cannot create it in {str(existing)!r}"
+        raise DatasetyError(f"{flag} {path!r} is not writable{where}")
+    return folder
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _walk(folder: Path, recursive: bool, wanted: set[str]) -> Iterator[Path]:

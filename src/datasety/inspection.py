@@ -42,6 +42,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from datasety.errors import DatasetyError
 from datasety.layout import (
     METADATA_CSV,
     caption_candidates,
@@ -167,7 +168,12 @@ class InspectReport:
 def list_files(root: Path, recursive: bool) -> list[str]:
     """Dataset-relative POSIX paths of every file, sorted; hidden names and symlinked
     folders are skipped (hidden covers :mod:`datasety.atomic`'s temporary files)."""
-    return sorted(_walk(root, "", recursive))
+    try:
+        return sorted(_walk(root, "", recursive))
+    except OSError as exc:
+        # An unreadable folder: one line naming it, not a traceback or a partial report.
+        reason = exc.strerror or str(exc)
+        raise DatasetyError(f"cannot read folder {str(exc.filename or root)!r}: {reason}") from exc
 
 
 def _walk(folder: Path, prefix: str, recursive: bool) -> Iterator[str]:

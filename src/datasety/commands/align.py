@@ -7,7 +7,7 @@ import click
 from datasety import aligning
 from datasety.commands import options
 from datasety.errors import DatasetyError
-from datasety.imaging import require_dir
+from datasety.imaging import require_dir, require_output_dir
 from datasety.progress import Progress
 
 
@@ -50,6 +50,10 @@ def command(
     control_root = require_dir(control, "--control")
     if target_root.resolve() == control_root.resolve():
         raise DatasetyError("--target and --control must be different folders")
+    if not dry_run:
+        # Pairs are edited in place: a read-only folder is one error, not one per pair.
+        require_output_dir(target, "--target")
+        require_output_dir(control, "--control")
     pairs, unmatched = aligning.match_pairs(target_root, control_root, recursive)
     report = Progress(total=len(pairs) + len(unmatched), bar=progress)
     for entry in unmatched:

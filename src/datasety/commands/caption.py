@@ -8,8 +8,7 @@ import click
 
 from datasety.captioning.targets import CaptionTarget, directory_targets, single_target
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.imaging import require_dir
+from datasety.imaging import require_dir, require_output_dir
 from datasety.progress import Progress
 
 FLORENCE_TASK = "<MORE_DETAILED_CAPTION>"
@@ -230,9 +229,7 @@ def _targets(
     if not input_:
         raise click.UsageError("--input or --input-image is required")
     input_dir = require_dir(input_, "--input")
-    output_dir = Path(output) if output else None
-    if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
-        raise DatasetyError(f"--output {output!r} is not a directory")
+    output_dir = require_output_dir(output, "--output") if output else None
     return directory_targets(input_dir, output_dir, recursive)
 
 

@@ -11,7 +11,7 @@ from click.core import ParameterSource
 from datasety import degradations, degrading
 from datasety.commands import options
 from datasety.errors import DatasetyError
-from datasety.imaging import require_dir
+from datasety.imaging import require_dir, require_output_dir
 from datasety.progress import Progress
 from datasety.randomness import fresh_seed
 
@@ -145,18 +145,22 @@ def _plan(
             if output_format is None:
                 raise DatasetyError("--output-image must end in .png, .jpg, .jpeg or .webp")
             settings = dataclasses.replace(settings, output_format=output_format)
+            require_output_dir(str(target.parent), "the folder of --output-image")
             return degrading.plan_single(
                 source, target.parent, target.stem, settings, target.suffix
             )
         if output:
-            return degrading.plan_single(source, Path(output), source.stem, settings)
+            output_root = require_output_dir(output, "--output")
+            return degrading.plan_single(source, output_root, source.stem, settings)
         raise DatasetyError("--input-image needs --output-image (or an --output folder)")
     if output_image:
         raise DatasetyError("--output-image needs --input-image")
     input_root = require_dir(input_, "--input")
     if not output:
         raise DatasetyError("--output is required with --input")
-    return degrading.plan_batch(input_root, Path(output), settings, recursive)
+    return degrading.plan_batch(
+        input_root, require_output_dir(output, "--output"), settings, recursive
+    )
 
 
 def run(planned: list[degrading.Planned], *, workers: int, skip_existing: bool, bar: bool) -> int:

@@ -9,7 +9,12 @@ from click.core import ParameterSource
 
 from datasety.commands import options
 from datasety.errors import DatasetyError
-from datasety.imaging import parse_extensions, parse_resolution, require_dir
+from datasety.imaging import (
+    parse_extensions,
+    parse_resolution,
+    require_dir,
+    require_output_dir,
+)
 from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 
 
@@ -131,6 +136,7 @@ def command(
                 f"--output-format {output_format} contradicts --output-image {output_image!r}"
             )
         output_format = suffix_format
+        require_output_dir(str(Path(output_image).parent), "the folder of --output-image")
     spec = ResizeSpec(
         size=size,
         megapixel=megapixel,
@@ -148,7 +154,7 @@ def command(
         raise DatasetyError("--output is required (or --input-image/--output-image)")
     return resize_images(
         src_dir,
-        Path(output),
+        require_output_dir(output, "--output"),
         spec,
         extensions=extensions,
         recursive=recursive,

@@ -9,8 +9,7 @@ import click
 from datasety import shuffling
 from datasety.atomic import atomic_write_text
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.imaging import find_images, require_dir
+from datasety.imaging import find_images, require_dir, require_output_dir
 from datasety.progress import Progress
 from datasety.randomness import fresh_seed
 
@@ -57,9 +56,7 @@ def command(
     """
     input_root = require_dir(input_, "--input")
     variants = shuffling.load_groups(groups)
-    output_root = Path(output)
-    if output_root.exists() and not output_root.is_dir():
-        raise DatasetyError(f"--output {output!r} is not a directory")
+    output_root = require_output_dir(output, "--output")
     images = find_images(input_root, recursive=recursive)
     base_seed = fresh_seed() if seed is None else seed
     counts = [[0] * len(group) for group in variants]
@@ -85,7 +82,7 @@ def command(
             destination.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(destination, text, fsync=False)
         except OSError as exc:
-            report.failed(item, f"cannot write {destination}: {exc}")
+            report.failed(item, f"cannot write {destination}: {exc.strerror or exc}")
             continue
         report.processed(item, f"{item} -> {destination.name}")
     if show_distribution:

@@ -304,19 +304,30 @@ def run_job(job: Job) -> Result:
         degraded = image
         for name, intensity in steps:
             degraded = degradations.apply(degraded, name, intensity, rng)
-        write(output.path, encode(degraded, settings.output_format))
-        if output.target is not None:
-            if target_bytes is None:
-                target_bytes = encode(image, settings.output_format)
-            write(output.target, target_bytes)
+        try:
+            write(output.path, encode(degraded, settings.output_format))
+            if output.target is not None:
+                if target_bytes is None:
+                    target_bytes = encode(image, settings.output_format)
+                write(output.target, target_bytes)
+        except WriteError as exc:
+            # A full disk or a read-only subfolder fails this image, not the whole batch.
+            return Result("", str(exc))
     prefix = "would write " if settings.dry_run else ""
     return Result(f"{job.item} {size[0]}x{size[1]} -> {prefix}" + ", ".join(parts))
 
 
+class WriteError(Exception):
+    """An output could not be written; the message names it and says why."""
+
+
 def write(path: Path, data: bytes) -> None:
     """Write one output atomically, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data, fsync=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data, fsync=False)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:

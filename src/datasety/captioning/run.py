@@ -45,8 +45,13 @@ def write_caption(
     if dry_run:
         progress.processed(target.name, f"would write {target.caption}: {preview}")
         return
-    target.caption.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target.caption, text)
+    try:
+        target.caption.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target.caption, text)
+    except OSError as exc:
+        # A read-only folder or a full disk fails this caption, not the batch.
+        progress.failed(target.name, f"cannot write {target.caption}: {exc.strerror or exc}")
+        return
     progress.processed(target.name, f"{target.name}: {preview}")
 
 

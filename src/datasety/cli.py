@@ -67,4 +67,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:
+        # The last net for the file system refusing something the commands did not foresee
+        # (a folder removed mid-run, a full disk at start-up): still one line, never a
+        # traceback. Per-file problems are reported by the commands and do not get here.
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"Error: {_one_line(exc.strerror or str(exc))}{where}", err=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

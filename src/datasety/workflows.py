@@ -62,6 +62,8 @@ def find_workflow_file(path: str | None, folder: Path | None = None) -> Path:
     """``path`` if given (it must exist), else the first default file in ``folder`` (cwd)."""
     if path:
         found = Path(path)
+        if found.is_dir():
+            raise DatasetyError(f"Workflow file {path} is a directory, not a file")
         if not found.is_file():
             raise DatasetyError(f"Workflow file not found: {path}")
         return found

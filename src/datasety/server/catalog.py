@@ -76,7 +76,9 @@ class Query:
 
     @property
     def is_plain(self) -> bool:
-        return not (self.folder or self.q or self.missing_caption or self.limit or self.offset)
+        # ``limit=0`` is a real page (no entries, just the total): only None means "all".
+        paged = self.limit is not None or self.offset
+        return not (self.folder or self.q or self.missing_caption or paged)
 
 
 @dataclass

@@ -246,7 +246,10 @@ class Catalog:
 
     def _linked_file(self, path: str) -> FileRec | None:
         # A symlink is listed only if it is a file inside the dataset: never a way out.
-        target = Path(path).resolve()
+        try:
+            target = Path(path).resolve()
+        except RuntimeError:
+            return None  # a symlink loop (pathlib raises RuntimeError): nothing to list
         if not target.is_relative_to(self.root):
             return None
         s = os.stat(target)

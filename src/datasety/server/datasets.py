@@ -20,8 +20,13 @@ def register(store: Store, settings: Settings, path: str, name: str | None) -> D
     """Register the folder ``path`` (resolved) under ``name`` (default: the folder's name)."""
     if "\x00" in path:
         raise DatasetyError("Invalid path: contains a NUL byte")
-    folder = Path(path).expanduser().resolve()
-    if not folder.is_dir():
+    try:
+        folder = Path(path).expanduser().resolve()
+        is_dir = folder.is_dir()
+    except (OSError, RuntimeError):
+        # An unknown ~user, a symlink loop (pathlib's RuntimeError), a name too long.
+        is_dir = False
+    if not is_dir:
         raise DatasetyError(PATH_NOT_A_DIR)
     roots = tuple(Path(r).resolve() for r in settings.roots)
     if roots and not is_within(folder, roots):
@@ -32,8 +37,12 @@ def register(store: Store, settings: Settings, path: str, name: str | None) -> D
 
 def root_of(dataset: Dataset) -> Path:
     """The dataset's folder, resolved; 404 if it is gone."""
-    root = Path(dataset.path).resolve()
-    if not root.is_dir():
+    try:
+        root = Path(dataset.path).resolve()
+        gone = not root.is_dir()
+    except (OSError, RuntimeError):
+        gone = True  # replaced by a symlink loop, or unreadable: as good as gone
+    if gone:
         raise NotFoundError(PATH_GONE)
     return root
 

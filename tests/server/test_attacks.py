@@ -13,10 +13,14 @@ escapes, NUL and undecodable bytes in the URL, the Host check, CORS on/off, the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from .jobkit import ended, kill_leftover_jobs, wait_job
 
 TRAVERSAL = {"error": "Access denied: Path traversal detected"}
 
@@ -161,3 +165,110 @@ def test_backslashes_without_dots_stay_plain_names(
     response = client.post(f"{files_url}/a\\b.png", content=b"x")
     assert (response.status_code, response.json()["path"]) == (201, "a\\b.png")
     assert (dataset_dir / "a\\b.png").read_bytes() == b"x"
+
+
+# -- job arguments ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_leftover_jobs(data_dir: Path) -> Iterator[None]:
+    yield
+    kill_leftover_jobs(data_dir)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"command": "inspect", "args": {"input": "a\x00b"}}, "Parameter 'input' of inspect"),
+        (
+            {"command": "shuffle", "args": {"input": "i", "output": "o", "group": ["a", "b\x00"]}},
+            "Parameter 'group' of shuffle",
+        ),
+        ({"command": "inspect", "args": {"directory": "\x00"}}, "Parameter 'directory' of inspect"),
+    ],
+)
+def test_a_nul_byte_in_a_job_argument_is_400(
+    client: TestClient, payload: dict[str, Any], message: str
+) -> None:
+    # It used to reach posix_spawn: a 500, and a row left "running" with no process.
+    response = client.post("/v1/jobs", json=payload)
+    assert_error(response, 400, f"{message} must not contain a NUL byte")
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+
+
+def test_an_argv_the_os_refuses_fails_the_job_instead_of_leaving_it_running(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(job_id: str, argv: list[str]) -> None:
+        raise ValueError("embedded null byte")
+
+    monkeypatch.setattr(client.app.state.runner.executor, "start", refuse)  # type: ignore[attr-defined]
+    response = client.post("/v1/jobs", json={"command": "inspect", "args": {"input": "x"}})
+    assert_error(response, 500, "Failed to start job: embedded null byte")
+    (job,) = client.get("/v1/jobs").json()["jobs"]
+    assert (job["status"], job["exit_code"]) == ("failed", None)
+    assert job["ended_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"help": True}, "Unknown parameter 'help' for resize"),
+        ({"-i": "x"}, "Unknown parameter '-i' for resize"),
+        ({"i": "x"}, "Unknown parameter 'i' for resize"),
+        ({"input": ["a", "--b"]}, "Parameter 'input' of resize expects a string, got a list"),
+        (
+            {"input": {"--help": True}},
+            "Parameter 'input' of resize expects a string, got an object",
+        ),
+        ({"input": True}, "Parameter 'input' of resize expects a string, got true"),
+        ({"input": "a", "--input": "b"}, "Parameter 'input' of resize is given twice"),
+        ({"upscale": "--help"}, "Parameter 'upscale' of resize is a flag"),
+    ],
+)
+def test_job_arguments_that_try_to_become_flags_are_400(
+    client: TestClient, args: dict[str, Any], message: str
+) -> None:
+    response = client.post("/v1/jobs", json={"command": "resize", "args": args})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(message)
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+
+
+@pytest.mark.parametrize(
+    "command", [["resize"], {"name": "resize"}, 7, True, "server", "RESIZE", "../resize"]
+)
+def test_commands_outside_the_registry_are_400(client: TestClient, command: Any) -> None:
+    response = client.post("/v1/jobs", json={"command": command, "args": {}})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(("Unknown command: ", "Command 'server' cannot"))
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+
+
+@pytest.mark.usefixtures("no_leftover_jobs")
+def test_flag_like_values_stay_values(client: TestClient, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    payload = {
+        "command": "shuffle",
+        "args": {"--input": missing, "output": "-o", "group": ["a|b", "--help", "-g"]},
+    }
+    first = client.post("/v1/jobs", json=payload)
+    positional = client.post(
+        "/v1/jobs", json={"command": "inspect", "args": {"directory": "--help"}}
+    )
+    assert (first.status_code, positional.status_code) == (202, 202)
+    job = wait_job(client, first.json()["id"], ended)
+    assert job["argv"][3:] == [
+        "shuffle",
+        "--input",
+        missing,
+        "--output=-o",
+        "--group",
+        "a|b",
+        "--group=--help",
+        "--group=-g",
+    ]
+    assert job["status"] == "failed" and "Usage:" not in "\n".join(job["output"])
+    job = wait_job(client, positional.json()["id"], ended)
+    assert job["argv"][3:] == ["inspect", "--", "--help"]
+    assert job["status"] == "failed" and "Usage:" not in "\n".join(job["output"])

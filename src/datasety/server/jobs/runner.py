@@ -241,7 +241,9 @@ class JobRunner:
             return
         try:
             handle = self.executor.start(row.id, row.argv)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
+            # ValueError: an argv the OS cannot take (a NUL byte); the row must not stay
+            # "running" with no process behind it.
             log.error("job %s failed to start: %s", row.id, exc)
             self.records.finish(row.id, FAILED, None, f"Failed to start job: {exc}", None)
             return

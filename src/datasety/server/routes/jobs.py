@@ -53,12 +53,25 @@ async def create_job(request: Request) -> JSONResponse:
     if command is None or command == "":
         raise ApiError(400, MISSING_COMMAND)
     argv = build_argv(command, body.get("args"))
+    _refuse_nul_bytes(command, body.get("args") or {}, argv)
     try:
         row = _runner(request).submit(command, [sys.executable, "-m", "datasety", *argv])
     except StartError as exc:
         raise ApiError(500, str(exc)) from None
     status = "started" if row.status == RUNNING else row.status
     return JSONResponse({"id": row.id, "status": status}, status_code=202)
+
+
+def _refuse_nul_bytes(command: str, args: dict[str, Any], argv: list[str]) -> None:
+    """400 for a NUL byte in a value: no process can take it as an argument, so it would
+    only fail at start, as a server error."""
+    if not any("\x00" in item for item in argv):
+        return
+    for key, value in args.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in values):
+            raise ApiError(400, f"Parameter '{key}' of {command} must not contain a NUL byte")
+    raise ApiError(400, f"Arguments of {command} must not contain a NUL byte")
 
 
 @router.get("", summary="List all jobs")

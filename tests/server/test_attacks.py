@@ -20,6 +20,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from datasety.server.app import create_app
+from datasety.server.settings import Settings
+
+from .conftest import BASE_URL
 from .jobkit import ended, kill_leftover_jobs, wait_job
 
 TRAVERSAL = {"error": "Access denied: Path traversal detected"}
@@ -272,3 +276,55 @@ def test_flag_like_values_stay_values(client: TestClient, tmp_path: Path) -> Non
     job = wait_job(client, positional.json()["id"], ended)
     assert job["argv"][3:] == ["inspect", "--", "--help"]
     assert job["status"] == "failed" and "Usage:" not in "\n".join(job["output"])
+
+
+# -- what may be a dataset ----------------------------------------------------------------------
+
+DATA_DIR_OVERLAP = (
+    "Access denied: a dataset cannot contain or be inside the server's data directory"
+)
+
+
+def test_the_data_dir_and_its_ancestors_cannot_be_registered(
+    client: TestClient, data_dir: Path, tmp_path: Path
+) -> None:
+    # A dataset there would let a client rewrite the job queue's argv in the SQLite file.
+    (tmp_path / "alias").symlink_to(data_dir)
+    for path in ("/", data_dir, data_dir / "jobs", tmp_path, tmp_path / "alias"):
+        response = client.post("/v1/datasets", json={"path": str(path)})
+        assert_error(response, 403, DATA_DIR_OVERLAP)
+    assert client.get("/v1/datasets").json() == {"datasets": []}
+
+
+def test_a_dataset_overlapping_the_data_dir_is_refused_on_access(
+    client: TestClient, data_dir: Path, tmp_path: Path
+) -> None:
+    # Registered by a server before this check existed.
+    store = client.app.state.store  # type: ignore[attr-defined]
+    old = store.add_dataset("old", str(tmp_path), "generic")
+    for url in ("files", "files/data/datasety.sqlite3", "files/data/jobs"):
+        assert_error(client.get(f"/v1/datasets/{old.id}/{url}"), 403, DATA_DIR_OVERLAP)
+    put = client.put(f"/v1/datasets/{old.id}/files/data/datasety.sqlite3", content=b"x")
+    assert_error(put, 403, DATA_DIR_OVERLAP)
+
+
+def test_roots_follow_real_paths_both_ways(data_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "photos").mkdir(parents=True)
+    (root / "swapped").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.png").write_bytes(b"secret")
+    (tmp_path / "shortcut").symlink_to(root / "photos")
+    app = create_app(Settings(data_dir=data_dir, roots=(root,)))
+    with TestClient(app, base_url=BASE_URL) as client:
+        # A link from outside into a root is fine: its real path is inside.
+        via_link = client.post("/v1/datasets", json={"path": str(tmp_path / "shortcut")})
+        assert via_link.status_code == 201
+        assert via_link.json()["path"] == str(root / "photos")
+        # A registered folder later swapped for a link out of the root is refused.
+        swapped = client.post("/v1/datasets", json={"path": str(root / "swapped")}).json()
+        (root / "swapped").rmdir()
+        (root / "swapped").symlink_to(tmp_path / "outside")
+        for url in ("files", "files/secret.png"):
+            response = client.get(f"/v1/datasets/{swapped['id']}/{url}")
+            assert_error(response, 403, "Access denied: path is outside the allowed roots")

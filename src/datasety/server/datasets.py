@@ -13,6 +13,9 @@ from datasety.server.store import Dataset, Store
 
 PATH_NOT_A_DIR = "Provided path does not exist or is not a directory"
 PATH_GONE = "Dataset path no longer exists on disk"
+DATA_DIR_OVERLAP = (
+    "Access denied: a dataset cannot contain or be inside the server's data directory"
+)
 TYPE_SAMPLE = 5000
 
 
@@ -28,11 +31,23 @@ def register(store: Store, settings: Settings, path: str, name: str | None) -> D
         is_dir = False
     if not is_dir:
         raise DatasetyError(PATH_NOT_A_DIR)
+    check_allowed(folder, settings)
+    name = (name or "").strip() or folder.name or str(folder)
+    return store.add_dataset(name, str(folder), layout.dataset_type(sample_names(folder)))
+
+
+def check_allowed(folder: Path, settings: Settings) -> None:
+    """403 unless the resolved ``folder`` may be a dataset: under a ``--root`` when roots are
+    set, and apart from the server's data directory. Checked again on every file access, as
+    a folder can be swapped for a symlink after it was registered."""
     roots = tuple(Path(r).resolve() for r in settings.roots)
     if roots and not is_within(folder, roots):
         raise AccessDeniedError("Access denied: path is outside the allowed roots")
-    name = (name or "").strip() or folder.name or str(folder)
-    return store.add_dataset(name, str(folder), layout.dataset_type(sample_names(folder)))
+    # The data dir holds the job queue (argv included) and the logs: writing there through
+    # the files API would turn file access into running any command. `/` contains it too.
+    data_dir = settings.data_dir.expanduser().resolve()
+    if is_within(folder, (data_dir,)) or is_within(data_dir, (folder,)):
+        raise AccessDeniedError(DATA_DIR_OVERLAP)
 
 
 def root_of(dataset: Dataset) -> Path:

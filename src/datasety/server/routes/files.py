@@ -97,7 +97,9 @@ WRITE_BODY = {
 
 def _dataset(request: Request, dataset_id: str) -> tuple[str, Path]:
     dataset = request.app.state.store.get_dataset(dataset_id)
-    return dataset.id, datasets.root_of(dataset)
+    root = datasets.root_of(dataset)
+    datasets.check_allowed(root, request.app.state.settings)
+    return dataset.id, root
 
 
 def _noted(request: Request, dataset_id: str, *rels: str | None) -> None:

@@ -328,3 +328,19 @@ def test_roots_follow_real_paths_both_ways(data_dir: Path, tmp_path: Path) -> No
         for url in ("files", "files/secret.png"):
             response = client.get(f"/v1/datasets/{swapped['id']}/{url}")
             assert_error(response, 403, "Access denied: path is outside the allowed roots")
+
+
+# -- token --------------------------------------------------------------------------------------
+
+
+def test_a_non_ascii_token_works_and_near_misses_do_not(data_dir: Path) -> None:
+    token = "pässwört-🔑"
+    app = create_app(Settings(data_dir=data_dir, token=token))
+    with TestClient(app, base_url=BASE_URL) as client:
+        for given in (token, token.upper(), token[:-1], token + "x", "pässwört"):
+            headers = {"authorization": f"Bearer {given}".encode()}
+            response = client.get("/v1/datasets", headers=headers)  # type: ignore[arg-type]
+            if given == token:
+                assert (response.status_code, response.json()) == (200, {"datasets": []})
+            else:
+                assert_error(response, 401, "Invalid token")

@@ -137,7 +137,9 @@ class TokenMiddleware:
             if scheme.lower() != "bearer" or not given.strip():
                 await _refuse(scope, receive, send, 401, "Missing bearer token")
                 return
-            if not hmac.compare_digest(given.strip().encode("utf-8"), self.token):
+            # The header was decoded as latin-1: encoding it back gives the bytes as sent, so
+            # a non-ASCII token (sent as UTF-8) compares equal.
+            if not hmac.compare_digest(given.strip().encode("latin-1"), self.token):
                 await _refuse(scope, receive, send, 401, "Invalid token")
                 return
         await self.app(scope, receive, send)

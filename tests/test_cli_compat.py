@@ -211,7 +211,7 @@ def test_flag_has_a_compatible_type(flag: Flag) -> None:
         return
     assert not param.is_flag, flag
     # IntRange and FloatRange are subclasses: a range check keeps the type.
-    expected: tuple[type[click.ParamType], ...] = {
+    expected: tuple[type, ...] = {
         "int": (click.types.IntParamType,),
         "float": (click.types.FloatParamType,),
         "str": (click.types.StringParamType, click.Choice, click.Path),

@@ -344,3 +344,52 @@ def test_a_non_ascii_token_works_and_near_misses_do_not(data_dir: Path) -> None:
                 assert (response.status_code, response.json()) == (200, {"datasets": []})
             else:
                 assert_error(response, 401, "Invalid token")
+
+
+# -- refused writes leave nothing behind --------------------------------------------------------
+
+
+@pytest.fixture
+def small_client(data_dir: Path) -> Iterator[TestClient]:
+    """A client for a server with a 1 MB upload limit."""
+    app = create_app(Settings(data_dir=data_dir, max_upload_mb=1))
+    with TestClient(app, base_url=BASE_URL) as client:
+        yield client
+
+
+def test_refused_uploads_leave_no_folders_behind(
+    small_client: TestClient, dataset_dir: Path
+) -> None:
+    (dataset_dir / "kept").mkdir()
+    dataset = small_client.post("/v1/datasets", json={"path": str(dataset_dir)}).json()
+    url = f"/v1/datasets/{dataset['id']}/files"
+
+    def over_the_limit() -> Iterator[bytes]:
+        for _ in range(3):
+            yield b"y" * (512 * 1024)
+
+    streamed = small_client.post(f"{url}/new/deep/big.bin", content=over_the_limit())
+    assert_error(streamed, 413, "Request body too large (limit 1 MB)")
+    short = small_client.post(
+        f"{url}/kept/cut/short.bin",
+        content=b"0123456789",
+        headers={"content-type": "application/octet-stream", "content-length": "100"},
+    )
+    assert_error(short, 400, "Incomplete request body: expected 100 bytes, got 10")
+    assert files_in(dataset_dir) == ["kept"]
+
+
+def test_a_path_through_a_file_is_a_conflict_not_a_server_error(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "a.png").write_bytes(b"img")
+    message = "Failed to save file: a folder on its path is a file"
+    for kwargs in (
+        {"content": b"raw", "headers": {"content-type": "image/png"}},
+        {"json": {"data": "cmF3"}},
+        {"json": {"caption": "c"}},
+    ):
+        response = client.post(f"{files_url}/a.png/inner/b.png", **kwargs)  # type: ignore[arg-type]
+        assert_error(response, 409, message)
+    assert files_in(dataset_dir) == ["a.png"]
+    assert (dataset_dir / "a.png").read_bytes() == b"img"

@@ -29,6 +29,7 @@ from datasety.server.security import clean_relative, confine
 
 FILE_NOT_FOUND = "File not found"
 FILE_EXISTS = "File already exists (use PUT to replace it)"
+PARENT_IS_A_FILE = "Failed to save file: a folder on its path is a file"
 
 
 class DatasetLocks:
@@ -166,11 +167,32 @@ def _install(tmp: Path, dest: Path, exclusive: bool) -> None:
             tmp.unlink()
 
 
-def _make_parent(path: Path) -> None:
+def _make_parent(path: Path) -> list[Path]:
+    """Create the folders above ``path``; returns those it created, outermost first."""
+    missing: list[Path] = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # The client's path goes through a file: a conflict with what is on disk, not a
+        # server failure.
+        raise ConflictError(PARENT_IS_A_FILE) from None
     except OSError as exc:
         raise _failed(exc) from exc
+    return missing[::-1]
+
+
+def _remove_folders(made: list[Path]) -> None:
+    """Undo :func:`_make_parent` for a refused write: remove the folders it made, innermost
+    first, as long as they are empty (another request may have written there since)."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty any more: it, and the folders above it, stay
 
 
 def write_data(path: Path, data: bytes, exclusive: bool) -> None:
@@ -197,8 +219,9 @@ async def stream_upload(request: Request, path: Path, exclusive: bool) -> None:
     if the body is short, too large, or the client goes away."""
     if exclusive and path.exists():
         raise ConflictError(FILE_EXISTS)
-    _make_parent(path)
+    made = _make_parent(path)
     tmp = atomic.temp_path_for(path)
+    installed = False
     try:
         with open(tmp, "wb") as handle:
             async for chunk in body_chunks(request):
@@ -207,11 +230,14 @@ async def stream_upload(request: Request, path: Path, exclusive: bool) -> None:
             # fsync can take seconds for a big file: keep it off the event loop.
             await run_in_threadpool(os.fsync, handle.fileno())
         await run_in_threadpool(_install, tmp, path, exclusive)
+        installed = True
     except OSError as exc:
         raise _failed(exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if not installed:
+            _remove_folders(made)
 
 
 def write_caption(root: Path, rel: str, text: str) -> str:

@@ -393,3 +393,58 @@ def test_a_path_through_a_file_is_a_conflict_not_a_server_error(
         assert_error(response, 409, message)
     assert files_in(dataset_dir) == ["a.png"]
     assert (dataset_dir / "a.png").read_bytes() == b"img"
+
+
+# -- downloads ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("page.html", "text/html"), ("logo.svg", "image/svg+xml"), ("notes.txt", "text/plain")],
+)
+def test_dataset_files_cannot_script_the_uis_origin(
+    client: TestClient, files_url: str, dataset_dir: Path, name: str, content_type: str
+) -> None:
+    # The UI links every file ("Open file"): a dataset's own page must not run as the UI.
+    payload = b"<script>fetch('/v1/jobs', {method: 'POST'})</script>"
+    (dataset_dir / name).write_bytes(payload)
+    response = client.get(f"{files_url}/{name}")
+    assert response.status_code == 200 and response.content == payload
+    assert response.headers["content-type"].startswith(content_type)
+    assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "message"),
+    [
+        ("bytes=5-1", 400, "Invalid Range header: start must be less than end"),
+        ("bytes=abc", 400, "Invalid Range header: range must be requested"),
+        ("items=0-1", 400, "Invalid Range header: Only support bytes range"),
+        ("bytes", 400, "Invalid Range header: Malformed range header"),
+        ("bytes=100-", 416, "Range not satisfiable"),
+        ("bytes=-0", 416, "Range not satisfiable"),
+    ],
+)
+def test_bad_ranges_answer_the_error_shape(
+    client: TestClient, files_url: str, dataset_dir: Path, value: str, status: int, message: str
+) -> None:
+    (dataset_dir / "data.bin").write_bytes(bytes(range(100)))
+    response = client.get(f"{files_url}/data.bin", headers={"range": value})
+    assert_error(response, status, message)
+    if status == 416:
+        assert response.headers["content-range"] == "bytes */100"
+
+
+def test_odd_but_valid_ranges_still_work(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "data.bin").write_bytes(bytes(range(100)))
+    url = f"{files_url}/data.bin"
+    suffix = client.get(url, headers={"range": "bytes=-99999999999999999999"})
+    assert (suffix.status_code, suffix.content) == (206, bytes(range(100)))
+    merged = client.get(url, headers={"range": "bytes=0-0,0-0,0-0"})
+    assert (merged.status_code, merged.content) == (206, b"\x00")
+    # With If-Range that does not match, the Range is ignored: the whole file, not a 400.
+    ignored = client.get(url, headers={"range": "bytes=5-1", "if-range": '"other"'})
+    assert (ignored.status_code, ignored.content) == (200, bytes(range(100)))

@@ -1,4 +1,10 @@
-"""Serving a file: Content-Type, ETag / If-None-Match (304), Range (206, by Starlette)."""
+"""Serving a file: Content-Type, ETag / If-None-Match (304), Range (206, by Starlette).
+
+Dataset files come from anywhere (a scraped dataset may hold ``.html`` or ``.svg`` files) and
+are served from the web UI's own origin: each is sandboxed (``Content-Security-Policy:
+sandbox``: no script, an opaque origin) so opening one can never act as the UI, and
+``nosniff`` keeps browsers from reading a ``.txt`` as HTML.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,14 @@ import os
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import (
+    FileResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    Response,
+)
+
+from datasety.server.errors import error_response
 
 # Types that mimetypes gets wrong or lacks on some systems.
 MEDIA_TYPES = {
@@ -52,11 +65,33 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+SANDBOX = {"content-security-policy": "sandbox", "x-content-type-options": "nosniff"}
+
+
+def _range_error(request: Request, size: int) -> Response | None:
+    """The spec's error shape for a Range header Starlette would refuse in plain text."""
+    value = request.headers.get("range")
+    if value is None or "if-range" in request.headers:
+        return None  # with If-Range, Starlette may ignore the Range: let it decide
+    try:
+        # The same parser FileResponse runs next, so the two can never disagree.
+        FileResponse._parse_range_header(value, size)
+    except MalformedRangeHeader as exc:
+        problem = exc.content.removeprefix("Range header: ").rstrip(".")
+        return error_response(400, f"Invalid Range header: {problem}")
+    except RangeNotSatisfiable:
+        return error_response(416, "Range not satisfiable", {"content-range": f"bytes */{size}"})
+    return None
+
+
 def serve(request: Request, path: Path) -> Response:
     """The file at ``path`` (already confined), streamed from disk."""
     st = path.stat()
     etag = etag_of(st)
-    headers = {"etag": etag, "cache-control": "no-cache"}
+    headers = {"etag": etag, "cache-control": "no-cache", **SANDBOX}
     if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
+    refused = _range_error(request, st.st_size)
+    if refused is not None:
+        return refused
     return FileResponse(path, media_type=media_type(path), stat_result=st, headers=headers)

@@ -157,10 +157,12 @@ MISTAKES = [
     ),
     # Values out of range or malformed.
     case("resize-resolution-zero", "resize -i in -o out -r 0x5", "at least 1x1"),
+    case("resize-resolution-huge", "resize -i in -o out -r 99999999999x8", "at most 1000000"),
+    case("degrade-input-image-folder", "degrade --input-image in -o out", "is not a file"),
     case(
         "resize-megapixel-zero",
         "resize -i in -o out --megapixel 0",
-        "--megapixel must be greater than 0",
+        "--megapixel': 0.0 is not in the range x>0",
     ),
     case("resize-workers-negative", "resize -i in -o out -r 8x8 --workers -1", "--workers"),
     case(
@@ -181,6 +183,9 @@ MISTAKES = [
     ),
     case("shuffle-seed-text", "shuffle -i in -o out -g a --seed x", "--seed"),
     case("caption-num-beams-zero", "caption -i in --num-beams 0 --dry-run", "--num-beams"),
+    case("resize-megapixel-inf", "resize -i in -o out --megapixel inf", "not a finite number"),
+    case("degrade-intensity-nan", "degrade -i in -o out --intensity nan", "not a finite number"),
+    case("caption-temperature-inf", "caption -i in --temperature inf --dry-run", "not a finite"),
     case("server-port-too-big", "server --port 70000", "--port"),
     # Flags that contradict each other.
     case(

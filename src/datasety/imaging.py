@@ -22,6 +22,9 @@ OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
 }
 
 _RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+# Far above any encoder's limit (JPEG 65500, WebP 16383), low enough that a typo such as an
+# extra digit or two is an error here rather than a libvips failure per file.
+MAX_SIDE = 1_000_000
 
 
 def parse_resolution(text: str, flag: str = "--resolution") -> tuple[int, int]:
@@ -32,6 +35,8 @@ def parse_resolution(text: str, flag: str = "--resolution") -> tuple[int, int]:
     width, height = int(match.group(1)), int(match.group(2))
     if width < 1 or height < 1:
         raise DatasetyError(f"{flag} must be at least 1x1, got {text!r}")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise DatasetyError(f"{flag} sides must be at most {MAX_SIDE}, got {text!r}")
     return width, height
 
 

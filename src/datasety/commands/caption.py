@@ -72,7 +72,7 @@ FLORENCE_TASK = "<MORE_DETAILED_CAPTION>"
 )
 @click.option(
     "--temperature",
-    type=click.FloatRange(min=0.0),
+    type=options.FiniteFloatRange(min=0.0),
     default=0.3,
     show_default=True,
     help="Sampling temperature for --llm-api (the local model decodes deterministically)",

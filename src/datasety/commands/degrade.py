@@ -38,7 +38,7 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
 )
 @click.option(
     "--intensity",
-    type=click.FloatRange(0.0, 1.0),
+    type=options.FiniteFloatRange(0.0, 1.0),
     default=0.5,
     show_default=True,
     help="Strength from 0 (mild) to 1 (severe)",
@@ -138,7 +138,7 @@ def _plan(
             raise DatasetyError("use either --input or --input-image, not both")
         source = Path(input_image)
         if not source.is_file():
-            raise DatasetyError(f"--input-image {input_image!r} does not exist")
+            raise DatasetyError(f"--input-image {input_image!r} does not exist or is not a file")
         if output_image:
             target = Path(output_image)
             output_format = SINGLE_SUFFIXES.get(target.suffix.lower())

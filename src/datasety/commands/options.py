@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,6 +48,17 @@ def workers() -> Callable[[F], F]:
         show_default=True,
         help="Parallel workers; 0 uses every CPU core (1 runs one file at a time)",
     )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf: nan passes every range check, and either
+    would reach the pixels or an API request as a number no one meant."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 class DocumentedArgument(click.Argument):

@@ -30,7 +30,7 @@ from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 )
 @click.option(
     "--megapixel",
-    type=float,
+    type=options.FiniteFloatRange(min=0, min_open=True),
     default=None,
     help="Target size in megapixels (e.g. 0.5, 1.0), sides multiples of 8; keeps each "
     "image's own aspect ratio unless --aspect-ratio",
@@ -109,8 +109,6 @@ def command(
     if resolution:
         size: tuple[int, int] | None = parse_resolution(resolution)
     elif megapixel is not None:
-        if not megapixel > 0:
-            raise DatasetyError(f"--megapixel must be greater than 0, got {megapixel}")
         size = megapixel_size(megapixel, parse_aspect_ratio(aspect_ratio)) if aspect_ratio else None
     else:
         raise DatasetyError("give a target size: --resolution WxH or --megapixel N")

@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from datasety.server.app import create_app
+from datasety.server.errors import error_response
 from datasety.server.settings import Settings
 
 from .conftest import BASE_URL
@@ -448,3 +449,58 @@ def test_odd_but_valid_ranges_still_work(
     # With If-Range that does not match, the Range is ignored: the whole file, not a 400.
     ignored = client.get(url, headers={"range": "bytes=5-1", "if-range": '"other"'})
     assert (ignored.status_code, ignored.content) == (200, bytes(range(100)))
+
+
+# -- JSON bodies --------------------------------------------------------------------------------
+
+DEEP_JSON = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_500(
+    client: TestClient, dataset: dict[str, Any], dataset_dir: Path
+) -> None:
+    (dataset_dir / "a.png").write_bytes(b"img")
+    files = f"/v1/datasets/{dataset['id']}/files"
+    for method, url in [
+        ("POST", "/v1/datasets"),
+        ("PATCH", f"/v1/datasets/{dataset['id']}"),
+        ("POST", "/v1/jobs"),
+        ("POST", f"{files}/b.png"),
+        ("PUT", f"{files}/a.png"),
+    ]:
+        response = client.request(
+            method, url, content=DEEP_JSON, headers={"content-type": "application/json"}
+        )
+        assert_error(response, 400, "Invalid JSON payload")
+    assert files_in(dataset_dir) == ["a.png"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"command": "\\ud800"}', "'command' is not valid Unicode text"),
+        (
+            b'{"command": "inspect", "args": {"input": "\\udfff"}}',
+            "'args' is not valid Unicode text",
+        ),
+        (b'{"command": "inspect", "args": {"\\ud800": 1}}', "'args' is not valid Unicode text"),
+        (
+            b'{"command": "shuffle", "args": {"group": ["a", "\\ud800"]}}',
+            "'args' is not valid Unicode text",
+        ),
+        (b'{"\\ud800": 1, "command": "inspect"}', "Invalid JSON payload"),
+    ],
+)
+def test_lone_surrogates_in_a_job_are_400_and_the_job_list_survives(
+    client: TestClient, body: bytes, message: str
+) -> None:
+    # A lone surrogate used to be stored in a failed row's argv: GET /v1/jobs then answered
+    # 500 for good, since that row could never be encoded again.
+    response = client.post("/v1/jobs", content=body, headers={"content-type": "application/json"})
+    assert_error(response, 400, message)
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+
+
+def test_an_error_quoting_bad_text_still_renders() -> None:
+    response = error_response(400, "Unknown command: \ud800")
+    assert response.body == b'{"error":"Unknown command: ?"}'

@@ -66,12 +66,43 @@ async def read_json_object(request: Request, empty_ok: bool = True) -> dict[str,
         return {}
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack ('[[[[...').
         raise ApiError(400, INVALID_JSON) from None
     if not isinstance(value, dict):
         # The spec's exact string: clients match on it.
         raise ApiError(400, INVALID_JSON)
+    check_text(value)
     return value
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():  # O(1) in CPython: the common case costs nothing, even for base64
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(body: dict[str, Any]) -> None:
+    """400 for a string or key anywhere in ``body`` that is not valid Unicode (JSON allows a
+    lone surrogate such as ``"\\ud800"``): it could not be written to a file, passed to a
+    process, stored and listed again, or even echoed in an error message."""
+    for key, value in body.items():
+        if not _is_text(key):
+            raise ApiError(400, INVALID_JSON)
+        pending = [value]
+        while pending:  # a loop, not recursion: the parser allows deeper nesting than we do
+            item = pending.pop()
+            if isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+            elif isinstance(item, str) and not _is_text(item):
+                raise ApiError(400, f"'{key}' is not valid Unicode text")
 
 
 def optional_str(body: dict[str, Any], key: str, kind: str = "a string") -> str | None:

@@ -62,7 +62,10 @@ def error_response(
     status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """The one rendering of an error."""
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    # A message may quote the client's text; one that is not valid Unicode (a lone surrogate)
+    # would make the rendering itself fail.
+    safe = message.encode("utf-8", "replace").decode("utf-8")
+    return JSONResponse({"error": safe}, status_code=status, headers=headers)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

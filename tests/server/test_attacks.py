@@ -504,3 +504,50 @@ def test_lone_surrogates_in_a_job_are_400_and_the_job_list_survives(
 def test_an_error_quoting_bad_text_still_renders() -> None:
     response = error_response(400, "Unknown command: \ud800")
     assert response.body == b'{"error":"Unknown command: ?"}'
+
+
+# -- CORS ---------------------------------------------------------------------------------------
+
+UI_ORIGIN = "http://ui.example:5173"
+
+
+def test_cors_with_a_token_and_refused_preflights(data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, token="t0ken", cors_origins=(UI_ORIGIN,))
+    with TestClient(create_app(settings), base_url=BASE_URL) as client:
+
+        def preflight(origin: str, method: str = "POST", headers: str = "authorization") -> Any:
+            return client.options(
+                "/v1/jobs",
+                headers={
+                    "origin": origin,
+                    "access-control-request-method": method,
+                    "access-control-request-headers": headers,
+                },
+            )
+
+        # A preflight carries no credentials by design: it is answered without the token.
+        ok = preflight(UI_ORIGIN)
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == UI_ORIGIN
+        assert "authorization" in ok.headers["access-control-allow-headers"].lower()
+        for origin, method, headers, problem in [
+            ("http://evil.example", "POST", "authorization", "origin"),
+            ("http://ui.example:5174", "POST", "authorization", "origin"),
+            ("null", "POST", "authorization", "origin"),
+            (UI_ORIGIN, "TRACE", "authorization", "method"),
+            (UI_ORIGIN, "POST", "x-evil", "headers"),
+        ]:
+            refused = preflight(origin, method, headers)
+            assert_error(refused, 400, f"Disallowed CORS {problem}")
+            assert refused.headers.get("access-control-allow-origin") in (None, UI_ORIGIN)
+            if problem == "origin":
+                assert "access-control-allow-origin" not in refused.headers
+        # The real request still needs the token; its 401 is readable by the allowed origin.
+        denied = client.get("/v1/datasets", headers={"origin": UI_ORIGIN})
+        assert_error(denied, 401, "Missing bearer token")
+        assert denied.headers["access-control-allow-origin"] == UI_ORIGIN
+        other = client.get(
+            "/v1/datasets",
+            headers={"origin": "http://evil.example", "authorization": "Bearer t0ken"},
+        )
+        assert other.status_code == 200 and "access-control-allow-origin" not in other.headers

@@ -8,13 +8,17 @@ from importlib import import_module
 from types import ModuleType
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from datasety import __version__
 from datasety.server.catalog import Catalogs
 from datasety.server.errors import install_error_handlers
 from datasety.server.files import DatasetLocks
-from datasety.server.security import HostCheckMiddleware, RequestSanityMiddleware, TokenMiddleware
+from datasety.server.security import (
+    CORSErrorShapeMiddleware,
+    HostCheckMiddleware,
+    RequestSanityMiddleware,
+    TokenMiddleware,
+)
 from datasety.server.settings import Settings
 from datasety.server.store import Store
 
@@ -68,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TokenMiddleware, token=settings.token)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            CORSErrorShapeMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match"],

@@ -12,6 +12,9 @@ import posixpath
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from datasety.errors import AccessDeniedError, DatasetyError
@@ -143,6 +146,21 @@ class TokenMiddleware:
                 await _refuse(scope, receive, send, 401, "Invalid token")
                 return
         await self.app(scope, receive, send)
+
+
+class CORSErrorShapeMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as ``{"error": ...}`` too."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        kept = {
+            key: value
+            for key, value in response.headers.items()
+            if key not in ("content-length", "content-type")
+        }
+        return error_response(response.status_code, bytes(response.body).decode(), kept)
 
 
 class RequestSanityMiddleware:

@@ -551,3 +551,17 @@ def test_cors_with_a_token_and_refused_preflights(data_dir: Path) -> None:
             headers={"origin": "http://evil.example", "authorization": "Bearer t0ken"},
         )
         assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+
+
+def test_a_folder_where_a_sidecar_goes_is_a_conflict(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "a.png").write_bytes(b"img")
+    (dataset_dir / "a.txt").mkdir()
+    (dataset_dir / "b.wav").write_bytes(b"RIFF")
+    (dataset_dir / "metadata.csv").mkdir()
+    caption = client.put(f"{files_url}/a.png", json={"caption": "c"})
+    assert_error(caption, 409, "Failed to save file: Is a directory")
+    metadata = client.post(f"{files_url}/b.wav", json={"metadata": "m"})
+    assert_error(metadata, 409, "Failed to save file: Is a directory")
+    assert files_in(dataset_dir) == ["a.png", "a.txt", "b.wav", "metadata.csv"]

@@ -144,8 +144,13 @@ def parse_write(body: dict[str, Any]) -> WritePlan:
     return WritePlan(decode_base64(data) if data else None, caption, metadata)
 
 
-def _failed(exc: OSError) -> ApiError:
-    return ApiError(500, f"Failed to save file: {exc.strerror or exc}")
+def _failed(exc: OSError) -> DatasetyError:
+    """The spec's 500 ``Failed to save file: ...``; a 409 when what is on disk is in the way
+    (a folder where the file or its caption goes), since that is no server failure."""
+    message = f"Failed to save file: {exc.strerror or exc}"
+    if isinstance(exc, (IsADirectoryError, NotADirectoryError, FileExistsError)):
+        return ConflictError(message)
+    return ApiError(500, message)
 
 
 def _install(tmp: Path, dest: Path, exclusive: bool) -> None:

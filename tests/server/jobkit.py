@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import sqlite3
 import subprocess
@@ -101,6 +102,9 @@ class ServerProcess:
         self.flags = flags
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
+        self.port = 0
+        # What the server printed after its URL line, read once it has stopped.
+        self.later_output = ""
         self._clients: list[httpx.Client] = []
 
     def start(self) -> ServerProcess:
@@ -116,12 +120,14 @@ class ServerProcess:
         found = re.search(r"running at (http://\S+?)/ ", line)
         assert found, line
         self.base_url = found.group(1)
+        self.port = int(self.base_url.rsplit(":", 1)[1])
         wait_for(self._ready, 60, "the server to answer")
         return self
 
     def _ready(self) -> bool:
         try:
-            return httpx.get(self.base_url + "/v1/jobs", timeout=2).status_code == 200
+            # 401 is an answer too: a server started with --token is up.
+            return httpx.get(self.base_url + "/v1/jobs", timeout=2).status_code in (200, 401)
         except httpx.TransportError:
             return False
 
@@ -148,6 +154,19 @@ class ServerProcess:
 
     def _close(self) -> None:
         assert self.process is not None and self.process.stdout is not None
+        self.later_output = _drain(self.process.stdout.fileno())
         self.process.stdout.close()
         for client in self._clients:
             client.close()
+
+
+def _drain(fd: int, quiet_for: float = 2.0) -> str:
+    """What is left to read on ``fd``: until end of file, or ``quiet_for`` seconds without a
+    byte (a leftover process may still hold the pipe open)."""
+    chunks: list[bytes] = []
+    while select.select([fd], [], [], quiet_for)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")

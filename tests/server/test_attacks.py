@@ -13,7 +13,12 @@ escapes, NUL and undecodable bytes in the URL, the Host check, CORS on/off, the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hmac
+import json
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,8 @@ from datasety.server.app import create_app
 from datasety.server.errors import error_response
 from datasety.server.settings import Settings
 
-from .conftest import BASE_URL
-from .jobkit import ended, kill_leftover_jobs, wait_job
+from .conftest import BASE_URL, make_image
+from .jobkit import ServerProcess, ended, kill_leftover_jobs, wait_for, wait_job
 
 TRAVERSAL = {"error": "Access denied: Path traversal detected"}
 
@@ -565,3 +570,363 @@ def test_a_folder_where_a_sidecar_goes_is_a_conflict(
     metadata = client.post(f"{files_url}/b.wav", json={"metadata": "m"})
     assert_error(metadata, 409, "Failed to save file: Is a directory")
     assert files_in(dataset_dir) == ["a.png", "a.txt", "b.wav", "metadata.csv"]
+
+
+# -- a real server over raw HTTP ----------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> str:
+        """The ``error`` of a ``{"error": ...}`` body (asserting that shape)."""
+        assert self.headers.get("content-type") == "application/json", (self.status, self.body)
+        body = json.loads(self.body)
+        assert set(body) == {"error"} and isinstance(body["error"], str), body
+        return str(body["error"])
+
+
+def exchange(port: int, head: str, body: Iterable[bytes] = ()) -> Answer:
+    """Send ``head`` (a request line and headers, no blank line) and ``body`` as is, then read
+    the whole answer (``Connection: close``). A server may answer before the body is all
+    sent (413): sending stops there."""
+    request = head.replace("\n", "\r\n") + "\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(request.encode("latin-1"))
+        for chunk in body:
+            try:
+                sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass  # the answer, if any, came before the reset
+    assert received, f"no answer to {head.splitlines()[0]!r}: the connection was dropped"
+    status_line, _, rest = received.partition(b"\r\n")
+    raw_headers, _, payload = rest.partition(b"\r\n\r\n")
+    headers = {}
+    for line in raw_headers.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Answer(int(status_line.split()[1]), headers, payload)
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every entry under ``folder``: a file's bytes, a link's target, ``"dir"``."""
+    found: dict[str, bytes | str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            found[rel] = f"-> {os.readlink(path)}"
+        elif path.is_dir():
+            found[rel] = "dir"
+        else:
+            found[rel] = path.read_bytes()
+    return found
+
+
+@dataclass
+class Target:
+    server: ServerProcess
+    files: str  # the dataset's files URL path
+    dataset: Path
+    outside: Path
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def state(self) -> tuple[dict[str, bytes | str], dict[str, bytes | str]]:
+        return snapshot(self.dataset), snapshot(self.outside)
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """A real server (1 MB upload limit) with a dataset full of traps pointing outside."""
+    base = tmp_path_factory.mktemp("attacks")
+    outside = base / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"top secret")
+    (outside / "secret.png").write_bytes(b"secret image")
+    (outside / "meta.csv").write_bytes(b"voice|secret row\n")
+    dataset = base / "dataset"
+    (dataset / "sub").mkdir(parents=True)
+    make_image(dataset / "photo.png")
+    (dataset / "photo.txt").write_bytes(b"a red square")
+    (dataset / "victim.png").write_bytes(b"victim")
+    (dataset / "victim.txt").symlink_to(outside / "secret.txt")
+    (dataset / "voice.wav").write_bytes(b"RIFF")
+    (dataset / "metadata.csv").symlink_to(outside / "meta.csv")
+    (dataset / "link_out.png").symlink_to(outside / "secret.png")
+    (dataset / "dir_out").symlink_to(outside)
+    server = ServerProcess(base / "data", "--max-upload-mb", "1").start()
+    registered = server.client().post("/v1/datasets", json={"path": str(dataset)})
+    assert registered.status_code == 201, registered.text
+    try:
+        yield Target(server, f"/v1/datasets/{registered.json()['id']}/files", dataset, outside)
+    finally:
+        server.stop()
+    assert "Traceback" not in server.later_output, server.later_output
+
+
+RAW_TRAVERSALS = [
+    ("../../outside/secret.txt", 403),
+    ("%2e%2e/%2e%2e/outside/secret.txt", 403),
+    ("%2E%2E%2F%2E%2E%2Foutside%2Fsecret.txt", 403),
+    ("..%2f..%2foutside%2fsecret.txt", 403),
+    ("sub/../../outside/secret.txt", 403),
+    ("./../outside/secret.txt", 403),
+    ("..\\..\\outside\\secret.txt", 403),
+    ("..%5c..%5coutside%5csecret.txt", 403),
+    ("%5c..%5c..%5coutside%5csecret.txt", 403),
+    ("/etc/passwd", 403),
+    ("%2fetc%2fpasswd", 403),
+    ("link_out.png", 403),
+    ("dir_out/secret.txt", 403),
+    ("dir_out%2fsecret.txt", 403),
+    ("photo.png%00.txt", 400),
+    ("%00", 400),
+    ("%c0%ae%c0%ae/%c0%ae%c0%ae/outside/secret.txt", 400),
+    ("%e0%80%ae%e0%80%ae/secret.txt", 400),
+    ("%ff%fe", 400),
+]
+
+
+@pytest.mark.slow
+def test_raw_traversal_variants_never_leave_the_dataset(target: Target) -> None:
+    before = target.state()
+    for path, status in RAW_TRAVERSALS:
+        for method, extra, body in [
+            ("GET", "", b""),
+            ("GET", "?info=true", b""),
+            ("GET", "?thumb=64", b""),
+            ("DELETE", "?caption=true", b""),
+            ("PUT", "", b'{"caption": "pwned", "data": "cHduZWQ="}'),
+            ("POST", "", b'{"caption": "pwned", "metadata": "pwned"}'),
+            ("POST", "", b"raw pwned bytes"),
+        ]:
+            kind = "application/json" if body.startswith(b"{") else "application/octet-stream"
+            head = (
+                f"{method} {target.files}/{path}{extra} HTTP/1.1\nHost: localhost\n"
+                f"Content-Type: {kind}\nContent-Length: {len(body)}"
+            )
+            answer = exchange(target.port, head, [body])
+            assert answer.status == status, (method, path, answer)
+            answer.error()
+    # Double encoding decodes once, to a plain (missing) name inside the dataset.
+    double = exchange(
+        target.port,
+        f"GET {target.files}/%252e%252e/%252e%252e/outside/secret.txt HTTP/1.1\nHost: localhost",
+    )
+    assert (double.status, double.error()) == (404, "File not found")
+    assert target.state() == before
+
+
+@pytest.mark.slow
+def test_raw_folder_escapes_are_refused(target: Target) -> None:
+    for folder, status in [
+        ("..", 403),
+        ("%2e%2e", 403),
+        ("..%2f..", 403),
+        ("sub%2f..%2f..", 403),
+        ("%2fetc", 403),
+        ("dir_out", 403),
+        ("..%5c..", 403),
+        ("%00", 400),
+        ("sub%00", 400),
+        ("%c0%ae%c0%ae", 400),
+    ]:
+        answer = exchange(target.port, f"GET {target.files}?folder={folder} HTTP/1.1\nHost: x")
+        # Host "x" is refused first: the check runs before anything else.
+        assert (answer.status, answer.error()) == (403, "Access denied: Host 'x' is not allowed")
+        answer = exchange(
+            target.port, f"GET {target.files}?folder={folder} HTTP/1.1\nHost: localhost"
+        )
+        assert answer.status == status, (folder, answer)
+        answer.error()
+
+
+@pytest.mark.slow
+def test_symlinked_sidecar_and_metadata_are_never_written_through(target: Target) -> None:
+    before = target.state()
+    client = target.server.client()
+    for method, path, payload in [
+        ("PUT", "victim.png", {"caption": "overwrite the secret"}),
+        ("POST", "victim.png", {"caption": "overwrite the secret"}),
+        ("PUT", "voice.wav", {"metadata": "overwrite the row"}),
+        ("POST", "new.wav", {"metadata": "overwrite the row"}),
+        ("PUT", "victim.png", {"data": "bmV3", "caption": "x"}),
+    ]:
+        response = client.request(method, f"{target.files}/{path}", json=payload)
+        assert (response.status_code, response.json()) == (403, TRAVERSAL), (method, path)
+    for url in ("victim.png?info=true", "voice.wav?info=true"):
+        response = client.get(f"{target.files}/{url}")
+        assert (response.status_code, response.json()) == (403, TRAVERSAL)
+    deleted = client.delete(f"{target.files}/victim.png?caption=true")
+    assert (deleted.status_code, deleted.json()) == (403, TRAVERSAL)
+    listing = client.get(target.files)
+    assert listing.status_code == 200
+    assert b"secret" not in listing.content and b"top secret" not in listing.content
+    assert target.state() == before
+
+
+@pytest.mark.slow
+def test_host_header_rebinding(target: Target) -> None:
+    port = target.port
+    for host, allowed in [
+        (f"localhost:{port}", True),
+        (f"127.0.0.1:{port}", True),
+        (f"[::1]:{port}", True),
+        ("LocalHost", True),
+        ("evil.com", False),
+        (f"evil.com:{port}", False),
+        ("localhost.evil.com", False),
+        ("127.0.0.1.nip.io", False),
+        ("localhost@evil.com", False),
+    ]:
+        answer = exchange(port, f"GET /v1/datasets HTTP/1.1\nHost: {host}")
+        if allowed:
+            assert answer.status == 200, (host, answer)
+        else:
+            assert answer.status == 403, (host, answer)
+            assert answer.error().startswith("Access denied: Host")
+    # HTTP/1.0 without a Host header: no name to trust.
+    answer = exchange(port, "GET /v1/datasets HTTP/1.0")
+    assert (answer.status, answer.error()) == (403, "Access denied: Host '' is not allowed")
+
+
+@pytest.mark.slow
+def test_bodies_over_the_limit_or_cut_short_leave_nothing(target: Target) -> None:
+    before = target.state()
+    megabyte = 1024 * 1024
+    declared = exchange(
+        target.port,
+        f"POST {target.files}/new/big.bin HTTP/1.1\nHost: localhost\n"
+        f"Content-Type: application/octet-stream\nContent-Length: {megabyte + 1}",
+        [b"x" * 65536],
+    )
+    assert (declared.status, declared.error()) == (413, "Request body too large (limit 1 MB)")
+    json_too = exchange(
+        target.port,
+        f"POST /v1/datasets HTTP/1.1\nHost: localhost\nContent-Type: application/json\n"
+        f"Content-Length: {2 * megabyte}",
+        [b'{"path": "' + b"a" * 65536],
+    )
+    assert (json_too.status, json_too.error()) == (413, "Request body too large (limit 1 MB)")
+
+    def chunked(total: int) -> Iterator[bytes]:
+        piece = b"y" * 65536
+        for _ in range(total // len(piece)):
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        yield b"0\r\n\r\n"
+
+    for path in ("new/deeper/chunked.bin", "sub/chunked.bin"):
+        answer = exchange(
+            target.port,
+            f"POST {target.files}/{path} HTTP/1.1\nHost: localhost\n"
+            "Content-Type: application/octet-stream\nTransfer-Encoding: chunked",
+            chunked(2 * megabyte),
+        )
+        assert (answer.status, answer.error()) == (413, "Request body too large (limit 1 MB)")
+    # A client that promises more than it sends and hangs up: nothing may stay behind.
+    for method, path in (("POST", "cut/short.bin"), ("PUT", "photo.png")):
+        with socket.create_connection(("127.0.0.1", target.port), timeout=20) as sock:
+            sock.sendall(
+                f"{method} {target.files}/{path} HTTP/1.1\r\nHost: localhost\r\n"
+                "Content-Type: image/png\r\nContent-Length: 5000\r\n\r\n0123456789".encode()
+            )
+            sock.shutdown(socket.SHUT_WR)
+            sock.recv(65536)  # whatever comes, if anything: the client is gone
+    wait_for(lambda: target.state() == before, 10, "refused uploads to leave nothing")
+    # Still the same server, still answering.
+    assert target.server.client().get(target.files).status_code == 200
+
+
+@pytest.mark.slow
+def test_the_token_guards_all_data_and_only_data(tmp_path: Path) -> None:
+    """Decision: every ``/v1`` URL needs the token, whatever it serves (JSON, file bytes,
+    thumbnails, the SSE log, the command list, unknown paths); the web UI's page and assets,
+    ``/docs`` and ``/openapi.json`` hold no data and load without it (the UI then asks for
+    the token)."""
+    dataset = tmp_path / "dataset"
+    make_image(dataset / "photo.png")
+    (dataset / "photo.txt").write_text("a caption")
+    server = ServerProcess(tmp_path / "data", "--token", "s3cret-token").start()
+    try:
+        good = {"Authorization": "Bearer s3cret-token"}
+        client = server.client()
+        created = client.post("/v1/datasets", json={"path": str(dataset)}, headers=good)
+        files = f"/v1/datasets/{created.json()['id']}/files"
+        job = client.post(
+            "/v1/jobs", json={"command": "inspect", "args": {"input": str(dataset)}}, headers=good
+        )
+        assert job.status_code == 202
+        guarded = [
+            ("GET", "/v1/datasets"),
+            ("GET", files),
+            ("GET", f"{files}/photo.png"),
+            ("GET", f"{files}/photo.png?info=true"),
+            ("GET", f"{files}/photo.png?thumb=64"),
+            ("PUT", f"{files}/photo.png"),
+            ("DELETE", f"{files}/photo.png"),
+            ("GET", "/v1/jobs"),
+            ("GET", f"/v1/jobs/{job.json()['id']}/logs?follow=true"),
+            ("DELETE", f"/v1/jobs/{job.json()['id']}"),
+            ("GET", "/v1/commands"),
+            ("GET", "/v1/nowhere"),
+            ("GET", "/v1/../v1/datasets"),
+            ("GET", "/%76%31/datasets"),
+        ]
+        for headers, message in [
+            ({}, "Missing bearer token"),
+            ({"Authorization": "Bearer s3cret-tokeN"}, "Invalid token"),
+            ({"Authorization": "Bearer s3cret-token-and-more"}, "Invalid token"),
+            ({"Authorization": "Basic s3cret-token"}, "Missing bearer token"),
+            ({"Authorization": "s3cret-token"}, "Missing bearer token"),
+        ]:
+            for method, url in guarded:
+                line = "\n".join(f"{k}: {v}" for k, v in headers.items())
+                head = f"{method} {url} HTTP/1.1\nHost: localhost" + (f"\n{line}" if line else "")
+                answer = exchange(server.port, head)
+                assert (answer.status, answer.error()) == (401, message), (method, url, headers)
+                assert answer.headers["www-authenticate"] == "Bearer"
+        for url in ("/", "/app.js", "/docs", "/openapi.json"):
+            assert exchange(server.port, f"GET {url} HTTP/1.1\nHost: localhost").status == 200
+        # A doubled slash is no way around the token: it matches no route at all.
+        answer = exchange(server.port, "GET //v1/datasets HTTP/1.1\nHost: localhost")
+        assert (answer.status, answer.error()) == (404, "Endpoint not found")
+        photo = client.get(f"{files}/photo.png?thumb=64", headers=good)
+        assert (photo.status_code, photo.headers["content-type"]) == (200, "image/jpeg")
+        assert client.get("/v1/commands", headers=good).status_code == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in server.later_output, server.later_output
+
+
+def test_the_token_is_compared_in_constant_time(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timing itself is no pass/fail test; what compares the token is.
+    seen: list[tuple[bytes, bytes]] = []
+    compare = hmac.compare_digest
+
+    def spy(given: bytes, expected: bytes) -> bool:
+        seen.append((given, expected))
+        return compare(given, expected)
+
+    monkeypatch.setattr("datasety.server.security.hmac.compare_digest", spy)
+    app = create_app(Settings(data_dir=data_dir, token="t0ken"))
+    with TestClient(app, base_url=BASE_URL) as client:
+        assert (
+            client.get("/v1/datasets", headers={"authorization": "Bearer nope"}).status_code == 401
+        )
+        assert (
+            client.get("/v1/datasets", headers={"authorization": "Bearer t0ken"}).status_code == 200
+        )
+    assert seen == [(b"nope", b"t0ken"), (b"t0ken", b"t0ken")]

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from datasety.server.app import create_app
 from datasety.server.errors import error_response
+from datasety.server.security import same_origin
 from datasety.server.settings import Settings
 
 from .conftest import BASE_URL, make_image
@@ -930,3 +931,87 @@ def test_the_token_is_compared_in_constant_time(
             client.get("/v1/datasets", headers={"authorization": "Bearer t0ken"}).status_code == 200
         )
     assert seen == [(b"nope", b"t0ken"), (b"t0ken", b"t0ken")]
+
+
+# -- cross-site requests (CSRF) -----------------------------------------------------------------
+
+
+def test_another_site_cannot_make_the_browser_start_a_job(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # A "simple" cross-site request: no preflight, so CORS alone never stops it.
+    body = json.dumps({"command": "inspect", "args": {"input": str(tmp_path)}})
+    # (https://localhost is not here: behind a TLS proxy the browser's https origin names the
+    # Host the proxy forwards, so the scheme cannot be compared.)
+    for origin in ("http://evil.example", "null", "http://localhost.evil.example"):
+        for content_type in ("text/plain;charset=UTF-8", "application/x-www-form-urlencoded"):
+            response = client.post(
+                "/v1/jobs", content=body, headers={"content-type": content_type, "origin": origin}
+            )
+            message = f"Access denied: cross-site request from origin '{origin}'"
+            assert_error(response, 403, message)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    registered = client.post(
+        "/v1/datasets", json={"path": str(folder)}, headers={"origin": "http://evil.example"}
+    )
+    assert registered.status_code == 403
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+    assert client.get("/v1/datasets").json() == {"datasets": []}
+
+
+def test_the_servers_own_page_and_plain_clients_may_write(
+    client: TestClient, dataset: dict[str, Any], dataset_dir: Path
+) -> None:
+    (dataset_dir / "a.png").write_bytes(b"img")
+    url = f"/v1/datasets/{dataset['id']}"
+    # The web UI: same origin as the Host it talks to (the test client sends Host: localhost).
+    for origin in ("http://localhost", "http://LOCALHOST:80"):
+        response = client.patch(url, json={"name": "renamed"}, headers={"origin": origin})
+        assert response.status_code == 200, response.text
+    # curl, scripts: no Origin at all.
+    assert client.put(f"{url}/files/a.png", json={"caption": "c"}).status_code == 200
+    # Reads never change anything: another site may ask, CORS keeps the answer from it.
+    listed = client.get(url, headers={"origin": "http://evil.example"})
+    assert listed.status_code == 200 and "access-control-allow-origin" not in listed.headers
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = client.request(
+            method, f"{url}/files/a.png", json={}, headers={"origin": "http://evil.example"}
+        )
+        assert response.status_code == 403
+    assert (dataset_dir / "a.png").read_bytes() == b"img"
+
+
+def test_a_cors_origin_may_write(data_dir: Path, tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=data_dir, cors_origins=(UI_ORIGIN,)))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    with TestClient(app, base_url=BASE_URL) as client:
+        response = client.post(
+            "/v1/datasets", json={"path": str(folder)}, headers={"origin": UI_ORIGIN}
+        )
+        assert response.status_code == 201
+        assert response.headers["access-control-allow-origin"] == UI_ORIGIN
+        other = client.post(
+            "/v1/datasets", json={"path": str(folder)}, headers={"origin": "http://ui.example"}
+        )
+        assert other.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", True),
+        ("http://[::1]:8080", "[::1]:8080", True),
+        ("https://datasets.example", "datasets.example", True),
+        ("https://datasets.example", "datasets.example:443", True),
+        ("http://datasets.example", "datasets.example:443", False),
+        ("http://127.0.0.1:8081", "127.0.0.1:8080", False),
+        ("http://localhost:8080", "127.0.0.1:8080", False),
+        ("null", "127.0.0.1:8080", False),
+        ("http://127.0.0.1:99999", "127.0.0.1:99999", False),
+        ("", "", False),
+    ],
+)
+def test_same_origin(origin: str, host: str, same: bool) -> None:
+    assert same_origin(origin, host) is same

@@ -16,6 +16,7 @@ from datasety.server.files import DatasetLocks
 from datasety.server.security import (
     CORSErrorShapeMiddleware,
     HostCheckMiddleware,
+    OriginCheckMiddleware,
     RequestSanityMiddleware,
     TokenMiddleware,
 )
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     # Added innermost first: the Host check runs before anything else, then size/URL sanity,
-    # then CORS (so preflights are answered without a token), then the token.
+    # then the Origin check (cross-site writes), then CORS (so preflights are answered
+    # without a token), then the token.
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
     if settings.cors_origins:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match"],
             expose_headers=["ETag", "Content-Range", "Content-Length"],
         )
+    app.add_middleware(OriginCheckMiddleware, allowed=frozenset(settings.cors_origins))
     app.add_middleware(RequestSanityMiddleware, max_body=settings.max_upload_bytes)
     allowed = settings.host_names()
     if allowed is not None:

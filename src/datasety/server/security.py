@@ -10,7 +10,7 @@ import hmac
 import os
 import posixpath
 from pathlib import Path
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -122,6 +122,64 @@ class HostCheckMiddleware:
                 await _refuse(scope, receive, send, 403, message)
                 return
         await self.app(scope, receive, send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_key(origin: str) -> tuple[str, int] | None:
+    """``"http://LocalHost:8080"`` -> ``("localhost", 8080)``; None for ``null`` and junk."""
+    parts = urlsplit(origin.strip())
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return parts.hostname.lower(), port
+
+
+def _host_key(host_header: str, default_port: int) -> tuple[str, int]:
+    """``"[::1]:8080"`` -> ``("::1", 8080)``; ``"localhost"`` -> ``("localhost", default)``."""
+    host = host_header.strip().lower()
+    tail = host.rsplit("]", 1)[-1]  # what follows an IPv6 literal's bracket, if any
+    _, colon, port = tail.rpartition(":")
+    return host_name(host), int(port) if colon and port.isdigit() else default_port
+
+
+def same_origin(origin: str, host_header: str) -> bool:
+    """True if ``origin`` names the host the request was sent to (the server's own page)."""
+    key = _origin_key(origin)
+    scheme = urlsplit(origin.strip()).scheme
+    return key is not None and key == _host_key(host_header, _DEFAULT_PORTS.get(scheme, 80))
+
+
+class OriginCheckMiddleware:
+    """Refuse a request that changes something when a browser says another site sent it.
+
+    A page on any site can make the browser POST to ``http://127.0.0.1:8080/v1/jobs`` with a
+    ``text/plain`` body and no preflight (a "simple" request): it cannot read the answer, but
+    the job would run. Browsers send ``Origin`` on such requests; non-browser clients do not
+    send it at all. So a state-changing request whose ``Origin`` is neither this server nor a
+    ``--cors-origin`` is refused (``null``, from sandboxed pages and files, included).
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(_origin_key(o) for o in allowed) - {None}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") not in SAFE_METHODS:
+            origin = _header(scope, b"origin")
+            if origin is not None and not self._allowed(origin, _header(scope, b"host") or ""):
+                message = f"Access denied: cross-site request from origin '{origin}'"
+                await _refuse(scope, receive, send, 403, message)
+                return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, origin: str, host: str) -> bool:
+        return same_origin(origin, host) or _origin_key(origin) in self.allowed
 
 
 class TokenMiddleware:

@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 
 from datasety.server.app import create_app
 from datasety.server.errors import error_response
-from datasety.server.security import same_origin
+from datasety.server.middleware import same_origin
 from datasety.server.settings import Settings
 
 from .conftest import BASE_URL, make_image
@@ -921,7 +921,7 @@ def test_the_token_is_compared_in_constant_time(
         seen.append((given, expected))
         return compare(given, expected)
 
-    monkeypatch.setattr("datasety.server.security.hmac.compare_digest", spy)
+    monkeypatch.setattr("datasety.server.middleware.hmac.compare_digest", spy)
     app = create_app(Settings(data_dir=data_dir, token="t0ken"))
     with TestClient(app, base_url=BASE_URL) as client:
         assert (

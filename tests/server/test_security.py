@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from datasety.errors import DatasetyError
 from datasety.server.app import create_app
-from datasety.server.security import host_name
+from datasety.server.middleware import host_name
 from datasety.server.settings import Settings
 
 from .conftest import BASE_URL

@@ -13,7 +13,7 @@ from datasety import __version__
 from datasety.server.catalog import Catalogs
 from datasety.server.errors import install_error_handlers
 from datasety.server.files import DatasetLocks
-from datasety.server.security import (
+from datasety.server.middleware import (
     CORSErrorShapeMiddleware,
     HostCheckMiddleware,
     OriginCheckMiddleware,

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from datasety.server.errors import ApiError
-from datasety.server.security import too_large
+from datasety.server.middleware import too_large
 
 INVALID_JSON = "Invalid JSON payload"
 

@@ -13,6 +13,7 @@ escapes, NUL and undecodable bytes in the URL, the Host check, CORS on/off, the 
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import os
@@ -1015,3 +1016,33 @@ def test_a_cors_origin_may_write(data_dir: Path, tmp_path: Path) -> None:
 )
 def test_same_origin(origin: str, host: str, same: bool) -> None:
     assert same_origin(origin, host) is same
+
+
+def test_json_that_is_not_an_upload_is_capped_at_1_mb(
+    client: TestClient, dataset: dict[str, Any], dataset_dir: Path
+) -> None:
+    # The upload limit (1 GB by default) would let one request cost gigabytes of parsed JSON.
+    huge = json.dumps({"command": "inspect", "args": {"input": "x" * (1024 * 1024)}}).encode()
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: the cap holds while reading
+        yield huge
+
+    for method, url in [
+        ("POST", "/v1/jobs"),
+        ("POST", "/v1/datasets"),
+        ("PATCH", f"/v1/datasets/{dataset['id']}"),
+    ]:
+        for content in (huge, streamed()):
+            response = client.request(
+                method, url, content=content, headers={"content-type": "application/json"}
+            )
+            assert_error(response, 413, "Request body too large (limit 1 MB)")
+    assert client.get("/v1/jobs").json() == {"jobs": []}
+    # A base64 upload is a file: it keeps the upload limit.
+    data = bytes(range(256)) * 6000  # 1.5 MB, 2 MB as base64
+    upload = client.post(
+        f"/v1/datasets/{dataset['id']}/files/big.bin",
+        json={"data": base64.b64encode(data).decode()},
+    )
+    assert upload.status_code == 201
+    assert (dataset_dir / "big.bin").read_bytes() == data

@@ -12,6 +12,10 @@ from datasety.server.errors import ApiError
 from datasety.server.middleware import too_large
 
 INVALID_JSON = "Invalid JSON payload"
+# A JSON body that is not a file upload (a dataset, a rename, a job) is a few hundred bytes: a
+# cap well below the upload limit keeps one request from costing the server gigabytes of
+# parsed objects.
+SMALL_JSON_LIMIT = 1024 * 1024
 
 
 def max_body(request: Request) -> int:
@@ -31,11 +35,13 @@ def is_json(request: Request) -> bool:
     )
 
 
-async def body_chunks(request: Request) -> AsyncIterator[bytes]:
-    """The body, chunk by chunk, refused once over the limit (413) or if it ends before its
-    Content-Length (400). Never holds more than one chunk."""
-    limit = max_body(request)
+async def body_chunks(request: Request, limit: int | None = None) -> AsyncIterator[bytes]:
+    """The body, chunk by chunk, refused once over ``limit`` (default: the upload limit) with
+    413, or if it ends before its Content-Length (400). Never holds more than one chunk."""
+    limit = min(limit, max_body(request)) if limit is not None else max_body(request)
     expected = declared_length(request)
+    if expected is not None and expected > limit:
+        raise ApiError(413, too_large(limit))
     received = 0
     try:
         async for chunk in request.stream():
@@ -54,14 +60,16 @@ def incomplete(expected: int | None, received: int) -> str:
     return f"Incomplete request body: expected {expected} bytes, got {received}"
 
 
-async def read_body(request: Request) -> bytes:
-    """The whole body (for JSON): bounded by the upload limit."""
-    return b"".join([chunk async for chunk in body_chunks(request)])
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The whole body (for JSON): bounded by ``limit`` (default: the upload limit)."""
+    return b"".join([chunk async for chunk in body_chunks(request, limit)])
 
 
-async def read_json_object(request: Request, empty_ok: bool = True) -> dict[str, Any]:
+async def read_json_object(
+    request: Request, empty_ok: bool = True, limit: int | None = None
+) -> dict[str, Any]:
     """The body as a JSON object; ``{}`` for an empty body when ``empty_ok``."""
-    raw = await read_body(request)
+    raw = await read_body(request, limit)
     if not raw.strip() and empty_ok:
         return {}
     try:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from datasety.server import datasets
-from datasety.server.bodies import optional_str, read_json_object
+from datasety.server.bodies import SMALL_JSON_LIMIT, optional_str, read_json_object
 from datasety.server.errors import ApiError, error_responses
 from datasety.server.store import Dataset, Store
 
@@ -63,7 +63,7 @@ def _out(dataset: Dataset, status: int = 200) -> JSONResponse:
 )
 async def create_dataset(request: Request) -> JSONResponse:
     """Register a folder; its type (image, audio, video, generic) is detected."""
-    body = await read_json_object(request)
+    body = await read_json_object(request, limit=SMALL_JSON_LIMIT)
     path = optional_str(body, "path")
     if not path:
         raise ApiError(400, "Missing 'path' in payload")
@@ -97,7 +97,7 @@ def get_dataset(request: Request, dataset_id: str) -> JSONResponse:
 )
 async def patch_dataset(request: Request, dataset_id: str) -> JSONResponse:
     """Rename a dataset; a body without ``name`` changes nothing."""
-    body = await read_json_object(request)
+    body = await read_json_object(request, limit=SMALL_JSON_LIMIT)
     name = optional_str(body, "name")
     store = _store(request)
     if name is None:

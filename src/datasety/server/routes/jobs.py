@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from datasety.errors import DatasetyError
 from datasety.invocation import build_argv
-from datasety.server.bodies import read_json_object
+from datasety.server.bodies import SMALL_JSON_LIMIT, read_json_object
 from datasety.server.errors import ApiError, error_responses
 from datasety.server.jobs import logs
 from datasety.server.jobs.records import RUNNING
@@ -48,7 +48,7 @@ def _runner(request: Request) -> JobRunner:
 async def create_job(request: Request) -> JSONResponse:
     """Validate ``{command, args}`` against the command registry, then queue the job:
     ``status`` is ``started`` when it started at once, ``queued`` when it waits for a slot."""
-    body = await read_json_object(request)
+    body = await read_json_object(request, limit=SMALL_JSON_LIMIT)
     command = body.get("command")
     if command is None or command == "":
         raise ApiError(400, MISSING_COMMAND)

@@ -1046,3 +1046,40 @@ def test_json_that_is_not_an_upload_is_capped_at_1_mb(
     )
     assert upload.status_code == 201
     assert (dataset_dir / "big.bin").read_bytes() == data
+
+
+# -- metadata.csv injection ---------------------------------------------------------------------
+
+BAD_TEXT = "metadata text must not contain '|' or line breaks"
+BAD_NAME = "A metadata.csv row cannot name a file with '|' or a line break in its name"
+
+
+@pytest.mark.parametrize(
+    ("path", "metadata", "status", "message"),
+    [
+        ("voice.wav", "one\u2028other|INJECTED", 400, BAD_TEXT),
+        ("voice.wav", "one\x1cother", 400, BAD_TEXT),
+        ("voice.wav", "one\x85two", 400, BAD_TEXT),
+        ("a%7Cb.wav", "INJECTED", 400, BAD_NAME),
+        ("x%E2%80%A8other.wav", "INJECTED", 400, BAD_NAME),
+        ("x%1Cother.wav", "INJECTED", 400, BAD_NAME),
+        # A "\n" in a URL path matches no route at all (Starlette's path pattern stops there).
+        ("x%0Aother.wav", "INJECTED", 404, "Endpoint not found"),
+    ],
+)
+def test_metadata_rows_cannot_be_injected(
+    client: TestClient,
+    files_url: str,
+    dataset_dir: Path,
+    path: str,
+    metadata: str,
+    status: int,
+    message: str,
+) -> None:
+    (dataset_dir / "voice.wav").write_bytes(b"RIFF")
+    original = b"other|the real text\r\nvoice|hello\r\n"
+    (dataset_dir / "metadata.csv").write_bytes(original)
+    response = client.post(f"{files_url}/{path}", json={"metadata": metadata})
+    assert_error(response, status, message)
+    assert (dataset_dir / "metadata.csv").read_bytes() == original
+    assert files_in(dataset_dir) == ["metadata.csv", "voice.wav"]

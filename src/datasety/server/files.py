@@ -30,6 +30,7 @@ from datasety.server.security import clean_relative, confine
 FILE_NOT_FOUND = "File not found"
 FILE_EXISTS = "File already exists (use PUT to replace it)"
 PARENT_IS_A_FILE = "Failed to save file: a folder on its path is a file"
+BAD_METADATA_ID = "A metadata.csv row cannot name a file with '|' or a line break in its name"
 
 
 class DatasetLocks:
@@ -133,6 +134,13 @@ def decode_base64(text: str) -> bytes:
         raise ApiError(400, "Invalid base64 data") from None
 
 
+def one_field(text: str) -> bool:
+    """True if ``text`` stays one field of one ``metadata.csv`` row: no ``|`` and no line
+    break of any kind ``str.splitlines`` knows (``\\u2028``, ``\\x1c``...; readers of the
+    file, ours included, split rows on those too)."""
+    return "|" not in text and len(f"x{text}x".splitlines()) == 1
+
+
 def parse_write(body: dict[str, Any]) -> WritePlan:
     """``{"data", "caption", "metadata"}``, each optional, each checked."""
     data = optional_str(body, "data", "a base64 string")
@@ -140,6 +148,8 @@ def parse_write(body: dict[str, Any]) -> WritePlan:
     metadata = optional_str(body, "metadata")
     if metadata is not None:
         layout.check_metadata_text(metadata)
+        if not one_field(metadata):
+            raise DatasetyError("metadata text must not contain '|' or line breaks")
     # An empty "data" means "no file content", as in the reference server.
     return WritePlan(decode_base64(data) if data else None, caption, metadata)
 
@@ -284,6 +294,8 @@ def apply_write(
         # Confined before the data is written, so a refused sidecar writes nothing at all.
         confine(root, layout.sidecar_path(found.rel))
     if plan.metadata is not None:
+        if not one_field(layout.metadata_id(found.rel)):
+            raise DatasetyError(BAD_METADATA_ID)
         confine(root, layout.METADATA_CSV)
     if plan.data is not None:
         write_data(found.path, plan.data, exclusive)

@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from ui.harness import CHROMIUM, CHROMIUM_ARGS, Server, start_server  # noqa: E402
+from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, Server, start_server  # noqa: E402
 
 CAPTIONS = [
     "a lighthouse on a rocky coast at dusk",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from PIL import Image
 
 from datasety import aligning
 from datasety.cli import cli
+from tests.clirun import run_datasety
 
 
 def random_image(width: int, height: int, seed: int = 0, mode: str = "RGB") -> Image.Image:
@@ -218,12 +218,7 @@ def test_bad_files_fail_alone(folders: tuple[Path, Path]) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", "align", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_datasety("align", *args)
 
 
 @pytest.mark.parametrize(

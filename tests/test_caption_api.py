@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from datasety.cli import main
+from tests.clirun import run_main as run_cli
 
 COLOURS = {(255, 0, 0): "red", (0, 255, 0): "green", (0, 0, 255): "blue"}
 
@@ -119,13 +119,6 @@ def rgb_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "images"
     make_images(folder, {"a.png": (255, 0, 0), "b.png": (0, 255, 0), "c.jpg": (0, 0, 255)})
     return folder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
 
 
 def test_captions_every_image_with_the_requested_settings(

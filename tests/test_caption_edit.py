@@ -9,14 +9,7 @@ from PIL import Image
 
 from datasety.captioning.targets import directory_targets
 from datasety.captioning.text import apply_template, clean_caption, edit_caption
-from datasety.cli import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
+from tests.clirun import run_main as run_cli
 
 
 @pytest.fixture

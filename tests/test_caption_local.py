@@ -17,17 +17,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from datasety.cli import main
+from tests.clirun import run_main as run_cli
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
 
 
 def byte_level_vocab(specials: list[str]) -> dict[str, int]:

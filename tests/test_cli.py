@@ -7,12 +7,11 @@ import sys
 
 from datasety import __version__
 from datasety.commands import COMMAND_MODULES, commands
+from tests.clirun import run_datasety
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", *args], capture_output=True, text=True, timeout=60
-    )
+    return run_datasety(*args)
 
 
 def test_version() -> None:

@@ -25,6 +25,7 @@ import yaml
 from PIL import Image
 
 from datasety.commands import commands
+from tests.clirun import run_datasety
 
 # Root reads and writes through any permission bits. Dropping the two capabilities that allow
 # it (from the bounding set, so the exec'd interpreter never gets them) makes chmod bite for
@@ -48,16 +49,7 @@ UNPRIVILEGED = _unprivileged_prefix()
 def run_cli(
     cwd: Path, *args: str, prefix: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETY_")}
-    return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "datasety", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    return run_datasety(*args, cwd=cwd, prefix=prefix)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | None, int]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from PIL import Image
 
 from datasety import degradations, degrading
 from datasety.cli import cli
+from tests.clirun import run_datasety
 
 # -- test images ------------------------------------------------------------------------------
 
@@ -421,12 +421,7 @@ def test_output_folder_inside_input_is_not_read_back(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", "degrade", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_datasety("degrade", *args)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from datasety.resizing import (
     parse_aspect_ratio,
 )
 from datasety.vips_decode import decode, probe
+from tests.clirun import run_datasety
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
@@ -428,14 +429,8 @@ def test_only_failures_exit_non_zero(tmp_path: Path) -> None:
 # -- bad input: one line, non-zero, no traceback -------------------------------------------------
 
 
-def run_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", "resize", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_datasety("resize", *args)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from PIL import Image
 
 from datasety import shuffling
 from datasety.cli import cli
+from tests.clirun import run_datasety
 
 COLOURS = [f"colour{n}" for n in range(10)]
 SHAPES = [f"shape{n}" for n in range(10)]
@@ -163,12 +163,7 @@ def test_recursive_keeps_subfolders_and_same_names_are_skipped(tmp_path: Path) -
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", "shuffle", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_datasety("shuffle", *args)
 
 
 @pytest.mark.parametrize(

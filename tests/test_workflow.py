@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +11,16 @@ import pytest
 import yaml
 from PIL import Image
 
-from datasety.cli import main
 from datasety.workflows import STACK_ENV
+from tests.clirun import run_datasety, run_main
 
 
 def run_workflow(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env_without_stack = {k: v for k, v in os.environ.items() if k != STACK_ENV}
-    return subprocess.run(
-        [sys.executable, "-m", "datasety", "workflow", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env_without_stack,
-    )
+    return run_datasety("workflow", *args, cwd=cwd, timeout=120)
 
 
 def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["workflow", *args])
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
+    return run_main(capsys, "workflow", *args)
 
 
 def dataset(folder: Path, names: tuple[str, ...] = ("a.png", "b.png")) -> Path:

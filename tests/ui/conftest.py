@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from ui.harness import CHROMIUM, CHROMIUM_ARGS, RegisterFn, Server, start_server
+from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, RegisterFn, Server, start_server
 
 # The suite shares two CPU cores: give slow moments (a thumbnail's first render, a job's
 # process start) room without making a real failure wait long.

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from ui.harness import RegisterFn, Server, make_image, open_view, start_server
+from tests.ui.harness import RegisterFn, Server, make_image, open_view, start_server
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 

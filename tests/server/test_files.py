@@ -129,6 +129,21 @@ def test_thumbnail_is_cached_and_follows_the_source(
     assert len(sorted((data_dir / "thumbs").rglob("*.jpg"))) == 1  # the stale one is gone
 
 
+def test_thumbnail_sizes_share_a_few_cached_files(
+    client: TestClient, files_url: str, dataset_dir: Path, data_dir: Path
+) -> None:
+    make_image(dataset_dir / "big.png", size=(400, 200))
+    for size in (100, 120, 128):
+        with Image.open(io.BytesIO(client.get(f"{files_url}/big.png?thumb={size}").content)) as t:
+            assert t.size == (128, 64)
+    client.get(f"{files_url}/big.png?thumb=16")
+    sizes = []
+    for cached in (data_dir / "thumbs").rglob("*.jpg"):
+        with Image.open(cached) as thumb:
+            sizes.append(thumb.size)
+    assert sorted(sizes) == [(32, 16), (128, 64)]
+
+
 def test_thumbnail_keeps_transparency_as_webp(
     client: TestClient, files_url: str, dataset_dir: Path
 ) -> None:

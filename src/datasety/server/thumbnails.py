@@ -1,5 +1,9 @@
 """Cached thumbnails: JPEG (WebP when the image has transparency), made once per source
-version and kept in the data dir; a changed source (mtime or size) gets a new one."""
+version and kept in the data dir; a changed source (mtime or size) gets a new one.
+
+Only the sizes in :data:`CACHED_SIZES` are made and kept: a request for another size gets the
+smallest cached size that is at least as large, so a client walking every size from 16 to 2048
+costs seven files per image, not two thousand."""
 
 from __future__ import annotations
 
@@ -14,12 +18,19 @@ from datasety.errors import DatasetyError
 
 THUMB_MIN = 16
 THUMB_MAX = 2048
+CACHED_SIZES = (32, 64, 128, 256, 512, 1024, 2048)
+
+
+def cached_size(size: int) -> int:
+    """The size actually made for a request of ``size``: the next cached size up."""
+    return next(cached for cached in CACHED_SIZES if cached >= size)
 
 
 def thumbnail(cache_dir: Path, dataset_id: str, rel: str, source: Path, size: int) -> Path:
     """The cached thumbnail of ``source`` fitting ``size`` x ``size``, made if missing."""
     if layout.file_kind(rel) != "image":
         raise DatasetyError("Thumbnails are only available for images")
+    size = cached_size(size)
     st = source.stat()
     ident = hashlib.sha256(f"{dataset_id}\0{rel}\0{size}".encode()).hexdigest()[:32]
     stem = f"{ident}-{st.st_mtime_ns:x}-{st.st_size:x}"

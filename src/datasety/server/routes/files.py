@@ -166,7 +166,8 @@ def get_file(
         None,
         ge=thumbnails.THUMB_MIN,
         le=thumbnails.THUMB_MAX,
-        description="Answer a cached JPEG/WebP thumbnail fitting this many pixels",
+        description="Answer a cached JPEG/WebP thumbnail fitting this many pixels "
+        "(rounded up to 32, 64, 128, 256, 512, 1024 or 2048)",
     ),
 ) -> Response:
     """The file's bytes, its info, or its thumbnail."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 
 from datasety.commands import commands, options
+from datasety.confinement import JOB_ROOTS_ENV, Confinement, job_env
+from datasety.confinement import from_env as confinement_from_env
 from datasety.errors import DatasetyError
 from datasety.invocation import (
     JOB_EXCLUDED,
@@ -243,7 +246,7 @@ def test_schema_has_the_spec_keys_and_additive_details() -> None:
         "name": "input",
         "help": "Input directory containing images",
         "required": False,
-        "type": "string",
+        "type": "path",
         "opts": ["--input", "-i"],
     }
     assert schema["target"]["required"] is True
@@ -308,3 +311,118 @@ def test_inspect_schema_matches_its_flags() -> None:
     assert params["recursive"]["opts"] == ["--recursive", "-R"]
     assert params["near_threshold"]["type"] == "integer"
     assert params["json"]["flag"] is True
+
+
+# -- confinement to the server's roots ---------------------------------------------------------
+
+
+def test_path_parameters_come_from_the_registry() -> None:
+    """Every parameter named like a path is a click.Path, so confinement sees it; --model
+    (a hub id or a folder) and --group (text, a file or a URL) are deliberately not."""
+    path_like = {"input", "output", "input_image", "output_image", "output_caption"}
+    path_like |= {"target", "control", "file", "directory"}
+    for name, command in runnable_commands().items():
+        for param in visible_params(command):
+            is_path = isinstance(param.type, click.Path)
+            assert is_path == (public_name(param) in path_like), (name, public_name(param))
+    shuffle_group = {public_name(p): p for p in visible_params(commands()["shuffle"])}["group"]
+    assert isinstance(shuffle_group.type, options.TextOrPath)
+    assert command_schema("resize")["params"][0]["type"] == "path"
+
+
+def test_confined_paths_inside_the_roots_pass_unchanged(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "raw").mkdir(parents=True)
+    confinement = Confinement.of([root])
+    args = {"input": str(root / "raw"), "output": str(root / "new" / "deeper"), "resolution": "8x8"}
+    assert build_argv("resize", args, confinement) == build_argv("resize", args)
+    # The root itself counts as inside.
+    assert build_argv("inspect", {"directory": str(root)}, confinement)[-1] == str(root)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("{out}/x", "must be inside a --root folder: {out}/x"),
+        ("{root}/../out", "must be inside a --root folder: {root}/../out"),
+        ("{root}/link/x", "must be inside a --root folder: {root}/link/x"),
+        ("{root}/dangling", "must be inside a --root folder: {root}/dangling"),
+        ("{root}x", "must be inside a --root folder: {root}x"),
+        ("relative", "must be an absolute path inside a --root folder: relative"),
+        ("", "must be an absolute path inside a --root folder: "),
+        ("{root}/a\x00b", "must not contain a NUL byte"),
+    ],
+    ids=[
+        "outside",
+        "dot-dot",
+        "symlink",
+        "dangling-symlink",
+        "sibling-prefix",
+        "relative",
+        "empty",
+        "nul",
+    ],
+)
+def test_confined_paths_outside_the_roots_are_refused(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    root, out = tmp_path / "root", tmp_path / "out"
+    root.mkdir()
+    out.mkdir()
+    (root / "link").symlink_to(out)
+    (root / "dangling").symlink_to(out / "not-yet")
+    (tmp_path / "rootx").mkdir()
+    value = value.format(root=root, out=out)
+    with pytest.raises(DatasetyError) as caught:
+        build_argv("align", {"target": str(root), "control": value}, Confinement.of([root]))
+    assert caught.value.message == (
+        f"Parameter 'control' of align {problem.format(root=root, out=out)}"
+    )
+
+
+def test_relative_paths_resolve_against_the_base(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "work").mkdir(parents=True)
+    confinement = Confinement.of([root], base=str(root / "work"))
+    assert build_argv("inspect", {"input": "sub"}, confinement) == ["inspect", "--input", "sub"]
+    assert build_argv("inspect", {"input": ".."}, confinement) == ["inspect", "--input", ".."]
+    with pytest.raises(DatasetyError, match="'input' of inspect must be inside a --root folder"):
+        build_argv("inspect", {"input": "../.."}, confinement)
+
+
+def test_several_roots_and_repeated_values(tmp_path: Path) -> None:
+    one, two, out = tmp_path / "one", tmp_path / "two", tmp_path / "out"
+    for folder in (one, two, out):
+        folder.mkdir()
+    confinement = Confinement.of([one, two])
+    build_argv("align", {"target": str(one), "control": str(two)}, confinement)
+    (out / "g.txt").write_text("a\n", encoding="utf-8")
+    (two / "g.txt").write_text("a\n", encoding="utf-8")
+    args = {"input": str(one), "output": str(two)}
+    ok = ["a|b", str(two / "g.txt"), "https://example.com/g.txt", str(out / "missing.txt")]
+    build_argv("shuffle", {**args, "group": ok}, confinement)
+    with pytest.raises(DatasetyError) as caught:
+        build_argv("shuffle", {**args, "group": ["a|b", str(out / "g.txt")]}, confinement)
+    assert caught.value.message == (
+        f"Parameter 'group' of shuffle names a file outside the --root folders: {out / 'g.txt'}"
+    )
+
+
+def test_no_roots_means_no_confinement(tmp_path: Path) -> None:
+    assert Confinement.of([]) is None
+    assert job_env([]) == {}
+    assert confinement_from_env({}, str(tmp_path)) is None
+    assert build_argv("align", {"target": "/etc", "control": "rel"}, None)[-1] == "rel"
+
+
+def test_roots_travel_to_a_job_through_its_environment(tmp_path: Path) -> None:
+    root = tmp_path / "a:b"  # a ':' would break an os.pathsep list
+    root.mkdir()
+    (tmp_path / "link").symlink_to(root)
+    env = job_env([tmp_path / "link"])
+    assert json.loads(env[JOB_ROOTS_ENV]) == [str(root)]
+    assert confinement_from_env(env, "/base") == Confinement((str(root),), "/base")
+    for bad in ("", "[]", "not json", '"/x"', "[1]", '[""]'):
+        # Fail closed: a job told to stay confined never runs unconfined.
+        with pytest.raises(DatasetyError, match=JOB_ROOTS_ENV):
+            confinement_from_env({JOB_ROOTS_ENV: bad}, "/base")

@@ -40,7 +40,8 @@ from typing import Any
 
 import click
 
-from datasety.commands import commands
+from datasety.commands import commands, options
+from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
 
 JOB_EXCLUDED = frozenset({"server"})
@@ -162,10 +163,25 @@ def _what(value: Any) -> str:
 class _Checker:
     """Validates the values of one command's parameters and renders them as argv."""
 
-    def __init__(self, name: str, command: click.Command) -> None:
+    def __init__(
+        self, name: str, command: click.Command, confinement: Confinement | None = None
+    ) -> None:
         self.name = name
         self.command = command
         self.ctx = click.Context(command, info_name=name)
+        self.confinement = confinement
+
+    def confine(self, param: click.Parameter, kind: click.ParamType, text: str) -> None:
+        """Refuse a path, or a file-naming text, outside the roots (when there are roots)."""
+        if self.confinement is None:
+            return
+        problem = None
+        if isinstance(kind, (click.Path, click.File)):
+            problem = self.confinement.path_problem(text)
+        elif isinstance(kind, options.TextOrPath):
+            problem = self.confinement.text_problem(text)
+        if problem:
+            raise self.fail(param, problem)
 
     def fail(self, param: click.Parameter, problem: str) -> DatasetyError:
         return DatasetyError(f"Parameter '{public_name(param)}' of {self.name} {problem}")
@@ -178,6 +194,7 @@ class _Checker:
         if not isinstance(value, _SCALARS):
             raise self.fail(param, f"expects {expected}, got {_what(value)}")
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        self.confine(param, kind, text)
         # Paths may not exist yet when a workflow is validated (an earlier step makes them),
         # so their existence is the command's business at run time; the text is enough here.
         if isinstance(kind, (click.Path, click.File)):
@@ -248,26 +265,34 @@ class _Checker:
         return _long_opt(param.opts) or param.opts[0]
 
 
-def build_argv(command: str, args: Mapping[str, Any] | None = None) -> list[str]:
+def build_argv(
+    command: str,
+    args: Mapping[str, Any] | None = None,
+    confinement: Confinement | None = None,
+) -> list[str]:
     """The validated argv for ``command`` with ``args``, starting with the command name.
 
     Raises :class:`~datasety.errors.DatasetyError` with a one-line message for an unknown or
     excluded command, an unknown or repeated parameter, a value of the wrong type or outside
-    the choices, and a missing required parameter.
+    the choices, and a missing required parameter; with a ``confinement``, also for a path
+    argument outside its roots (see :mod:`datasety.confinement`).
     """
     click_command = get_runnable(command)
-    return command_argv(command, click_command, args)
+    return command_argv(command, click_command, args, confinement)
 
 
 def command_argv(
-    name: str, command: click.Command, args: Mapping[str, Any] | None = None
+    name: str,
+    command: click.Command,
+    args: Mapping[str, Any] | None = None,
+    confinement: Confinement | None = None,
 ) -> list[str]:
     """:func:`build_argv` for a given click command (the registry lookup already done)."""
     if args is None:
         args = {}
     if not isinstance(args, Mapping):
         raise DatasetyError(f"Arguments for {name} must be an object, got {_what(args)}")
-    checker = _Checker(name, command)
+    checker = _Checker(name, command, confinement)
     index = _key_index(command)
     chosen: dict[str, tuple[click.Parameter, bool, Any, str]] = {}
     for key, value in args.items():

@@ -13,7 +13,9 @@ A top-level list of steps is accepted too. A step may carry a ``name`` shown in 
 Every step is checked with :func:`datasety.invocation.build_argv` (the same validator as the
 server's jobs) before the first one runs. Each step then runs as its own
 ``python -m datasety`` process, isolated exactly like a job, in the current folder: relative
-paths mean what they mean on the command line, as with the reference tool.
+paths mean what they mean on the command line, as with the reference tool. Under a server
+started with ``--root`` (``DATASETY_JOB_ROOTS`` is set), every step's paths must resolve
+inside those roots, relative ones against the current folder.
 
 A step may run another workflow. The files on the way down are passed to each child in
 ``DATASETY_WORKFLOW_STACK``, so a file that (directly or not) runs itself is refused instead
@@ -35,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
 from datasety.invocation import build_argv
 
@@ -95,8 +98,12 @@ def load_workflow(path: Path) -> list[Any]:
     return steps
 
 
-def validate_steps(raw_steps: list[Any]) -> list[Step]:
-    """Every step checked against the command registry; the first problem names its step."""
+def validate_steps(raw_steps: list[Any], confinement: Confinement | None = None) -> list[Step]:
+    """Every step checked against the command registry; the first problem names its step.
+
+    With a ``confinement`` (a server's job, see :mod:`datasety.confinement`), every path
+    argument of every step must also resolve inside its roots.
+    """
     steps = []
     for number, raw in enumerate(raw_steps, 1):
         if not isinstance(raw, Mapping):
@@ -111,7 +118,7 @@ def validate_steps(raw_steps: list[Any]) -> list[Step]:
             raise DatasetyError(f"{label}: missing 'command'")
         name = raw.get("name")
         try:
-            argv = build_argv(command, raw.get("args") or {})
+            argv = build_argv(command, raw.get("args") or {}, confinement)
         except DatasetyError as exc:
             raise DatasetyError(f"{label}: {exc.message}") from exc
         steps.append(Step(number, command, argv, str(name) if name is not None else None))

@@ -12,8 +12,20 @@ from datasety.progress import Progress
 
 
 @click.command("align")
-@click.option("--target", "-t", required=True, help="Target images directory (edited in place)")
-@click.option("--control", "-c", required=True, help="Control images directory (edited in place)")
+@click.option(
+    "--target",
+    "-t",
+    type=options.PATH,
+    required=True,
+    help="Target images directory (edited in place)",
+)
+@click.option(
+    "--control",
+    "-c",
+    type=options.PATH,
+    required=True,
+    help="Control images directory (edited in place)",
+)
 @click.option(
     "--multiple-of",
     type=click.IntRange(min=1),

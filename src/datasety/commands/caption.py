@@ -17,9 +17,15 @@ FLORENCE_TASK = "<MORE_DETAILED_CAPTION>"
 @click.command("caption")
 @options.input_dir("Input directory containing images")
 @options.output_dir("Output directory for the .txt captions (default: beside the images)")
-@click.option("--input-image", default=None, help="Caption one image instead of a directory")
+@click.option(
+    "--input-image",
+    type=options.PATH,
+    default=None,
+    help="Caption one image instead of a directory",
+)
 @click.option(
     "--output-caption",
+    type=options.PATH,
     default=None,
     help="Caption file for --input-image (default: beside the image, same name, .txt)",
 )

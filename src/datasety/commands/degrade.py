@@ -21,9 +21,12 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
 @click.command("degrade")
 @options.input_dir()
 @options.output_dir("Output directory for degraded images")
-@click.option("--input-image", default=None, help="Single input image (instead of --input)")
+@click.option(
+    "--input-image", type=options.PATH, default=None, help="Single input image (instead of --input)"
+)
 @click.option(
     "--output-image",
+    type=options.PATH,
     default=None,
     help="Output file for --input-image; its suffix (.png, .jpg, .webp) sets the format",
 )

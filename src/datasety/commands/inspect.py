@@ -33,6 +33,7 @@ TITLES = {
 @click.argument(
     "directory",
     required=False,
+    type=options.PATH,
     cls=options.DocumentedArgument,
     help="Dataset folder to inspect (or --input)",
 )

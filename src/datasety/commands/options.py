@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,12 +12,37 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class PathText(click.Path):
+    """A path, kept as the ``str`` the user typed, checked for nothing at parse time.
+
+    The type is what marks a parameter as a path for the registry's readers (the server keeps
+    job paths inside its ``--root`` folders; ``GET /v1/commands`` shows ``"type": "path"``).
+    The command checks existence itself, with its own messages, when it runs: a workflow step
+    or a queued job may name a folder that an earlier step has not made yet. Unlike a plain
+    ``click.Path`` it never calls ``stat``, which raises on a NUL byte instead of failing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(path_type=str)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+class TextOrPath(click.types.StringParamType):
+    """Text that the command reads as a file when it names an existing one (``--group``): the
+    server refuses such a value when the file is outside its ``--root`` folders."""
+
+
+PATH = PathText()
+
+
 def input_dir(help: str = "Input directory containing images") -> Callable[[F], F]:
-    return click.option("--input", "-i", "input_", default=None, help=help)
+    return click.option("--input", "-i", "input_", type=PATH, default=None, help=help)
 
 
 def output_dir(help: str = "Output directory for processed images") -> Callable[[F], F]:
-    return click.option("--output", "-o", "output", default=None, help=help)
+    return click.option("--output", "-o", "output", type=PATH, default=None, help=help)
 
 
 def recursive() -> Callable[[F], F]:

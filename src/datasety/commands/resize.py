@@ -21,9 +21,17 @@ from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 @click.command("resize")
 @options.input_dir()
 @options.output_dir()
-@click.option("--input-image", default=None, help="Single input image path (instead of --input)")
 @click.option(
-    "--output-image", default=None, help="Single output image path (use with --input-image)"
+    "--input-image",
+    type=options.PATH,
+    default=None,
+    help="Single input image path (instead of --input)",
+)
+@click.option(
+    "--output-image",
+    type=options.PATH,
+    default=None,
+    help="Single output image path (use with --input-image)",
 )
 @click.option(
     "--resolution", "-r", default=None, help="Target resolution as WIDTHxHEIGHT (e.g. 768x1024)"

@@ -15,12 +15,26 @@ from datasety.randomness import fresh_seed
 
 
 @click.command("shuffle")
-@click.option("--input", "-i", "input_", required=True, help="Input directory containing images")
-@click.option("--output", "-o", required=True, help="Output directory for the .txt captions")
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    type=options.PATH,
+    required=True,
+    help="Input directory containing images",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=options.PATH,
+    required=True,
+    help="Output directory for the .txt captions",
+)
 @click.option(
     "--group",
     "-g",
     "groups",
+    type=options.TextOrPath(),
     multiple=True,
     help="Variants to pick from: inline 'a|b|c', a .txt file (one per line) or an http(s) "
     "URL; repeat for several groups, joined in order",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from datasety.commands import options
+from datasety.confinement import from_env
 from datasety.workflows import (
     check_not_recursive,
     find_workflow_file,
@@ -18,6 +22,7 @@ from datasety.workflows import (
     "--file",
     "-f",
     "file",
+    type=options.PATH,
     default=None,
     help="Workflow file (default: datasety.yaml, datasety.yml or datasety.json in this folder)",
 )
@@ -37,7 +42,9 @@ def command(file: str | None, dry_run: bool) -> None:
     """
     path = find_workflow_file(file)
     stack = check_not_recursive(path)
-    steps = validate_steps(load_workflow(path))
+    # A job of a server with --root: the steps must stay inside its roots too.
+    confinement = from_env(os.environ, os.getcwd())
+    steps = validate_steps(load_workflow(path), confinement)
     if dry_run:
         for step in steps:
             title = f" {step.name}:" if step.name else ""

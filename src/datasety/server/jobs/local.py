@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from datasety.progress import PROGRESS_ENV
@@ -32,8 +33,10 @@ WRAPPER_MODULE = "datasety.server.jobs.wrapper"
 class LocalExecutor:
     """Runs jobs as local subprocess groups; files live in ``jobs_dir``."""
 
-    def __init__(self, jobs_dir: Path) -> None:
+    def __init__(self, jobs_dir: Path, extra_env: Mapping[str, str] | None = None) -> None:
         self.jobs_dir = jobs_dir
+        # Set in every job's environment (the server's roots, see datasety.confinement).
+        self.extra_env = dict(extra_env or {})
         jobs_dir.mkdir(parents=True, exist_ok=True)
         # Wrapper pids of the jobs this process started: watch() reaps them when they exit.
         self._children: dict[str, int] = {}
@@ -41,7 +44,7 @@ class LocalExecutor:
     def start(self, job_id: str, argv: list[str]) -> Handle:
         exit_file = exit_path(self.jobs_dir, job_id)
         exit_file.unlink(missing_ok=True)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", DATASETY_JOB_ID=job_id)
+        env = dict(os.environ, **self.extra_env, PYTHONUNBUFFERED="1", DATASETY_JOB_ID=job_id)
         env[PROGRESS_ENV] = "jsonl"
         log_fd = os.open(log_path(self.jobs_dir, job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:

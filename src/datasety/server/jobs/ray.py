@@ -38,7 +38,7 @@ import logging
 import math
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,12 +214,15 @@ class RayExecutor:
         kill_grace: float = 10.0,
         poll_interval: float = STATUS_POLL,
         lost_after: float | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         check_address(address)
         _client_class()  # fail now, with the install hint, if the extra is missing
         self.address = address
         self.jobs_dir = jobs_dir
         self.kill_grace = kill_grace
+        # Set in every job's environment (the server's roots, see datasety.confinement).
+        self.extra_env = dict(extra_env or {})
         self.poll_interval = poll_interval
         self.lost_after = LOST_AFTER if lost_after is None else lost_after
         jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +319,7 @@ class RayExecutor:
         """Submit the job; False (with ``job.outcome`` set) if it never reached the cluster."""
         cpus, gpus = resources_for(argv)
         env = {
+            **self.extra_env,
             PROGRESS_ENV: "jsonl",
             "PYTHONUNBUFFERED": "1",
             "DATASETY_JOB_ID": job.job_id,

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datasety.confinement import job_env
 from datasety.errors import DatasetyError, NotFoundError
 from datasety.server.jobs import logs
 from datasety.server.jobs.executor import Executor, Handle, Outcome
@@ -330,13 +331,16 @@ def build_runner(settings: Settings, store: Store) -> JobRunner:
     """The runner the server's settings ask for (``data_dir/jobs`` holds the logs)."""
     jobs_dir = settings.data_dir / "jobs"
     executor: Executor
+    env = job_env(settings.roots)
     if settings.executor == "local":
-        executor = LocalExecutor(jobs_dir)
+        executor = LocalExecutor(jobs_dir, env)
     elif settings.executor == "ray":
         # Imported only here: Ray is an optional extra, heavy to import.
         from datasety.server.jobs.ray import RayExecutor
 
-        executor = RayExecutor(settings.ray_address, jobs_dir, kill_grace=settings.kill_grace)
+        executor = RayExecutor(
+            settings.ray_address, jobs_dir, kill_grace=settings.kill_grace, extra_env=env
+        )
     else:
         raise DatasetyError(f"Unknown executor: {settings.executor} (available: local, ray)")
     return JobRunner(

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
 from datasety.invocation import build_argv
 from datasety.server.bodies import SMALL_JSON_LIMIT, read_json_object
@@ -52,7 +53,10 @@ async def create_job(request: Request) -> JSONResponse:
     command = body.get("command")
     if command is None or command == "":
         raise ApiError(400, MISSING_COMMAND)
-    argv = build_argv(command, body.get("args"))
+    # With --root, every path argument must resolve inside a root (absolute: a job's working
+    # folder is the executor's business), checked before anything is queued.
+    confinement = Confinement.of(request.app.state.settings.roots)
+    argv = build_argv(command, body.get("args"), confinement)
     _refuse_nul_bytes(command, body.get("args") or {}, argv)
     try:
         row = _runner(request).submit(command, [sys.executable, "-m", "datasety", *argv])

@@ -23,6 +23,8 @@ import os
 import stat
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,14 +83,31 @@ class Query:
         return not (self.folder or self.q or self.missing_caption or paged)
 
 
+@dataclass(slots=True)
+class _Rendered:
+    """A full listing body and where each entry's JSON lies in it.
+
+    The body is the only copy of the entries' JSON: a later rebuild slices an unchanged
+    entry's fragment out of it instead of keeping every fragment as a string of its own.
+    """
+
+    entries: list[Entry]
+    body: bytes
+    # starts[i]: offset of entry i's fragment; starts[i + 1] - 1 is its end (a comma follows).
+    starts: array[int]
+
+    def fragment(self, i: int) -> bytes:
+        return self.body[self.starts[i] : self.starts[i + 1] - 1]
+
+
 @dataclass
 class _Cache:
     version: int = -1
     entries: list[Entry] = field(default_factory=list)
-    fragments: dict[tuple[bool, tuple[str, str]], tuple[tuple[object, ...], str]] = field(
-        default_factory=dict
-    )
-    bodies: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
+    # The last full body per mode (False: files, True: pairs), of this version or an older one.
+    rendered: dict[bool, _Rendered] = field(default_factory=dict)
+    # The gzip-compressed full body per mode, of this version only.
+    packed: dict[bool, bytes] = field(default_factory=dict)
 
 
 # Windows cannot stat relative to a folder descriptor.
@@ -134,16 +153,12 @@ class Catalog:
             self._refresh()
             if not query.is_plain:
                 return self._render(self._select(query), query), False
-            entries = self._entries()  # drops cached bodies of an older version
-            bodies = self._cache.bodies
-            body = bodies.get((query.group, False))
-            if body is None:
-                body = bodies[(query.group, False)] = self._render(entries, query)
+            body = self._full_body(self._entries(), query.group)
             if not gzipped:
                 return body, False
-            packed = bodies.get((query.group, True))
+            packed = self._cache.packed.get(query.group)
             if packed is None:
-                packed = bodies[(query.group, True)] = gzip.compress(body, 1, mtime=0)
+                packed = self._cache.packed[query.group] = gzip.compress(body, 1, mtime=0)
             return packed, True
 
     def note_write(self, rel: str) -> None:
@@ -391,9 +406,9 @@ class Catalog:
         if cache.version != self._version:
             cache.version = self._version
             cache.entries = self._build(self._files(), whole=True)
-            cache.bodies = {}
-            keys = {e.key for e in cache.entries}
-            cache.fragments = {k: v for k, v in cache.fragments.items() if k[1] in keys}
+            for pos, entry in enumerate(cache.entries):
+                entry.pos = pos
+            cache.packed = {}
         return cache.entries
 
     def _select(self, query: Query) -> list[Entry]:
@@ -409,19 +424,58 @@ class Catalog:
         total = len(entries)
         end = None if query.limit is None else query.offset + query.limit
         page = entries[query.offset : end]
-        key = "pairs" if query.group else "files"
-        fragments = ",".join(self._fragment(e, query.group) for e in page)
-        return f'{{"{key}":[{fragments}],"total":{total}}}'.encode()
+        rendered = self._cache.rendered.get(query.group)
+        fragments = b",".join(self._fragment(e, query.group, rendered) for e in page)
+        return _head(query.group) + fragments + _tail(total)
 
-    def _fragment(self, entry: Entry, pair: bool) -> str:
-        cache = self._cache.fragments
-        signature = entry.signature()
-        cached = cache.get((pair, entry.key))
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        text = dumps(entry.pair_json() if pair else entry.to_json())
-        cache[(pair, entry.key)] = (signature, text)
-        return text
+    def _full_body(self, entries: list[Entry], pair: bool) -> bytes:
+        """The whole listing of ``entries`` (the current version), rendered once."""
+        old = self._cache.rendered.get(pair)
+        if old is not None and old.entries is entries:
+            return old.body
+        head = _head(pair)
+        parts = [head]
+        starts = array("q")
+        offset = len(head)
+        for entry in entries:
+            fragment = self._fragment(entry, pair, old)
+            starts.append(offset)
+            offset += len(fragment) + 1
+            parts.append(fragment)
+            parts.append(b",")
+        starts.append(offset)
+        if entries:
+            parts.pop()  # no comma after the last fragment
+        parts.append(_tail(len(entries)))
+        body = b"".join(parts)
+        self._cache.rendered[pair] = _Rendered(entries, body, starts)
+        return body
+
+    def _fragment(self, entry: Entry, pair: bool, rendered: _Rendered | None) -> bytes:
+        if rendered is not None:
+            known = rendered.entries
+            pos = entry.pos
+            if not (0 <= pos < len(known) and known[pos] is entry):
+                pos = bisect_left(known, entry.key, key=_entry_key)
+            if pos < len(known):
+                other = known[pos]
+                if other is entry or (
+                    other.key == entry.key and other.signature() == entry.signature()
+                ):
+                    return rendered.fragment(pos)
+        return dumps(entry.pair_json() if pair else entry.to_json()).encode()
+
+
+def _head(pair: bool) -> bytes:
+    return b'{"pairs":[' if pair else b'{"files":['
+
+
+def _tail(total: int) -> bytes:
+    return b'],"total":%d}' % total
+
+
+def _entry_key(entry: Entry) -> tuple[str, str]:
+    return entry.key
 
 
 def _differs(old: DirRec | None, new: DirRec) -> bool:

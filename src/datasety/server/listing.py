@@ -66,7 +66,7 @@ def file_item(path: str, size: int) -> FileItem:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One group of files: the spec's listing entry."""
 
@@ -77,6 +77,8 @@ class Entry:
     caption_path: str = ""
     caption_source: str = ""
     _haystack: str | None = field(default=None, repr=False)
+    # Its index in the catalog's cached list of all entries (-1: not in it).
+    pos: int = field(default=-1, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -42,14 +42,14 @@ RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
 
 
-@dataclass
+@dataclass(slots=True)
 class FileRec:
     size: int
     ino: int
     mtime_ns: int
 
 
-@dataclass
+@dataclass(slots=True)
 class DirRec:
     mtime_ns: int
     ino: int
@@ -58,7 +58,7 @@ class DirRec:
     subdirs: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class TextRec:
     key: tuple[int, int, int]
     text: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -54,15 +55,21 @@ def file_item(path: str, size: int) -> FileItem:
     stem, ext = posixpath.splitext(name)
     kind = layout.file_kind(name)
     where = layout.placement(path)
+    # A dataset holds many items: equal strings and tuples are shared, not kept per item
+    # (extensions are few; most files are their own group, so its key is the stem key).
+    stem_key = (folder, stem)
+    group = (where.group_dir, where.base)
+    if group == stem_key:
+        group = stem_key
     return FileItem(
         path,
         name,
         size,
-        ext.lower(),
+        sys.intern(ext.lower()),
         where.role or kind,
         kind,
-        (where.group_dir, where.base),
-        (folder, stem),
+        group,
+        stem_key,
     )
 
 

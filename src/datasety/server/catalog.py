@@ -60,9 +60,16 @@ class DirRec:
 
 @dataclass(slots=True)
 class TextRec:
-    key: tuple[int, int, int]
+    # The (mtime, size, inode) it was read at, as fields: no tuple kept per caption.
+    mtime_ns: int
+    size: int
+    ino: int
     text: str
     racy: bool
+
+    def holds(self, st: os.stat_result) -> bool:
+        """Whether ``st`` is the state the text was read at."""
+        return self.mtime_ns == st.st_mtime_ns and self.size == st.st_size and self.ino == st.st_ino
 
 
 @dataclass
@@ -277,7 +284,7 @@ class Catalog:
             known = self._captions.get(rel, {})
             names = [n for n in rec.files if layout.extension(n) == layout.CAPTION_EXTENSION]
             if names:
-                synced[rel] = {n: known.get(n) or TextRec((-1, -1, -1), "", True) for n in names}
+                synced[rel] = {n: known.get(n) or TextRec(-1, -1, -1, "", True) for n in names}
         self._captions = synced
 
     def _refresh_captions(self) -> bool:
@@ -308,7 +315,7 @@ class Catalog:
                         dir_rec.racy = True
                     changed = True
                     continue
-                if rec.racy or rec.key != (st.st_mtime_ns, st.st_size, st.st_ino):
+                if rec.racy or not rec.holds(st):
                     fresh = texts[name] = self._read_text(os.path.join(folder_path, name), st)
                     file_rec = self._dirs[folder].files.get(name) if folder in self._dirs else None
                     if file_rec is not None and file_rec.size != st.st_size:
@@ -339,7 +346,7 @@ class Catalog:
         except OSError:
             return False
         rec = self._metadata
-        if rec is not None and not rec.racy and rec.key == (st.st_mtime_ns, st.st_size, st.st_ino):
+        if rec is not None and not rec.racy and rec.holds(st):
             return False
         self._metadata = self._read_text(path, st, limit=None)
         rows = layout.parse_metadata(self._metadata.text)
@@ -373,9 +380,8 @@ class Catalog:
         except OSError:
             data = b""
         racy = read_ns - st.st_mtime_ns < RACY_NS
-        return TextRec(
-            (st.st_mtime_ns, st.st_size, st.st_ino), data.decode("utf-8", "replace"), racy
-        )
+        text = data.decode("utf-8", "replace")
+        return TextRec(st.st_mtime_ns, st.st_size, st.st_ino, text, racy)
 
     # -- rendering --------------------------------------------------------------------------
 

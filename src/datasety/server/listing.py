@@ -79,7 +79,7 @@ class Entry:
 
     base: str
     path: str
-    files: list[FileItem]
+    files: tuple[FileItem, ...]  # a tuple: a list's spare room, per entry, adds up
     caption: str = ""
     caption_path: str = ""
     caption_source: str = ""
@@ -101,7 +101,7 @@ class Entry:
 
     def signature(self) -> tuple[object, ...]:
         """Everything the JSON depends on, to reuse a cached fragment."""
-        return (tuple(self.files), self.caption, self.caption_path, self.caption_source)
+        return (self.files, self.caption, self.caption_path, self.caption_source)
 
     def matches(self, needle: str) -> bool:
         """Case-insensitive ``needle`` (already lower-case) in a file name or the caption."""
@@ -165,7 +165,7 @@ def build_entries(
     for (group_dir, base), members in sorted(groups.items()):
         if len(members) > 1:
             members.sort(key=_order)
-        entry = Entry(base, group_dir, members)
+        entry = Entry(base, group_dir, tuple(members))
         _attach_caption(entry, captions, metadata)
         entries.append(entry)
     return entries

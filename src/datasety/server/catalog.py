@@ -398,10 +398,11 @@ class Catalog:
         # Items are reused while a file's size holds: cheap rebuilds, identity comparisons.
         known = self._items
         items: dict[str, FileItem] = {}
+        shared: dict[tuple[str, str], tuple[str, str]] = {}
         for path, size in files:
             item = known.get(path)
             if item is None or item.size_bytes != size:
-                item = file_item(path, size)
+                item = file_item(path, size, shared)
             items[path] = item
         if whole:
             self._items = items

@@ -49,8 +49,14 @@ class FileItem:
         }
 
 
-def file_item(path: str, size: int) -> FileItem:
-    """The listing item of the file at dataset path ``path``."""
+def file_item(
+    path: str, size: int, shared: dict[tuple[str, str], tuple[str, str]] | None = None
+) -> FileItem:
+    """The listing item of the file at dataset path ``path``.
+
+    Items made with the same ``shared`` dict share their equal stem keys (``a.jpg`` and its
+    ``a.txt``), so a big dataset keeps one such key per stem, not one per file.
+    """
     folder, name = posixpath.split(path)
     stem, ext = posixpath.splitext(name)
     kind = layout.file_kind(name)
@@ -58,6 +64,8 @@ def file_item(path: str, size: int) -> FileItem:
     # A dataset holds many items: equal strings and tuples are shared, not kept per item
     # (extensions are few; most files are their own group, so its key is the stem key).
     stem_key = (folder, stem)
+    if shared is not None:
+        stem_key = shared.setdefault(stem_key, stem_key)
     group = (where.group_dir, where.base)
     if group == stem_key:
         group = stem_key

@@ -299,7 +299,10 @@ class Catalog:
         # stat() relative to an open folder skips resolving the whole path for every file.
         fd = os.open(folder_path, os.O_RDONLY) if _STAT_DIR_FD else None
         try:
-            for name, rec in list(texts.items()):
+            # No copy of the items per listing: a gone caption is dropped after the loop
+            # (replacing a value while iterating is safe; removing a key is not).
+            gone: list[str] = []
+            for name, rec in texts.items():
                 try:
                     st = (
                         os.stat(name, dir_fd=fd)
@@ -308,7 +311,7 @@ class Catalog:
                     )
                 except OSError:
                     # Deleted (or unreadable) since its folder was scanned.
-                    del texts[name]
+                    gone.append(name)
                     dir_rec = self._dirs.get(folder)
                     if dir_rec is not None:
                         dir_rec.files.pop(name, None)
@@ -322,6 +325,8 @@ class Catalog:
                         file_rec.size = st.st_size
                         changed = True
                     changed = changed or fresh.text != rec.text
+            for name in gone:
+                del texts[name]
         finally:
             if fd is not None:
                 os.close(fd)

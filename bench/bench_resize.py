@@ -53,10 +53,14 @@ def photo_like(seed: int, width: int = WIDTH, height: int = HEIGHT) -> Image.Ima
     rng = np.random.default_rng(seed)
     # Large smooth colour areas (sky, walls) from a tiny random field blown up bicubically.
     coarse = rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)
-    smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC), np.float32)
+    smooth = np.asarray(
+        Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32
+    )
     # Mid-scale texture (foliage, fabric) at 1/16 resolution.
     mid = np.clip(rng.normal(128, 30, (height // 16, width // 16, 3)), 0, 255).astype(np.uint8)
-    texture = np.asarray(Image.fromarray(mid).resize((width, height), Image.BICUBIC), np.float32)
+    texture = np.asarray(
+        Image.fromarray(mid).resize((width, height), Image.Resampling.BICUBIC), np.float32
+    )
     # Sensor noise, luminance only, like a camera at moderate ISO.
     noise = rng.normal(0, 6, (height, width, 1)).astype(np.float32)
     pixels = np.clip(smooth + (texture - 128) + noise, 0, 255).astype(np.uint8)

@@ -20,11 +20,8 @@ What it does (needs the ray extra: ``pip install -e '.[ray]'``):
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -37,8 +34,12 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work" / "ray"
 sys.path.insert(0, str(ROOT / "tests" / "server"))
+sys.path.insert(0, str(BENCH))
 
 from rayhead import RayHead  # noqa: E402 (a test helper, found through the path above)
+
+from bench_jobs import stats  # noqa: E402
+from bench_resize import machine  # noqa: E402
 
 
 def make_input() -> Path:
@@ -95,19 +96,6 @@ def one_job(client: httpx.Client, base: str, src: Path, out: Path) -> tuple[floa
                 raise SystemExit(f"job failed on {base}: {job}")
             return elapsed, job_id
         time.sleep(0.02)
-
-
-def stats(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-
-
-def machine() -> str:
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {load}"
-    )
 
 
 def main() -> None:

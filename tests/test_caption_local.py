@@ -9,6 +9,7 @@ check files, counts and the template, not the words.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,19 +19,10 @@ import pytest
 from PIL import Image
 
 from tests.clirun import run_main as run_cli
+from tests.hfcache import byte_level_vocab, snapshot_dir
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-
-
-def byte_level_vocab(specials: list[str]) -> dict[str, int]:
-    """Special tokens plus the 256 byte symbols: any text encodes without merges."""
-    from tokenizers.pre_tokenizers import ByteLevel
-
-    vocab = {token: index for index, token in enumerate(specials)}
-    for symbol in sorted(ByteLevel.alphabet()):
-        vocab.setdefault(symbol, len(vocab))
-    return vocab
 
 
 def never_stop_early(model: Any, special_ids: list[int]) -> None:
@@ -321,3 +313,21 @@ def test_cli_starts_without_importing_torch() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_default_model_loads_by_repo_id_from_the_hf_cache(
+    florence_dir: Path,
+    images: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # microsoft/Florence-2-base is loaded as transformers' native copy, under its own id.
+    hf_home = tmp_path / "hf"
+    snapshot = snapshot_dir(hf_home, "florence-community/Florence-2-base")
+    shutil.copytree(florence_dir, snapshot, dirs_exist_ok=True)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    code, out, err = run_cli(capsys, "caption", "-i", str(images), "--max-tokens", "4")
+    assert code == 0, err
+    assert "Loading model florence-community/Florence-2-base from the local cache" in out
+    assert sorted(captions(images)) == ["blue.txt", "grey.txt", "red.txt"]

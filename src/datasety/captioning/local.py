@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from datasety.captioning.text import clean_caption, natural_prompt
 from datasety.errors import DatasetyError
+from datasety.models.device import choose_device
+from datasety.models.extras import torch_and_transformers
+from datasety.models.loading import load_from_dir, model_dir
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -34,8 +37,6 @@ NATIVE_REPOS = {
     f"microsoft/Florence-2-{size}": f"florence-community/Florence-2-{size}"
     for size in ("base", "large", "base-ft", "large-ft")
 }
-
-INSTALL_HINT = "pip install 'datasety[caption]'"
 
 
 @dataclass(frozen=True)
@@ -52,28 +53,8 @@ class LocalSettings:
 
 def import_backend() -> tuple[Any, Any]:
     """``(torch, transformers)``, or a one-line hint on how to install them."""
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        missing = exc.name or "torch/transformers"
-        raise DatasetyError(
-            f"local captioning needs {missing}, which is not installed: {INSTALL_HINT}"
-        ) from exc
+    torch, transformers = torch_and_transformers("caption", purpose="local captioning")
     return torch, transformers
-
-
-def resolve_device(torch: Any, requested: str) -> str:
-    """``auto`` -> the best device torch can use; an unusable explicit choice is an error."""
-    cuda = bool(torch.cuda.is_available())
-    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-    if requested == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if requested == "cuda" and not cuda:
-        raise DatasetyError("--device cuda: torch sees no CUDA GPU here (try --device auto)")
-    if requested == "mps" and not mps:
-        raise DatasetyError("--device mps: torch sees no Apple GPU here (try --device auto)")
-    return requested
 
 
 def is_task_token(prompt: str) -> bool:
@@ -89,10 +70,10 @@ class LocalCaptioner:
         torch, transformers = import_backend()
         self.torch = torch
         self.settings = settings
-        self.device = resolve_device(torch, settings.device)
-        self.dtype = self._dtype()
+        self.device = choose_device(torch, settings.device)
+        self.dtype = self.device.dtype
         self.model_id = NATIVE_REPOS.get(settings.model, settings.model)
-        transformers.utils.logging.disable_progress_bar()  # one line per image is enough
+        self.folder = model_dir(self.model_id)
         processor = self._load(transformers.AutoProcessor)
         # A repository without a combined processor (ViT+GPT2 captioners) gives back only its
         # tokenizer or its image processor: load the two halves separately.
@@ -102,7 +83,7 @@ class LocalCaptioner:
         else:
             self.processor = self._load(transformers.AutoImageProcessor)
             self.tokenizer = self._load(transformers.AutoTokenizer)
-        self.model = self._load_model(transformers).to(self.device).eval()
+        self.model = self._load_model(transformers).to(self.device.name).eval()
         self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
         self.mode = self._mode()
         if self.mode in {"chat", "prefix"} and not self.encoder_decoder:
@@ -111,19 +92,13 @@ class LocalCaptioner:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def _dtype(self) -> Any:
-        torch = self.torch
-        if self.device == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float16 if self.device == "mps" else torch.float32
-
     def _load(self, auto_class: Any) -> Any:
-        try:
-            return auto_class.from_pretrained(
-                self.model_id, trust_remote_code=self.settings.trust_remote_code
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DatasetyError(f"cannot load model {self.model_id!r}: {_first_line(exc)}") from exc
+        return load_from_dir(
+            auto_class,
+            self.folder,
+            self.model_id,
+            trust_remote_code=self.settings.trust_remote_code,
+        )
 
     def _load_model(self, transformers: Any) -> Any:
         problems = []
@@ -133,7 +108,7 @@ class LocalCaptioner:
                 continue
             try:
                 return auto_class.from_pretrained(
-                    self.model_id,
+                    str(self.folder),
                     dtype=self.dtype,
                     trust_remote_code=self.settings.trust_remote_code,
                 )
@@ -160,17 +135,16 @@ class LocalCaptioner:
     # -- running ------------------------------------------------------------------------------
 
     def caption(self, images: list[Image]) -> list[str]:
-        """One caption per image, in order."""
-        inputs = self._inputs(images).to(self.device)
+        """One caption per image, in order (call it under ``torch.inference_mode``)."""
+        inputs = self._inputs(images).to(self.device.name)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        with self.torch.inference_mode():
-            generated = self.model.generate(
-                **inputs,
-                max_new_tokens=self.settings.max_tokens,
-                num_beams=self.settings.num_beams,
-                do_sample=False,
-            )
+        generated = self.model.generate(
+            **inputs,
+            max_new_tokens=self.settings.max_tokens,
+            num_beams=self.settings.num_beams,
+            do_sample=False,
+        )
         if not self.encoder_decoder and "input_ids" in inputs:
             # Decoder-only models echo the prompt before the answer.
             generated = generated[:, inputs["input_ids"].shape[1] :]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-from PIL import Image
 
 from datasety.atomic import atomic_write_text
 from datasety.captioning.targets import CaptionTarget, read_caption
 from datasety.captioning.text import apply_template, edit_caption
-from datasety.errors import DatasetyError
 from datasety.progress import Progress
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
+
     from datasety.captioning.api import ApiSettings
     from datasety.captioning.local import LocalSettings
 
@@ -97,34 +95,6 @@ def preview_generation(targets: Sequence[CaptionTarget], progress: Progress) -> 
 
 # -- local model ------------------------------------------------------------------------------
 
-Loaded = list[tuple[CaptionTarget, "Image.Image | str"]]
-
-
-def _load_batch(batch: Sequence[CaptionTarget]) -> Loaded:
-    loaded: Loaded = []
-    for target in batch:
-        try:
-            with Image.open(target.image) as image:
-                loaded.append((target, image.convert("RGB")))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            loaded.append((target, f"cannot read image: {exc}"))
-    return loaded
-
-
-def _prefetched(targets: Sequence[CaptionTarget], batch_size: int) -> Iterator[Loaded]:
-    # Decode the next batch in a thread while the model works on this one.
-    batches = [targets[i : i + batch_size] for i in range(0, len(targets), batch_size)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="caption-load") as loader:
-        upcoming: Future[Loaded] | None = (
-            loader.submit(_load_batch, batches[0]) if batches else None
-        )
-        for index in range(len(batches)):
-            assert upcoming is not None
-            current = upcoming.result()
-            has_next = index + 1 < len(batches)
-            upcoming = loader.submit(_load_batch, batches[index + 1]) if has_next else None
-            yield current
-
 
 def caption_locally(
     targets: Sequence[CaptionTarget],
@@ -135,35 +105,29 @@ def caption_locally(
 ) -> None:
     """Caption ``targets`` with a local model, loaded once and run ``batch_size`` at a time."""
     from datasety.captioning.local import LocalCaptioner
+    from datasety.models.batching import decode_rgb, image_bytes, run_batches
+
+    def decode(target: CaptionTarget) -> tuple[Image, int]:
+        image = decode_rgb(target.image)
+        return image, image_bytes(image)
 
     if not targets:
         return
-    progress.note(f"Loading {settings.model} ...")
     captioner = LocalCaptioner(settings)
-    progress.note(f"Model {captioner.model_id} on {captioner.device} ({captioner.mode} prompts)")
-    for loaded in _prefetched(targets, batch_size):
-        ready = []
-        for target, image in loaded:
-            if isinstance(image, str):
-                progress.failed(target.name, image)
-            else:
-                ready.append((target, image))
-        if not ready:
-            continue
-        try:
-            captions = captioner.caption([image for _, image in ready])
-        except Exception as exc:  # noqa: BLE001 - third-party model code: report, keep going
-            if progress.n_processed == 0:
-                # Nothing has worked yet: the model or the installed transformers is the
-                # problem, and every later batch would fail the same way.
-                raise DatasetyError(
-                    f"{captioner.model_id} failed to caption: {type(exc).__name__}: {exc}"
-                ) from exc
-            for target, _ in ready:
-                progress.failed(target.name, f"{type(exc).__name__}: {exc}")
-            continue
-        for (target, _), caption in zip(ready, captions, strict=True):
-            save_generated(target, caption, template, progress)
+    progress.note(
+        f"Model {captioner.model_id} on {captioner.device.describe()} ({captioner.mode} prompts)"
+    )
+    run_batches(
+        captioner.torch,
+        targets,
+        decode=decode,
+        infer=captioner.caption,
+        handle=lambda target, _, caption: save_generated(target, caption, template, progress),
+        fail=lambda target, reason: progress.failed(target.name, reason),
+        succeeded=lambda: progress.n_processed,
+        batch_size=batch_size,
+        model_name=captioner.model_id,
+    )
 
 
 # -- OpenAI-compatible API --------------------------------------------------------------------

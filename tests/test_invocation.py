@@ -10,7 +10,7 @@ import click
 import pytest
 
 from datasety.commands import commands, options
-from datasety.confinement import JOB_ROOTS_ENV, Confinement, job_env
+from datasety.confinement import JOB_ROOTS_ENV, JOB_URLS_ENV, Confinement, job_env
 from datasety.confinement import from_env as confinement_from_env
 from datasety.errors import DatasetyError
 from datasety.invocation import (
@@ -20,6 +20,7 @@ from datasety.invocation import (
     command_schema,
     commands_schema,
     public_name,
+    recheck_argv,
     runnable_commands,
     visible_params,
 )
@@ -399,8 +400,10 @@ def test_several_roots_and_repeated_values(tmp_path: Path) -> None:
     (out / "g.txt").write_text("a\n", encoding="utf-8")
     (two / "g.txt").write_text("a\n", encoding="utf-8")
     args = {"input": str(one), "output": str(two)}
-    ok = ["a|b", str(two / "g.txt"), "https://example.com/g.txt", str(out / "missing.txt")]
+    ok = ["a|b", str(two / "g.txt"), str(out / "missing.txt")]
     build_argv("shuffle", {**args, "group": ok}, confinement)
+    with pytest.raises(DatasetyError, match="a server with --root fetches no URL"):
+        build_argv("shuffle", {**args, "group": ["https://example.com/g.txt"]}, confinement)
     with pytest.raises(DatasetyError) as caught:
         build_argv("shuffle", {**args, "group": ["a|b", str(out / "g.txt")]}, confinement)
     assert caught.value.message == (
@@ -415,13 +418,43 @@ def test_no_roots_means_no_confinement(tmp_path: Path) -> None:
     assert build_argv("align", {"target": "/etc", "control": "rel"}, None)[-1] == "rel"
 
 
+def test_urls_are_refused_without_roots_when_the_server_says_so(tmp_path: Path) -> None:
+    no_urls = Confinement.of([], urls=False)
+    assert no_urls == Confinement((), None, urls=False)
+    assert job_env([], urls=False) == {JOB_URLS_ENV: "0"}
+    assert confinement_from_env({JOB_URLS_ENV: "0"}, "/base") == Confinement((), "/base", False)
+    args = {"input": "rel", "output": "/anywhere", "group": ["a|b", "http://169.254.169.254/"]}
+    with pytest.raises(DatasetyError, match="must not be a URL: this server fetches no URL"):
+        build_argv("shuffle", args, no_urls)
+    # Paths stay free without roots.
+    assert build_argv("shuffle", {**args, "group": ["a|b"]}, no_urls)[-1] == "a|b"
+
+
+def test_recheck_judges_each_value_by_its_parameter(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "out").mkdir(parents=True)
+    outside.mkdir()
+    confinement = Confinement.of([root])
+    assert confinement is not None
+    args = {"target": str(root / "out"), "control": str(root / "out"), "output_format": "png"}
+    argv = build_argv("align", args, confinement)
+    recheck_argv(argv, confinement)
+    (root / "out").rmdir()
+    (root / "out").symlink_to(outside)
+    with pytest.raises(DatasetyError, match="Parameter 'target' of align must be inside"):
+        recheck_argv(argv, confinement)
+    # A value that only looks like a path (a group's inline text) is not a path.
+    shuffle = build_argv("shuffle", {"input": str(root), "output": str(root), "group": "a|b"})
+    recheck_argv(shuffle, confinement)
+
+
 def test_roots_travel_to_a_job_through_its_environment(tmp_path: Path) -> None:
     root = tmp_path / "a:b"  # a ':' would break an os.pathsep list
     root.mkdir()
     (tmp_path / "link").symlink_to(root)
     env = job_env([tmp_path / "link"])
     assert json.loads(env[JOB_ROOTS_ENV]) == [str(root)]
-    assert confinement_from_env(env, "/base") == Confinement((str(root),), "/base")
+    assert confinement_from_env(env, "/base") == Confinement((str(root),), "/base", urls=False)
     for bad in ("", "[]", "not json", '"/x"', "[1]", '[""]'):
         # Fail closed: a job told to stay confined never runs unconfined.
         with pytest.raises(DatasetyError, match=JOB_ROOTS_ENV):

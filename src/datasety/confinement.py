@@ -16,8 +16,16 @@ a Ray job's is Ray's), so a relative path in a job's arguments is refused when t
 paths resolve against it. The server hands its roots to every job in :data:`JOB_ROOTS_ENV`,
 so a ``workflow`` job checks each step before running any.
 
-What this cannot stop: a folder inside a root that a job may write can be swapped for a symlink
-between the check and the write by someone who can already write inside the roots.
+URLs: ``shuffle --group http://...`` makes the command fetch the URL. Given by a client, that
+is the server fetching whatever the client asks (loopback and metadata addresses included), so
+a server's jobs may not name URLs unless it was started with ``--allow-job-urls``, and never
+under ``--root``. The server hands that policy to its jobs in :data:`JOB_URLS_ENV` too, so a
+``workflow`` job refuses such a step before running any.
+
+The server checks a job's paths when it is submitted and again when it starts (a queued job
+waits, and a folder may become a symlink meanwhile). What this cannot stop: a folder inside a
+root that a running job writes can be swapped for a symlink by someone who can already write
+inside the roots.
 """
 
 from __future__ import annotations
@@ -32,24 +40,36 @@ from datasety.errors import DatasetyError
 
 # JSON list of real paths: os.pathsep would split a root whose name holds ':'.
 JOB_ROOTS_ENV = "DATASETY_JOB_ROOTS"
+# "0" in a job's environment: the job may not fetch a URL it was given (shuffle --group).
+JOB_URLS_ENV = "DATASETY_JOB_URLS"
+# Set by every executor in a job's environment: the process is a server's job.
+JOB_ID_ENV = "DATASETY_JOB_ID"
 URL_PREFIXES = ("http://", "https://")
 
 
 @dataclass(frozen=True)
 class Confinement:
-    """The roots (real paths) that path arguments must stay in, and the folder relative paths
-    resolve against (None: relative paths are refused)."""
+    """What a job's arguments may name: paths inside ``roots`` (real paths; none: any path),
+    relative ones resolved against ``base`` (None: refused), and whether a URL may be given
+    for the command to fetch (``urls``)."""
 
     roots: tuple[str, ...]
     base: str | None = None
+    urls: bool = True
 
     @classmethod
     def of(
-        cls, roots: Iterable[str | os.PathLike[str]], base: str | None = None
+        cls,
+        roots: Iterable[str | os.PathLike[str]],
+        base: str | None = None,
+        urls: bool = True,
     ) -> Confinement | None:
-        """A confinement to ``roots``, or None when there are none (nothing to confine)."""
+        """A confinement to ``roots``, or None when there is nothing to confine. Under roots
+        no URL is ever fetched: the server promised to reach nothing beyond them."""
         real = tuple(os.path.realpath(root) for root in roots)
-        return cls(real, base) if real else None
+        if real:
+            return cls(real, base, urls=False)
+        return None if urls else cls((), base, urls=False)
 
     def _real(self, value: str) -> str | None:
         if os.path.isabs(value):
@@ -66,6 +86,8 @@ class Confinement:
         """Why ``value``, a path argument, may not be used; None when it may."""
         if "\x00" in value:
             return "must not contain a NUL byte"
+        if not self.roots:
+            return None
         real = self._real(value)
         if real is None:
             return f"must be an absolute path inside a --root folder: {value}"
@@ -74,8 +96,13 @@ class Confinement:
         return None
 
     def text_problem(self, value: str) -> str | None:
-        """Why ``value``, text that is read as a file when it names one, may not be used."""
-        if "\x00" in value or value.startswith(URL_PREFIXES):
+        """Why ``value``, text that is read as a file when it names one (and fetched when it
+        is an http(s) URL), may not be used."""
+        if "\x00" in value:
+            return None
+        if value.startswith(URL_PREFIXES):
+            return None if self.urls else self._url_refusal(value)
+        if not self.roots:
             return None
         # Relative to our folder when there is no base: a local job runs in the server's.
         real = os.path.realpath(os.path.join(self.base or os.getcwd(), value))
@@ -83,19 +110,32 @@ class Confinement:
             return f"names a file outside the --root folders: {value}"
         return None
 
+    def _url_refusal(self, value: str) -> str:
+        why = (
+            "a server with --root fetches no URL"
+            if self.roots
+            else "this server fetches no URL for a job (start it with --allow-job-urls to allow it)"
+        )
+        return f"must not be a URL: {why}: {value}"
 
-def job_env(roots: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
-    """The environment that tells a job's process the server's roots (empty without roots)."""
+
+def job_env(roots: Iterable[str | os.PathLike[str]], urls: bool = True) -> dict[str, str]:
+    """The environment that tells a job's process the server's roots and whether it may
+    fetch URLs (empty when neither is confined)."""
     real = [os.path.realpath(root) for root in roots]
-    return {JOB_ROOTS_ENV: json.dumps(real)} if real else {}
+    env = {JOB_ROOTS_ENV: json.dumps(real)} if real else {}
+    if real or not urls:
+        env[JOB_URLS_ENV] = "0"
+    return env
 
 
 def from_env(environ: Mapping[str, str], base: str) -> Confinement | None:
     """The confinement a job's server asked for in ``environ``, relative paths against
     ``base``; None when the process is not such a job."""
+    urls = environ.get(JOB_URLS_ENV) != "0"
     raw = environ.get(JOB_ROOTS_ENV)
     if raw is None:
-        return None
+        return Confinement.of((), base, urls)
     try:
         roots = json.loads(raw)
     except ValueError:
@@ -105,4 +145,4 @@ def from_env(environ: Mapping[str, str], base: str) -> Confinement | None:
         raise DatasetyError(f"{JOB_ROOTS_ENV} must be a JSON list of folders, got {raw!r}")
     if not roots:
         raise DatasetyError(f"{JOB_ROOTS_ENV} names no folder")
-    return Confinement.of(roots, base)
+    return Confinement.of(roots, base, urls)

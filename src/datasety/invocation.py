@@ -35,6 +35,8 @@ Excluded commands
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -278,7 +280,73 @@ def build_argv(
     argument outside its roots (see :mod:`datasety.confinement`).
     """
     click_command = get_runnable(command)
-    return command_argv(command, click_command, args, confinement)
+    argv = command_argv(command, click_command, args, confinement)
+    check_fits(command, argv)
+    return argv
+
+
+def recheck_argv(argv: list[str], confinement: Confinement) -> None:
+    """Check the path (and URL) values of ``argv``, made by :func:`build_argv`, against
+    ``confinement`` again: a queued job starts later, and a folder it names may have become a
+    symlink to somewhere else meanwhile. The argv is parsed back with the command's own click
+    parser, so each value is judged by the parameter it really is."""
+    name, *rest = argv
+    command = get_runnable(name)
+    try:
+        ctx = command.make_context(name, list(rest), resilient_parsing=True)
+    except click.ClickException as exc:
+        raise DatasetyError(f"Arguments of {name} no longer parse: {exc.format_message()}") from exc
+    checker = _Checker(name, command, confinement)
+    for param in visible_params(command):
+        value = ctx.params.get(param.name) if param.name else None
+        if value is None or isinstance(value, bool):
+            continue
+        occurrences = value if param.multiple else [value]
+        for occurrence in occurrences:
+            items = occurrence if isinstance(occurrence, (list, tuple)) else [occurrence]
+            kinds = (
+                list(param.type.types)
+                if isinstance(param.type, click.Tuple)
+                else [param.type] * len(items)
+            )
+            for kind, item in zip(kinds, items, strict=False):
+                if isinstance(item, str):
+                    checker.confine(param, kind, item)
+
+
+# Room left for what runs before the argv (python -m datasety, a job wrapper and its file).
+_ARGV_PREFIX_ROOM = 8192
+_LINUX_ARGS_CAP = 8 * 1024 * 1024 // 4 * 3
+
+
+def check_fits(command: str, argv: list[str], environ: Mapping[str, str] | None = None) -> None:
+    """Refuse an argv that no process could be started with (``E2BIG``): longer in all than
+    the system's ``ARG_MAX`` (the environment counts too, and each string a pointer), or, on
+    Linux, one argument longer than ``MAX_ARG_STRLEN`` (32 pages)."""
+    env = os.environ if environ is None else environ
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    if sys.platform.startswith("linux"):
+        longest = max((len(os.fsencode(item)) + 1 for item in argv), default=0)
+        if longest > 32 * page:
+            raise DatasetyError(
+                f"An argument of {command} is {longest - 1} bytes; the system allows "
+                f"{32 * page - 1} bytes for one argument"
+            )
+    try:
+        limit = os.sysconf("SC_ARG_MAX")
+    except (AttributeError, ValueError, OSError):
+        limit = 128 * 1024
+    if sys.platform.startswith("linux"):
+        # The kernel never allows more than 3/4 of its 8 MiB stack limit, whatever the rlimit.
+        limit = min(limit, _LINUX_ARGS_CAP) if limit > 0 else _LINUX_ARGS_CAP
+    pointer = 8
+    used = sum(len(os.fsencode(item)) + 1 + pointer for item in argv)
+    used += sum(len(os.fsencode(k)) + len(os.fsencode(v)) + 2 + pointer for k, v in env.items())
+    if limit > 0 and used + _ARGV_PREFIX_ROOM > limit:
+        raise DatasetyError(
+            f"Arguments of {command} are too long to start a process: {used} bytes with the "
+            f"environment, the system allows {limit}"
+        )
 
 
 def command_argv(

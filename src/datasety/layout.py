@@ -166,6 +166,14 @@ def set_metadata_row(content: str, row_id: str, text: str) -> str:
     return "".join(lines)
 
 
+def remove_metadata_row(content: str, row_id: str) -> str | None:
+    """``content`` without the rows of ``row_id`` (every other line byte for byte), or None
+    when it has no such row."""
+    lines = content.splitlines(keepends=True)
+    kept = [line for line in lines if line.split("|", 1)[0] != row_id or "|" not in line]
+    return None if len(kept) == len(lines) else "".join(kept)
+
+
 # -- dataset type -----------------------------------------------------------------------------
 
 

@@ -309,7 +309,7 @@ def test_a_dataset_overlapping_the_data_dir_is_refused_on_access(
 ) -> None:
     # Registered by a server before this check existed.
     store = client.app.state.store  # type: ignore[attr-defined]
-    old = store.add_dataset("old", str(tmp_path), "generic")
+    old, _ = store.add_dataset("old", str(tmp_path), "generic")
     for url in ("files", "files/data/datasety.sqlite3", "files/data/jobs"):
         assert_error(client.get(f"/v1/datasets/{old.id}/{url}"), 403, DATA_DIR_OVERLAP)
     put = client.put(f"/v1/datasets/{old.id}/files/data/datasety.sqlite3", content=b"x")

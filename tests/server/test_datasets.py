@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,43 @@ def test_register_returns_201_with_the_spec_shape(client: TestClient, dataset_di
     assert len(body["id"]) == 36
 
 
-def test_name_defaults_to_the_folder_name(register: RegisterFn, dataset_dir: Path) -> None:
+def test_name_defaults_to_the_folder_name(
+    register: RegisterFn, dataset_dir: Path, tmp_path: Path
+) -> None:
     assert register(dataset_dir)["name"] == "dataset"
-    assert register(dataset_dir, name="  ")["name"] == "dataset"
+    (tmp_path / "other").mkdir()
+    assert register(tmp_path / "other", name="  ")["name"] == "other"
+
+
+def test_registering_a_folder_again_answers_its_dataset(
+    client: TestClient, dataset_dir: Path, tmp_path: Path
+) -> None:
+    first = client.post("/v1/datasets", json={"path": str(dataset_dir), "name": "first"})
+    assert first.status_code == 201
+    (tmp_path / "alias").symlink_to(dataset_dir)
+    for path in (str(dataset_dir), str(tmp_path / "alias"), f"{dataset_dir}/./"):
+        again = client.post("/v1/datasets", json={"path": path, "name": "second"})
+        assert (again.status_code, again.json()) == (200, first.json())
+    assert [d["id"] for d in client.get("/v1/datasets").json()["datasets"]] == [first.json()["id"]]
+
+
+def test_concurrent_registrations_of_one_folder_make_one_dataset(
+    client: TestClient, dataset_dir: Path
+) -> None:
+    answers: list[tuple[int, str]] = []
+
+    def post() -> None:
+        response = client.post("/v1/datasets", json={"path": str(dataset_dir)})
+        answers.append((response.status_code, response.json()["id"]))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert len({dataset_id for _, dataset_id in answers}) == 1
+    assert len(client.get("/v1/datasets").json()["datasets"]) == 1
 
 
 @pytest.mark.parametrize(

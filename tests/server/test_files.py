@@ -410,6 +410,68 @@ def test_delete(client: TestClient, files_url: str, dataset_dir: Path) -> None:
     assert (again.status_code, again.json()) == (404, {"error": "File not found"})
 
 
+def test_delete_in_a_subfolder_answers_the_deleted_files_own_path(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "sub").mkdir()
+    (dataset_dir / "sub" / "photo.jpg").write_bytes(b"jpg")
+    (dataset_dir / "sub" / "photo.txt").write_text("a caption")
+    response = client.delete(f"{files_url}/sub/photo.jpg", params={"caption": "true"})
+    assert (response.status_code, response.json()) == (
+        200,
+        {"status": "deleted", "path": "sub/photo.jpg", "caption_path": "sub/photo.txt"},
+    )
+    assert list((dataset_dir / "sub").iterdir()) == []
+
+
+def test_delete_with_caption_when_only_the_caption_exists(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "x.txt").write_text("orphan caption")
+    without = client.delete(f"{files_url}/x.jpg")
+    assert (without.status_code, without.json()) == (404, {"error": "File not found"})
+    assert (dataset_dir / "x.txt").exists()
+    response = client.delete(f"{files_url}/x.jpg", params={"caption": "true"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "deleted",
+        "path": "x.txt",
+        "caption_path": "x.txt",
+        "note": "x.jpg was not found: only its caption x.txt was deleted",
+    }
+    assert not (dataset_dir / "x.txt").exists()
+    again = client.delete(f"{files_url}/x.jpg", params={"caption": "true"})
+    assert (again.status_code, again.json()) == (404, {"error": "File not found"})
+
+
+def test_deleting_audio_removes_its_metadata_row(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "wavs").mkdir()
+    for name in ("a.wav", "b.wav", "c.wav", "c.flac"):
+        (dataset_dir / "wavs" / name).write_bytes(b"RIFF")
+    (dataset_dir / "metadata.csv").write_bytes(b"a|first\r\nb|second|Second\r\nc|third\r\n")
+    gone = client.delete(f"{files_url}/wavs/a.wav")
+    assert gone.json() == {
+        "status": "deleted",
+        "path": "wavs/a.wav",
+        "metadata_path": "metadata.csv",
+    }
+    assert (dataset_dir / "metadata.csv").read_bytes() == b"b|second|Second\r\nc|third\r\n"
+    listed = client.get(files_url).json()
+    assert "first" not in json.dumps(listed)
+    # Kept on request, and while another audio file still has the row's id.
+    kept = client.delete(f"{files_url}/wavs/b.wav", params={"keep_metadata": "true"})
+    assert kept.json() == {"status": "deleted", "path": "wavs/b.wav"}
+    shared = client.delete(f"{files_url}/wavs/c.wav")
+    assert shared.json() == {"status": "deleted", "path": "wavs/c.wav"}
+    assert (dataset_dir / "metadata.csv").read_bytes() == b"b|second|Second\r\nc|third\r\n"
+    last = client.delete(f"{files_url}/wavs/c.flac")
+    assert last.json()["metadata_path"] == "metadata.csv"
+    assert (dataset_dir / "metadata.csv").read_bytes() == b"b|second|Second\r\n"
+    assert leftovers(dataset_dir) == []
+
+
 def test_delete_a_symlink_keeps_its_target(
     client: TestClient, files_url: str, dataset_dir: Path
 ) -> None:

@@ -14,6 +14,7 @@ from datasety.server.middleware import host_name
 from datasety.server.settings import Settings
 
 from .conftest import BASE_URL
+from .jobkit import ServerProcess
 
 TRAVERSAL = {"error": "Access denied: Path traversal detected"}
 
@@ -213,3 +214,30 @@ def test_non_loopback_bind_skips_the_host_check(data_dir: Path) -> None:
     with TestClient(app, base_url="http://gpu-box.lan:8080") as client:
         response = client.get("/v1/datasets", headers={"authorization": "Bearer t"})
         assert response.status_code == 200
+
+
+def test_the_bind_address_and_allowed_hosts_are_always_accepted(data_dir: Path) -> None:
+    for settings, host in [
+        (Settings(data_dir=data_dir, host="127.0.0.2", token="T"), "127.0.0.2:8080"),
+        (Settings(data_dir=data_dir, host="127.0.0.2"), "127.0.0.2"),
+        (Settings(data_dir=data_dir, host="::1"), "[::1]:9000"),
+        (Settings(data_dir=data_dir, host="127.0.0.2", allowed_hosts=("box.lan",)), "box.lan"),
+        (Settings(data_dir=data_dir, host="127.0.0.2", allowed_hosts=("box.lan",)), "127.0.0.2"),
+    ]:
+        headers = {"authorization": "Bearer T", "host": host}
+        with TestClient(create_app(settings), base_url=f"http://{host}") as client:
+            assert client.get("/v1/datasets", headers=headers).status_code == 200, host
+            refused = client.get("/v1/datasets", headers={**headers, "host": "127.0.0.3"})
+            assert refused.json() == {"error": "Access denied: Host '127.0.0.3' is not allowed"}
+
+
+@pytest.mark.slow
+def test_a_server_on_127_0_0_2_with_a_token_answers_its_own_url(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", "--host", "127.0.0.2", "--token", "T").start()
+    try:
+        assert server.base_url.startswith("http://127.0.0.2:")
+        client = server.client()
+        answer = client.get("/v1/datasets", headers={"authorization": "Bearer T"})
+        assert (answer.status_code, answer.json()) == (200, {"datasets": []})
+    finally:
+        server.stop()

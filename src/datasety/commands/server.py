@@ -129,6 +129,15 @@ def url_for(host: str, port: int) -> str:
     "loopback (e.g. behind a reverse proxy); repeatable",
 )
 @click.option(
+    "--allow-job-urls",
+    is_flag=True,
+    default=False,
+    envvar="DATASETY_ALLOW_JOB_URLS",
+    show_envvar=True,
+    help="Let jobs fetch http(s) URLs given as arguments (shuffle --group); off by default "
+    "(a client could make the server fetch any address) and refused with --root",
+)
+@click.option(
     "--max-jobs",
     type=click.IntRange(min=1),
     default=1,
@@ -182,6 +191,7 @@ def command(
     roots: tuple[Path, ...],
     max_upload_mb: int,
     allowed_hosts: tuple[str, ...],
+    allow_job_urls: bool,
     max_jobs: int,
     kill_grace: float,
     keep_jobs: int,
@@ -204,6 +214,7 @@ def command(
         roots=tuple(r.resolve() for r in roots),
         max_upload_mb=max_upload_mb,
         allowed_hosts=allowed_hosts,
+        allow_job_urls=allow_job_urls,
         max_jobs=max_jobs,
         kill_grace=kill_grace,
         keep_jobs=keep_jobs,

@@ -7,7 +7,7 @@ import os
 import click
 
 from datasety.commands import options
-from datasety.confinement import from_env
+from datasety.confinement import JOB_ID_ENV, from_env
 from datasety.workflows import (
     check_not_recursive,
     find_workflow_file,
@@ -38,9 +38,15 @@ def command(file: str | None, dry_run: bool) -> None:
     The file holds ``steps``, a list of ``{command, args}`` with args named like the command's
     flags (``crop-position`` or ``crop_position``). Every step is validated before the first
     one runs; each then runs as its own ``python -m datasety`` process in the current folder
-    (relative paths are relative to it), and the workflow stops at the first step that fails.
+    (relative paths are relative to it; in a server's job, the workflow file's folder), and the
+    workflow stops at the first step that fails.
     """
     path = find_workflow_file(file)
+    if os.environ.get(JOB_ID_ENV):
+        # A server's job has no folder of its own (it inherits the server's): its steps run
+        # beside the workflow file, as they do for a user who runs the file where it lies.
+        path = path.resolve()
+        os.chdir(path.parent)
     stack = check_not_recursive(path)
     # A job of a server with --root: the steps must stay inside its roots too.
     confinement = from_env(os.environ, os.getcwd())

@@ -19,8 +19,9 @@ DATA_DIR_OVERLAP = (
 TYPE_SAMPLE = 5000
 
 
-def register(store: Store, settings: Settings, path: str, name: str | None) -> Dataset:
-    """Register the folder ``path`` (resolved) under ``name`` (default: the folder's name)."""
+def register(store: Store, settings: Settings, path: str, name: str | None) -> tuple[Dataset, bool]:
+    """Register the folder ``path`` (resolved) under ``name`` (default: the folder's name).
+    A folder already registered answers its existing dataset; the bool says if it is new."""
     if "\x00" in path:
         raise DatasetyError("Invalid path: contains a NUL byte")
     try:

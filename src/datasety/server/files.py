@@ -308,20 +308,69 @@ def apply_write(
     return written
 
 
-def delete(root: Path, found: Target, with_caption: bool) -> dict[str, str]:
-    """Delete the file (a symlink itself, never its target) and optionally its sidecar."""
-    sidecar = layout.sidecar_path(found.rel)
-    # Confined before anything is deleted: a refused sidecar deletes nothing at all.
-    side = target(root, sidecar) if with_caption and sidecar != found.rel else None
-    removed: dict[str, str] = {}
+def _unlink(entry: Path) -> None:
     try:
-        found.entry.unlink()
-        if side is not None:
-            with contextlib.suppress(FileNotFoundError):
-                side.entry.unlink()
-                removed["caption_path"] = side.rel
+        entry.unlink()
     except FileNotFoundError:
         raise NotFoundError(FILE_NOT_FOUND) from None
     except OSError as exc:
         raise ApiError(500, f"Failed to delete file: {exc.strerror or exc}") from exc
+
+
+def delete(
+    root: Path, rel: str, with_caption: bool, lock: threading.Lock, keep_metadata: bool = False
+) -> dict[str, str]:
+    """Delete the file ``rel`` (a symlink itself, never its target); with ``with_caption`` its
+    ``.txt`` sidecar too, and that alone when the file is gone (``note`` says so). An audio
+    file's ``metadata.csv`` row goes with it unless ``keep_metadata``. Answers the spec's
+    ``path`` (the file deleted) plus ``caption_path``/``metadata_path`` for what else went."""
+    found = target(root, rel)
+    sidecar = layout.sidecar_path(found.rel)
+    # Confined before anything is deleted: a refused sidecar deletes nothing at all.
+    side = target(root, sidecar) if with_caption and sidecar != found.rel else None
+    if not found.rel or not found.path.is_file():
+        if side is None or found.path.exists() or not side.path.is_file():
+            raise NotFoundError(FILE_NOT_FOUND)
+        _unlink(side.entry)
+        note = f"{found.rel} was not found: only its caption {side.rel} was deleted"
+        return {"path": side.rel, "caption_path": side.rel, "note": note}
+    _unlink(found.entry)
+    removed = {"path": found.rel}
+    if side is not None:
+        with contextlib.suppress(NotFoundError):
+            _unlink(side.entry)
+            removed["caption_path"] = side.rel
+    audio = layout.file_kind(found.rel) == "audio"
+    if audio and not keep_metadata and remove_metadata(root, found.rel, lock):
+        removed["metadata_path"] = layout.METADATA_CSV
     return removed
+
+
+def _same_id_audio_left(folder: Path, rel: str) -> bool:
+    """True if another audio file beside ``rel`` has its row id (``a.wav`` and ``a.flac``)."""
+    row_id = layout.metadata_id(rel)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    return any(
+        layout.metadata_id(name) == row_id and layout.file_kind(name) == "audio" for name in names
+    )
+
+
+def remove_metadata(root: Path, rel: str, lock: threading.Lock) -> bool:
+    """Drop the ``metadata.csv`` row of the deleted audio file ``rel``; True if one went. A row
+    that another audio file of the same id still uses stays."""
+    path = confine(root, layout.METADATA_CSV)
+    with lock:
+        if not path.is_file() or _same_id_audio_left(target(root, rel).entry.parent, rel):
+            return False
+        try:
+            content = path.read_bytes().decode("utf-8", "surrogateescape")
+            updated = layout.remove_metadata_row(content, layout.metadata_id(rel))
+            if updated is None:
+                return False
+            atomic.atomic_write_bytes(path, updated.encode("utf-8", "surrogateescape"))
+        except OSError as exc:
+            raise ApiError(500, f"Failed to delete file: {exc.strerror or exc}") from exc
+    return True

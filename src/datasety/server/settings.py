@@ -43,6 +43,8 @@ class Settings:
     max_upload_mb: int = 1024
     # Host header names accepted while bound to loopback; empty means LOOPBACK_NAMES.
     allowed_hosts: tuple[str, ...] = ()
+    # Let jobs fetch http(s) URLs given as arguments (shuffle --group); never with roots.
+    allow_job_urls: bool = False
     # Job runner knobs (issue 4 reads them).
     max_jobs: int = 1
     kill_grace: float = 10.0
@@ -57,10 +59,13 @@ class Settings:
 
     def host_names(self) -> frozenset[str] | None:
         """Host header names to accept, or None when any is fine (non-loopback bind + token)."""
+        # The bind address is always allowed: the server's own printed URL must work
+        # (``--host 127.0.0.2`` is loopback but none of the usual names).
+        own = (*LOOPBACK_NAMES, self.host.strip("[]").lower())
         if self.allowed_hosts:
-            return frozenset((*LOOPBACK_NAMES, *(h.lower() for h in self.allowed_hosts)))
+            return frozenset((*own, *(h.lower() for h in self.allowed_hosts)))
         if is_loopback(self.host):
-            return frozenset(LOOPBACK_NAMES)
+            return frozenset(own)
         return None
 
     def check(self) -> None:
@@ -72,5 +77,9 @@ class Settings:
             )
         if self.token is not None and not self.token.strip():
             raise DatasetyError("--token must not be empty")
+        if self.allow_job_urls and self.roots:
+            raise DatasetyError(
+                "--allow-job-urls cannot be used with --root: a server with roots fetches no URL"
+            )
         if self.max_upload_mb < 1:
             raise DatasetyError("--max-upload-mb must be at least 1")

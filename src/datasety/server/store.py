@@ -147,14 +147,22 @@ class Store:
 
     # -- datasets ------------------------------------------------------------------------------
 
-    def add_dataset(self, name: str, path: str, type_: str) -> Dataset:
+    def add_dataset(self, name: str, path: str, type_: str) -> tuple[Dataset, bool]:
+        """Register ``path``; a path already registered answers its dataset unchanged.
+        Returns the dataset and whether it is new (looked up and added in one transaction,
+        so two clients registering one folder at once get one dataset)."""
         dataset = Dataset(str(uuid.uuid4()), name, path, type_, time.time())
         with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM datasets WHERE path = ? ORDER BY created_at, id LIMIT 1", (path,)
+            ).fetchall()
+            if rows:
+                return _dataset(rows[0]), False
             conn.execute(
                 "INSERT INTO datasets (id, name, path, type, created_at) VALUES (?, ?, ?, ?, ?)",
                 (dataset.id, dataset.name, dataset.path, dataset.type, dataset.created_at),
             )
-        return dataset
+        return dataset, True
 
     def list_datasets(self) -> list[Dataset]:
         rows = self.query("SELECT * FROM datasets ORDER BY created_at, id")

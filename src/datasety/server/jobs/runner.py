@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datasety.confinement import job_env
+from datasety.confinement import Confinement, job_env
 from datasety.errors import DatasetyError, NotFoundError
+from datasety.invocation import recheck_argv
 from datasety.server.jobs import logs
 from datasety.server.jobs.executor import Executor, Handle, Outcome
 from datasety.server.jobs.local import LocalExecutor
@@ -89,8 +90,14 @@ class JobRunner:
         kill_grace: float = 10.0,
         keep_jobs: int = 1000,
         poll_interval: float = 0.05,
+        confinement: Confinement | None = None,
     ) -> None:
         self.records = JobRecords(store)
+        # Checked again when a job starts: its paths may have changed while it was queued.
+        self.confinement = confinement
+        # The job submit() is starting, and why it was refused at start if it was.
+        self._submitting: str | None = None
+        self._refused: str | None = None
         self.executor = executor
         self.jobs_dir = jobs_dir
         self.max_jobs = max(1, max_jobs)
@@ -159,7 +166,13 @@ class JobRunner:
         ``failed`` with the reason).
         """
         row = self.records.insert(str(uuid.uuid4()), command, argv)
-        self._fill_slots()
+        self._submitting, self._refused = row.id, None
+        try:
+            self._fill_slots()
+        finally:
+            self._submitting, refused = None, self._refused
+        if refused is not None:
+            raise DatasetyError(refused)
         current = self.records.get(row.id)
         assert current is not None
         if current.status == FAILED and current.pid is None:
@@ -240,6 +253,13 @@ class JobRunner:
     def _launch(self, row: JobRow) -> None:
         if not self.records.mark_starting(row.id):
             return
+        refused = self._recheck(row)
+        if refused is not None:
+            log.warning("job %s refused at start: %s", row.id, refused)
+            self.records.finish(row.id, FAILED, None, refused, None)
+            if row.id == self._submitting:
+                self._refused = refused  # submit() answers 400: a client's mistake
+            return
         try:
             handle = self.executor.start(row.id, row.argv)
         except (OSError, ValueError) as exc:
@@ -251,6 +271,16 @@ class JobRunner:
         if handle.pid is not None and handle.pgid is not None:
             self.records.set_process(row.id, handle.pid, handle.pgid)
         self._active[row.id] = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
+
+    def _recheck(self, row: JobRow) -> str | None:
+        """Why the job may not start now (a path argument left the roots), or None."""
+        if self.confinement is None or row.argv[1:3] != ["-m", "datasety"]:
+            return None
+        try:
+            recheck_argv(row.argv[3:], self.confinement)
+        except DatasetyError as exc:
+            return f"Refused at start: {exc.message}"
+        return None
 
     def _stop(self, active: _Active) -> None:
         if self.kill_grace <= 0:
@@ -331,7 +361,7 @@ def build_runner(settings: Settings, store: Store) -> JobRunner:
     """The runner the server's settings ask for (``data_dir/jobs`` holds the logs)."""
     jobs_dir = settings.data_dir / "jobs"
     executor: Executor
-    env = job_env(settings.roots)
+    env = job_env(settings.roots, settings.allow_job_urls)
     if settings.executor == "local":
         executor = LocalExecutor(jobs_dir, env)
     elif settings.executor == "ray":
@@ -350,4 +380,5 @@ def build_runner(settings: Settings, store: Store) -> JobRunner:
         max_jobs=settings.max_jobs,
         kill_grace=settings.kill_grace,
         keep_jobs=settings.keep_jobs,
+        confinement=Confinement.of(settings.roots, urls=settings.allow_job_urls),
     )

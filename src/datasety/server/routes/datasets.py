@@ -57,20 +57,28 @@ def _out(dataset: Dataset, status: int = 200) -> JSONResponse:
 @router.post(
     "",
     status_code=201,
-    summary="Register a dataset",
-    responses={201: {"model": DatasetOut}, **error_responses(400, 403)},
+    summary="Register a dataset (a folder already registered answers its dataset with 200)",
+    responses={
+        201: {"model": DatasetOut},
+        200: {"model": DatasetOut, "description": "The folder was registered before"},
+        **error_responses(400, 403),
+    },
     openapi_extra=_json_body(DatasetCreate),
 )
 async def create_dataset(request: Request) -> JSONResponse:
-    """Register a folder; its type (image, audio, video, generic) is detected."""
+    """Register a folder; its type (image, audio, video, generic) is detected. Registering
+    a folder again (by any path that resolves to it) answers the existing dataset, 200."""
     body = await read_json_object(request, limit=SMALL_JSON_LIMIT)
     path = optional_str(body, "path")
     if not path:
         raise ApiError(400, "Missing 'path' in payload")
     name = optional_str(body, "name")
     settings = request.app.state.settings
-    dataset = await run_in_threadpool(datasets.register, _store(request), settings, path, name)
-    return _out(dataset, 201)
+    dataset, created = await run_in_threadpool(
+        datasets.register, _store(request), settings, path, name
+    )
+    # A folder registered before: its dataset as it is (200), never a second one.
+    return _out(dataset, 201 if created else 200)
 
 
 @router.get("", summary="List all datasets", responses={200: {"model": DatasetList}})

@@ -83,6 +83,7 @@ class WriteOut(BaseModel):
     path: str
     caption_path: str | None = None
     metadata_path: str | None = None
+    note: str | None = None
 
 
 WRITE_BODY = {
@@ -254,13 +255,21 @@ def delete_file(
     dataset_id: str,
     file_path: str,
     caption: bool = Query(False, description="Also delete the .txt caption sidecar"),
+    keep_metadata: bool = Query(
+        False, description="Keep an audio file's metadata.csv row (removed by default)"
+    ),
 ) -> JSONResponse:
-    """Delete one file; with ``caption=true`` its ``.txt`` sidecar too."""
+    """Delete one file; with ``caption=true`` its ``.txt`` sidecar too (only the sidecar when
+    the file itself is gone: ``path`` names what was deleted and ``note`` says why). Deleting
+    an audio file removes its ``metadata.csv`` row unless ``keep_metadata=true``."""
     dataset_id, root = _dataset(request, dataset_id)
-    found = files.existing_file(root, file_path)
-    removed = files.delete(root, found, caption)
+    lock = request.app.state.locks.get(dataset_id)
+    removed = files.delete(root, file_path, caption, lock, keep_metadata)
     catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
     if catalog is not None:
-        for rel in (found.rel, *removed.values()):
-            catalog.note_delete(rel)
-    return JSONResponse({"status": "deleted", "path": found.rel, **removed})
+        for key in ("path", "caption_path"):
+            if key in removed:
+                catalog.note_delete(removed[key])
+        if "metadata_path" in removed:
+            catalog.note_write(removed["metadata_path"])
+    return JSONResponse({"status": "deleted", **removed})

@@ -54,8 +54,10 @@ async def create_job(request: Request) -> JSONResponse:
     if command is None or command == "":
         raise ApiError(400, MISSING_COMMAND)
     # With --root, every path argument must resolve inside a root (absolute: a job's working
-    # folder is the executor's business), checked before anything is queued.
-    confinement = Confinement.of(request.app.state.settings.roots)
+    # folder is the executor's business), checked before anything is queued; and no URL is
+    # fetched for a client unless the server opted in.
+    settings = request.app.state.settings
+    confinement = Confinement.of(settings.roots, urls=settings.allow_job_urls)
     argv = build_argv(command, body.get("args"), confinement)
     _refuse_nul_bytes(command, body.get("args") or {}, argv)
     try:

@@ -35,7 +35,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_resize import WORK, machine, our_command, reference_command  # noqa: E402
+from bench_resize import (  # noqa: E402
+    REFERENCE_VENV,
+    WORK,
+    machine,
+    our_command,
+    reference_command,
+)
 
 DATASET = WORK / "listing"
 DATA_DIR = WORK / "listing-data"
@@ -75,10 +81,15 @@ def free_port() -> int:
 
 
 def start(command: list[str], port: int, *extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    if Path(command[0]).is_relative_to(REFERENCE_VENV):
+        # A PYTHONPATH meant for our sources (a worktree) would shadow the reference's own.
+        env.pop("PYTHONPATH", None)
     proc = subprocess.Popen(
         [*command, "server", "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

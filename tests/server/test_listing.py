@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.server import catalog
+from datasety.server import catalog, watch
 
 from .conftest import RegisterFn
+
+
+@pytest.fixture(autouse=True, params=["inotify", "disk"])
+def freshness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with changes seen through inotify, and again by checking the disk."""
+    if request.param == "disk":
+        monkeypatch.setattr(watch.FolderWatch, "open", classmethod(lambda cls: None))
+    mode: str = request.param
+    return mode
+
 
 ROLE_KEYS = ["input", "target", "mask", "canny", "pose", "seg", "depth", "normal", "image"]
 
@@ -323,3 +334,117 @@ def test_full_listing_is_gzipped_for_clients_that_accept_it(
     assert len(plain.json()["files"]) == 50
     refused = client.get(files_url, headers={"accept-encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
+
+
+def test_folders_created_renamed_and_removed_by_other_programs(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "a.png")
+    write(dataset_dir, "one/b.png")
+    assert [e["path"] for e in listing(client, files_url)["files"]] == ["", "one"]
+    write(dataset_dir, "one/two/three/c.png")
+    write(dataset_dir, "one/two/three/c.txt", "deep")
+    found = listing(client, files_url)["files"]
+    assert [(e["path"], e["caption"]) for e in found] == [
+        ("", ""),
+        ("one", ""),
+        ("one/two/three", "deep"),
+    ]
+    (dataset_dir / "one").rename(dataset_dir / "uno")
+    write(dataset_dir, "uno/two/three/c.txt", "renamed")
+    found = listing(client, files_url)["files"]
+    assert [(e["path"], e["caption"]) for e in found] == [
+        ("", ""),
+        ("uno", ""),
+        ("uno/two/three", "renamed"),
+    ]
+    # Still watched under its new name.
+    write(dataset_dir, "uno/two/three/d.png")
+    assert listing(client, files_url)["total"] == 4
+    for path in sorted((dataset_dir / "uno").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (dataset_dir / "uno").rmdir()
+    assert [e["base"] for e in listing(client, files_url)["files"]] == ["a"]
+
+
+def test_a_caption_rewritten_at_once_with_the_same_size(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "a.png")
+    caption = write(dataset_dir, "a.txt", "first")
+    for text in ("secnd", "third", "forth"):
+        assert listing(client, files_url)["files"][0]["caption"] != text
+        caption.write_text(text)  # same size, within the clock's granularity
+        assert listing(client, files_url)["files"][0]["caption"] == text
+
+
+def _catalog_with_watch(root: Path) -> tuple[catalog.Catalog, watch.FolderWatch]:
+    folder_watch = watch.FolderWatch.open()
+    if folder_watch is None:
+        pytest.skip("inotify is not available here")
+    return catalog.Catalog(root.resolve(), folder_watch), folder_watch
+
+
+def _bases(found: catalog.Catalog) -> list[str]:
+    import json
+
+    body, _ = found.listing(catalog.Query())
+    return [e["base"] for e in json.loads(body)["files"]]
+
+
+def test_a_queue_overflow_falls_back_to_a_full_check(freshness: str, tmp_path: Path) -> None:
+    if freshness == "disk":
+        pytest.skip("about inotify")
+    write(tmp_path, "a.png")
+    found, folder_watch = _catalog_with_watch(tmp_path)
+    try:
+        assert _bases(found) == ["a"]
+        assert found._watching
+        write(tmp_path, "b.png")
+        image = write(tmp_path, "a.png", b"longer")
+        _age(tmp_path)
+        _age(image)
+        found._events.clear()  # as if the kernel had dropped them...
+        folder_watch.drain()
+        found._events.clear()
+        found._queue_event(None, "", True)  # ...and said so
+        assert _bases(found) == ["a", "b"]
+        body, _ = found.listing(catalog.Query())
+        assert b'"size_bytes":6' in body
+    finally:
+        found.close()
+        folder_watch.close()
+
+
+def test_no_watch_left_falls_back_to_checking_the_disk(
+    freshness: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if freshness == "disk":
+        pytest.skip("about inotify")
+    write(tmp_path, "a.png")
+    write(tmp_path, "sub/b.png")
+    found, folder_watch = _catalog_with_watch(tmp_path)
+
+    def limit_reached(*args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(folder_watch, "add", limit_reached)
+    try:
+        assert _bases(found) == ["a", "b"]
+        assert not found._watching
+        write(tmp_path, "sub/c.png")
+        assert _bases(found) == ["a", "b", "c"]
+    finally:
+        found.close()
+        folder_watch.close()
+
+
+def test_network_file_systems_are_not_watched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert watch.watchable(tmp_path) == (watch.fs_type(tmp_path) not in watch.REMOTE_FS)
+    for kind in ("nfs4", "cifs", "fuse.sshfs"):
+        monkeypatch.setattr(watch, "fs_type", lambda path, kind=kind: kind)
+        assert not watch.watchable(tmp_path)
+    monkeypatch.setattr(watch, "fs_type", lambda path: "ext4")
+    assert watch.watchable(tmp_path) == sys.platform.startswith("linux")

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await stack.enter_async_context(hook(app))
                 yield
         finally:
+            app.state.catalogs.close()
             app.state.store.close()
 
     app = FastAPI(

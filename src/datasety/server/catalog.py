@@ -5,7 +5,12 @@ inode (adding, removing or renaming an entry changes its folder's mtime), the te
 caption keyed by its (mtime, size, inode), and the listing's JSON once per version. A warm
 listing therefore costs one ``stat`` per folder and per caption file, then a cached body.
 
-Freshness rules:
+Freshness, where inotify sees every change (Linux, a local file system; see
+:mod:`datasety.server.watch`): every folder is watched, and a listing applies the events queued
+since the last one (each names the folder and entry that changed), so a warm listing touches
+nothing on disk. A queue overflow or a changed folder falls back to the checks below once.
+
+Freshness elsewhere (and for the first scan):
 
 * added, removed, renamed or atomically replaced files: seen by the next listing (their folder
   changed; a replaced file has a new inode, so only it is stat'ed again);
@@ -13,7 +18,8 @@ Freshness rules:
 * an mtime within ``RACY_NS`` of the moment it was read is not trusted (file systems have
   coarse timestamps), so that folder or caption is read again next time;
 * other files rewritten in place (same inode, same folder entries): their ``size_bytes`` is
-  refreshed by a sweep at most every ``SWEEP_SECONDS``.
+  refreshed by a sweep at most every ``SWEEP_SECONDS`` (with inotify: only symlinks, whose
+  targets may change without an event in the symlink's folder).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import stat
 import threading
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +44,7 @@ from datasety.server.listing import (
     dumps,
     file_item,
 )
+from datasety.server.watch import FolderWatch, watchable
 
 RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
@@ -56,6 +64,7 @@ class DirRec:
     racy: bool
     files: dict[str, FileRec]
     subdirs: list[str]
+    links: list[str]  # names of the files that are symlinks
 
 
 @dataclass(slots=True)
@@ -136,10 +145,15 @@ def _join(rel: str, name: str) -> str:
 class Catalog:
     """The cached listing of one dataset folder (``root`` resolved). Thread-safe."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, watch: FolderWatch | None = None) -> None:
         self.root = root
         self._root = str(root)
         self._lock = threading.Lock()
+        # inotify, once every folder is watched (``_watching``); None: check the disk.
+        self._watch = watch if watch is not None and watchable(root) else None
+        self._watching = False
+        self._wds: dict[str, int] = {}
+        self._events: deque[tuple[str | None, str, bool]] = deque()
         self._dirs: dict[str, DirRec] = {}
         # Caption texts by folder, then file name (stat'ed folder by folder on every listing).
         self._captions: dict[str, dict[str, TextRec]] = {}
@@ -196,14 +210,126 @@ class Catalog:
 
     # -- freshness --------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Stop watching this dataset's folders."""
+        with self._lock:
+            self._stop_watching()
+
     def _refresh(self) -> None:
-        changed = self._walk()
-        changed = self._refresh_captions() or changed
+        changed = self._apply_events() if self._watching else False
+        if not self._watching:
+            changed = self._walk() or changed
+            changed = self._refresh_captions() or changed
         changed = self._refresh_metadata() or changed
         if time.monotonic() - self._last_sweep > SWEEP_SECONDS:
             changed = self._sweep() or changed
+        # Every folder has a watch now (unless adding one failed): events from here on.
+        self._watching = self._watch is not None
         if changed:
             self._version += 1
+
+    # -- inotify ----------------------------------------------------------------------------
+
+    def _queue_event(self, folder: str | None, name: str, is_dir: bool) -> None:
+        # Called by the watch, from any thread: a deque's append and popleft are atomic.
+        self._events.append((folder, name, is_dir))
+
+    def _watch_folder(self, rel: str) -> None:
+        """Watch ``rel`` before it is scanned, so no change after the scan goes unseen."""
+        if self._watch is None or rel in self._wds:
+            return
+        try:
+            self._wds[rel] = self._watch.add(os.path.join(self._root, rel), rel, self._queue_event)
+        except OSError:
+            self._stop_watching()  # the watch limit, most likely: check the disk instead
+
+    def _unwatch_folder(self, rel: str) -> None:
+        wd = self._wds.pop(rel, None)
+        # A renamed folder keeps its watch descriptor under its new name.
+        if wd is not None and self._watch is not None and wd not in self._wds.values():
+            self._watch.remove(wd, self._queue_event)
+
+    def _stop_watching(self) -> None:
+        for rel in list(self._wds):
+            self._unwatch_folder(rel)
+        self._watch, self._watching = None, False
+        self._events.clear()
+
+    def _apply_events(self) -> bool:
+        """Apply the queued changes; a changed folder structure (or an overflow) makes the
+        caller check the disk instead (``_watching`` False for this refresh)."""
+        assert self._watch is not None
+        self._watch.drain()
+        changed = False
+        events = self._events
+        while events:
+            folder, name, is_dir = events.popleft()
+            if folder is None:
+                for dir_rec in self._dirs.values():
+                    dir_rec.racy = True
+                self._last_sweep = 0.0  # sizes rewritten in place: sweep them too
+                self._watching = False
+            elif is_dir or not name:
+                rec = self._dirs.get(folder)
+                if rec is not None:
+                    rec.racy = True
+                else:
+                    parent = os.path.dirname(folder)
+                    if parent in self._dirs:
+                        self._dirs[parent].racy = True
+                self._watching = False
+            else:
+                changed = self._apply_file_event(folder, name) or changed
+        return changed
+
+    def _apply_file_event(self, folder: str, name: str) -> bool:
+        rec = self._dirs.get(folder)
+        if rec is None or name.startswith(".") or not _utf8(name):
+            return False
+        path = os.path.join(self._root, folder, name)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            st = None
+        old = rec.files.get(name)
+        fresh: FileRec | None = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            try:
+                fresh = self._linked_file(path)
+            except OSError:
+                fresh = None
+        elif st is not None and stat.S_ISREG(st.st_mode):
+            fresh = FileRec(st.st_size, st.st_ino, st.st_mtime_ns)
+        elif st is not None and stat.S_ISDIR(st.st_mode):
+            rec.racy = True  # a folder where a file was: the walk takes it from here
+            self._watching = False
+            return False
+        is_link = st is not None and stat.S_ISLNK(st.st_mode)
+        if is_link != (name in rec.links):
+            if is_link:
+                insort(rec.links, name)
+            else:
+                rec.links.remove(name)
+        texts = self._captions.get(folder)
+        is_caption = fresh is not None and layout.extension(name) == layout.CAPTION_EXTENSION
+        if fresh is None:
+            rec.files.pop(name, None)
+            if texts is not None:
+                texts.pop(name, None)
+            return old is not None
+        rec.files[name] = fresh
+        changed = old is None or old.size != fresh.size
+        if is_caption:
+            # Read again whatever its stat says: an edit within the clock's granularity that
+            # keeps the size would look unchanged.
+            known = texts.get(name) if texts is not None else None
+            try:
+                text = self._read_text(path, os.stat(path))  # a symlink's target
+            except OSError:
+                return True
+            self._captions.setdefault(folder, {})[name] = text
+            changed = changed or known is None or known.text != text.text
+        return changed
 
     def _walk(self) -> bool:
         changed = False
@@ -229,16 +355,19 @@ class Catalog:
         gone = [rel for rel in self._dirs if rel not in seen]
         for rel in gone:
             del self._dirs[rel]
+            self._unwatch_folder(rel)
         if changed or gone:
             self._sync_captions()
             return True
         return False
 
     def _scan(self, rel: str, st: os.stat_result, old: DirRec | None) -> DirRec | None:
+        self._watch_folder(rel)
         scanned_ns = time.time_ns()
         old_files = old.files if old else {}
         files: dict[str, FileRec] = {}
         subdirs: list[str] = []
+        links: list[str] = []
         try:
             with os.scandir(os.path.join(self._root, rel)) as entries:
                 for entry in entries:
@@ -252,6 +381,7 @@ class Catalog:
                             linked = self._linked_file(entry.path)
                             if linked is not None:
                                 files[name] = linked
+                                links.append(name)
                         elif entry.is_file(follow_symlinks=False):
                             prev = old_files.get(name)
                             ino = entry.inode()
@@ -264,7 +394,7 @@ class Catalog:
         except OSError:
             return None
         racy = scanned_ns - st.st_mtime_ns < RACY_NS
-        return DirRec(st.st_mtime_ns, st.st_ino, racy, files, sorted(subdirs))
+        return DirRec(st.st_mtime_ns, st.st_ino, racy, files, sorted(subdirs), sorted(links))
 
     def _linked_file(self, path: str) -> FileRec | None:
         # A symlink is listed only if it is a file inside the dataset: never a way out.
@@ -362,7 +492,12 @@ class Catalog:
     def _sweep(self) -> bool:
         self._last_sweep = time.monotonic()
         changed = False
-        for rel, rec in self._dirs.items():
+        for rel, rec in list(self._dirs.items()):
+            if self._watching:
+                # Watched folders report their own files' changes, not a link target's.
+                for name in list(rec.links):
+                    changed = self._apply_file_event(rel, name) or changed
+                continue
             for name, file_rec in rec.files.items():
                 try:
                     s = os.stat(os.path.join(self._root, rel, name))
@@ -501,16 +636,24 @@ def _differs(old: DirRec | None, new: DirRec) -> bool:
 class Catalogs:
     """The catalog of every dataset in use, by dataset id (and thumbnails' cache folder)."""
 
-    def __init__(self, thumbs_dir: Path) -> None:
+    def __init__(self, thumbs_dir: Path, watch: bool = True) -> None:
         self.thumbs_dir = thumbs_dir
         self._lock = threading.Lock()
         self._catalogs: dict[str, Catalog] = {}
+        # One inotify descriptor for every catalog, opened with the first one.
+        self._use_watch = watch
+        self._watch: FolderWatch | None = None
 
     def get(self, dataset_id: str, root: Path) -> Catalog:
         with self._lock:
             catalog = self._catalogs.get(dataset_id)
             if catalog is None or catalog.root != root:
-                catalog = self._catalogs[dataset_id] = Catalog(root)
+                if catalog is not None:
+                    catalog.close()
+                if self._use_watch and self._watch is None:
+                    self._watch = FolderWatch.open()
+                    self._use_watch = self._watch is not None
+                catalog = self._catalogs[dataset_id] = Catalog(root, self._watch)
             return catalog
 
     def peek(self, dataset_id: str) -> Catalog | None:
@@ -520,4 +663,16 @@ class Catalogs:
 
     def forget(self, dataset_id: str) -> None:
         with self._lock:
-            self._catalogs.pop(dataset_id, None)
+            catalog = self._catalogs.pop(dataset_id, None)
+        if catalog is not None:
+            catalog.close()
+
+    def close(self) -> None:
+        """Forget every catalog and close the watch (at shutdown)."""
+        with self._lock:
+            catalogs, self._catalogs = list(self._catalogs.values()), {}
+            watch, self._watch = self._watch, None
+        for catalog in catalogs:
+            catalog.close()
+        if watch is not None:
+            watch.close()

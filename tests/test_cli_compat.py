@@ -19,6 +19,25 @@ import pytest
 from datasety.commands import commands
 
 REFERENCE_TABLES = {
+    "mask": """
+| --input | -i | str |  |  |  |
+| --output | -o | str |  |  |  |
+| --input-image |  | str |  |  |  |
+| --output-image |  | str |  |  |  |
+| --keywords | -k | str |  |  | required |
+| --model |  | str | sam3 | sam3,sam2,clipseg |  |
+| --device |  | str | auto | auto,cpu,cuda,mps |  |
+| --threshold |  | float | 0.3 |  |  |
+| --padding |  | int | 0 |  |  |
+| --blur |  | int | 0 |  |  |
+| --invert |  | flag |  |  |  |
+| --naming |  | str | folder | folder,suffix |  |
+| --output-format |  | str | png | png,jpg,webp |  |
+| --dry-run |  | flag |  |  |  |
+| --recursive | -R | flag |  |  |  |
+| --progress |  | flag |  |  |  |
+| --skip-existing |  | flag |  |  |  |
+""",
     "resize": """
 | --input | -i | str |  |  |  |
 | --output | -o | str |  |  |  |
@@ -190,7 +209,8 @@ def test_the_tables_are_the_reference_ones() -> None:
     # A guard against a bad paste: the row counts of the reference's tables.
     counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
     assert counts == {
-        "resize": 17, "degrade": 17, "align": 6, "shuffle": 8, "caption": 20, "workflow": 2,
+        "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8, "caption": 20,
+        "workflow": 2,
         "server": 1,
     }  # fmt: skip
     assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "

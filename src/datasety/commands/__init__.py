@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "align",
     "shuffle",
     "caption",
+    "mask",
     "inspect",
     "workflow",
     "server",

@@ -42,17 +42,25 @@ class Decoded(Generic[T, D]):
     error: str | None = None
 
 
-def decode_rgb(path: Path, min_size: tuple[int, int] | None = None) -> Image.Image:
-    """The image at ``path`` as RGB, fully decoded (so the file is closed).
+def decode_rgb(path: Path) -> Image.Image:
+    """The image at ``path`` as RGB, fully decoded (so the file is closed)."""
+    with Image.open(path) as image:
+        return image.convert("RGB")
 
-    ``min_size`` lets a JPEG decode at a reduced scale (libjpeg's DCT scaling: a quarter of
-    the work at half size) as long as the result stays at least that large: a model that
-    resizes to 352x352 gains nothing from the full 24 megapixels.
+
+def decode_for_model(path: Path, min_size: tuple[int, int]) -> tuple[Image.Image, int, int]:
+    """``(rgb, width, height)``: the image decoded for a model that resizes it to about
+    ``min_size`` (width, height), and the image's full size.
+
+    A JPEG decodes at a reduced scale (libjpeg's DCT scaling: a quarter of the work at half
+    size) as long as the result stays at least ``min_size``: a model that resizes to 352x352
+    gains nothing from the full 24 megapixels.
     """
     with Image.open(path) as image:
-        if min_size is not None and image.format == "JPEG":
+        width, height = image.size
+        if image.format == "JPEG":
             image.draft("RGB", min_size)
-        return image.convert("RGB")
+        return image.convert("RGB"), width, height
 
 
 def _decode(item: T, decode: Callable[[T], tuple[D, int]]) -> Decoded[T, D]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from datasety import __version__
 from datasety.commands import COMMAND_MODULES, commands
-from tests.clirun import run_datasety
+from tests.clirun import run_datasety, run_main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -29,6 +31,14 @@ def test_help_lists_every_registered_command() -> None:
 
 def test_registry_matches_module_list() -> None:
     assert len(commands()) == len(COMMAND_MODULES)
+
+
+def test_help_shows_no_restructuredtext_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    # click prints docstrings as they are: ``literal`` would reach the user as-is.
+    for name in ["--help", *(f"{name} --help" for name in commands())]:
+        code, out, _ = run_main(capsys, *name.split())
+        assert code == 0
+        assert "``" not in out, name
 
 
 def test_every_command_and_param_is_documented() -> None:

@@ -7,6 +7,9 @@ processes this head started, never another Ray on the machine (``ray stop`` woul
 
 ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is Ray's single-machine mode: the node's address is
 127.0.0.1, so every Ray port listens on loopback only.
+
+Token authentication is set explicitly, never left to what the home holds (Ray turns it on by
+itself when it finds ``~/.ray/auth_token``): off, or on with the head's own ``token``.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ def processes_with_env(entry: str) -> list[int]:
 class RayHead:
     """One Ray head on free loopback ports, its files under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, token: str | None = None) -> None:
         self.root = root
+        self.token = token
         self.marker = f"{MARKER}={uuid.uuid4().hex}"
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
@@ -72,7 +76,13 @@ class RayHead:
             # Fixed by default: two heads on one machine would fight over them.
             DASHBOARD_METRIC_PORT=str(free_port()),
             AUTOSCALER_METRIC_PORT=str(free_port()),
+            RAY_AUTH_MODE="token" if self.token else "disabled",
         )
+        env.pop("RAY_AUTH_TOKEN_PATH", None)
+        if self.token:
+            env["RAY_AUTH_TOKEN"] = self.token
+        else:
+            env.pop("RAY_AUTH_TOKEN", None)
         env[name] = value
         ray = Path(sys.executable).with_name("ray")
         # A short temp dir: Ray's socket paths must fit in 107 bytes.
@@ -114,9 +124,10 @@ class RayHead:
 
     def _ready(self) -> bool:
         """The dashboard answers and its job server lists jobs."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            version = httpx.get(f"{self.address}/api/version", timeout=2)
-            jobs = httpx.get(f"{self.address}/api/jobs/", timeout=5)
+            version = httpx.get(f"{self.address}/api/version", headers=headers, timeout=2)
+            jobs = httpx.get(f"{self.address}/api/jobs/", headers=headers, timeout=5)
         except httpx.TransportError:
             return False
         return version.status_code == 200 and jobs.status_code == 200

@@ -182,6 +182,14 @@ def url_for(host: str, port: int) -> str:
     help="With --executor ray: the Ray dashboard's URL (its job server); keep that port "
     "private, this server is the only door",
 )
+@click.option(
+    "--ray-token",
+    default=None,
+    envvar="DATASETY_RAY_TOKEN",
+    show_envvar=True,
+    help="With --executor ray: the token of a cluster with Ray's token authentication on "
+    "(prefer the variable: flags show in the process list)",
+)
 def command(
     host: str,
     port: int,
@@ -197,6 +205,7 @@ def command(
     keep_jobs: int,
     executor: str,
     ray_address: str,
+    ray_token: str | None,
 ) -> None:
     """Start the datasety REST API server for remote dataset and job management.
 
@@ -220,13 +229,14 @@ def command(
         keep_jobs=keep_jobs,
         executor=executor,
         ray_address=ray_address,
+        ray_token=ray_token or None,
     )
     settings.check()
     if settings.executor == "ray":
         # Refuse to start rather than queue jobs for a cluster that is not there.
         from datasety.server.jobs.ray import check_cluster
 
-        check_cluster(settings.ray_address)
+        check_cluster(settings.ray_address, settings.ray_token)
     _serve(settings)
 
 

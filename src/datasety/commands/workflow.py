@@ -35,11 +35,11 @@ from datasety.workflows import (
 def command(file: str | None, dry_run: bool) -> None:
     """Run a multi-step pipeline from datasety.yaml/.yml/.json.
 
-    The file holds ``steps``, a list of ``{command, args}`` with args named like the command's
-    flags (``crop-position`` or ``crop_position``). Every step is validated before the first
-    one runs; each then runs as its own ``python -m datasety`` process in the current folder
-    (relative paths are relative to it; in a server's job, the workflow file's folder), and the
-    workflow stops at the first step that fails.
+    The file holds "steps", a list of {command, args} with args named like the command's
+    flags (crop-position or crop_position). Every step is validated before the first one
+    runs; each then runs as its own "python -m datasety" process in the current folder
+    (relative paths are relative to it; in a server's job, the workflow file's folder), and
+    the workflow stops at the first step that fails.
     """
     path = find_workflow_file(file)
     if os.environ.get(JOB_ID_ENV):

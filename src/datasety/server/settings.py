@@ -52,6 +52,8 @@ class Settings:
     executor: str = "local"
     # The Ray dashboard's URL (its job server), used with executor "ray".
     ray_address: str = "http://127.0.0.1:8265"
+    # Sent to a Ray cluster with token authentication on (its RAY_AUTH_TOKEN).
+    ray_token: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:

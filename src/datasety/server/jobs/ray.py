@@ -24,6 +24,12 @@ each job is followed by an asyncio task that sends the client's calls to a small
 (at most one call in flight per job, so a hung cluster cannot pile up threads). ``start``,
 ``watch``, ``stop`` and ``find`` only read and write in-memory state and return at once.
 
+A cluster with Ray's token authentication on (``RAY_AUTH_MODE=token`` on its head) answers only
+requests that carry its token: ``--ray-token`` / ``DATASETY_RAY_TOKEN`` is sent as
+``Authorization: Bearer <token>`` on every call, the log tail's websocket included. Without
+it, Ray's own client settings apply (``RAY_AUTH_MODE=token`` with ``RAY_AUTH_TOKEN``,
+``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``), as for Ray's own command line.
+
 Failures: an address that cannot be reached at start-up refuses the server's start
 (:func:`check_cluster`); a cluster that stays unreachable for ``lost_after`` seconds while a
 job is in flight fails the job with that reason; a job Ray refuses or fails before running its
@@ -92,23 +98,39 @@ def check_address(address: str) -> None:
         )
 
 
-def connect(address: str) -> Any:
-    """A ``JobSubmissionClient`` for ``address``; blocks on one HTTP request (Ray's version
-    check). Raises OSError when the cluster cannot be reached."""
+def connect(address: str, token: str | None = None) -> Any:
+    """A ``JobSubmissionClient`` for ``address`` (sending ``token``, if any, on every request);
+    blocks on one HTTP request (Ray's version check). Raises OSError when the cluster cannot be
+    reached, DatasetyError when it refuses our credentials."""
     check_address(address)
     client_class = _client_class()
+    from ray.exceptions import RayError
+
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        return client_class(address)
+        return client_class(address, headers=headers)
     except RuntimeError as exc:
         # Ray answered, but not as a job server (an old version, another service on the port).
         raise ConnectionError(ray_reason(exc)) from None
+    except RayError as exc:
+        # Ray's AuthenticationError: 401 "Authentication required", 403 "... failed".
+        if not token:
+            raise DatasetyError(
+                f"the Ray cluster at {address} requires a token: give it with --ray-token "
+                "or DATASETY_RAY_TOKEN"
+            ) from None
+        if str(exc).startswith("Authentication failed"):
+            raise DatasetyError(
+                f"the Ray cluster at {address} refused the token (--ray-token / DATASETY_RAY_TOKEN)"
+            ) from None
+        raise DatasetyError(f"the Ray cluster at {address}: {_first_line(str(exc))}") from None
 
 
-def check_cluster(address: str) -> None:
-    """At server start-up: Ray importable and its job server reachable at ``address``, or a
-    one-line DatasetyError."""
+def check_cluster(address: str, token: str | None = None) -> None:
+    """At server start-up: Ray importable and its job server reachable at ``address`` (and
+    accepting ``token``), or a one-line DatasetyError."""
     try:
-        connect(address)
+        connect(address, token)
     except OSError as exc:
         raise DatasetyError(
             f"cannot reach the Ray cluster at {address} ({_first_line(str(exc))}); "
@@ -215,10 +237,12 @@ class RayExecutor:
         poll_interval: float = STATUS_POLL,
         lost_after: float | None = None,
         extra_env: Mapping[str, str] | None = None,
+        token: str | None = None,
     ) -> None:
         check_address(address)
         _client_class()  # fail now, with the install hint, if the extra is missing
         self.address = address
+        self.token = token
         self.jobs_dir = jobs_dir
         self.kill_grace = kill_grace
         # Set in every job's environment (the server's roots, see datasety.confinement).
@@ -300,7 +324,7 @@ class RayExecutor:
                 self._client_lock = asyncio.Lock()
             async with self._client_lock:
                 if self._client is None:
-                    self._client = await self._call(connect, self.address)
+                    self._client = await self._call(connect, self.address, self.token)
         return self._client
 
     async def _run_job(self, job: _RayJob, argv: list[str] | None) -> None:

@@ -369,7 +369,11 @@ def build_runner(settings: Settings, store: Store) -> JobRunner:
         from datasety.server.jobs.ray import RayExecutor
 
         executor = RayExecutor(
-            settings.ray_address, jobs_dir, kill_grace=settings.kill_grace, extra_env=env
+            settings.ray_address,
+            jobs_dir,
+            kill_grace=settings.kill_grace,
+            extra_env=env,
+            token=settings.ray_token,
         )
     else:
         raise DatasetyError(f"Unknown executor: {settings.executor} (available: local, ray)")

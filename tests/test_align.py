@@ -208,7 +208,7 @@ def test_bad_files_fail_alone(folders: tuple[Path, Path]) -> None:
     random_image(40, 40).save(target / "good.png")
     random_image(40, 40).save(control / "good.png")
     code, output = invoke("-t", str(target), "-c", str(control))
-    assert code == 0
+    assert code == 3
     assert "Done: 1 processed, 1 skipped, 2 failed" in output
     assert "Failed: broken: cannot read image" in output
     assert "Failed: twice: several target files share the name: twice.jpg, twice.png" in output

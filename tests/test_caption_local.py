@@ -185,7 +185,7 @@ def test_florence_captions_every_image_in_batches(
         "--batch-size", "2", "--num-beams", "2", "--max-tokens", "6",
         "--template", "photo of sks, {{caption}}, 4k",
     )  # fmt: skip
-    assert code == 0, err
+    assert code == 3, err  # finished; broken.png failed
     written = captions(images)
     assert sorted(written) == ["blue.txt", "grey.txt", "red.txt"]
     for text in written.values():

@@ -414,10 +414,11 @@ def test_unwritable_subfolder_fails_only_its_images(
         result = run_cli(tmp_path, *shlex.split(command_line), prefix=UNPRIVILEGED)
     finally:
         (tmp_path / "out" / "sub").chmod(0o755)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stdout.splitlines()[-1] == "Done: 1 processed, 0 skipped, 1 failed"
     failures = result.stderr.splitlines()
-    assert len(failures) == 1 and failures[0].startswith("Failed: sub/b.png: "), result.stderr
+    assert len(failures) == 2 and failures[0].startswith("Failed: sub/b.png: "), result.stderr
+    assert failures[1] == "Error: 1 of 2 files failed"
     assert sorted(p.name for p in (tmp_path / "out" / "sub").iterdir()) == ["b.txt"]
     assert (tmp_path / "out" / "sub" / "b.txt").read_text(encoding="utf-8") == "two"
     output = tmp_path / "out" / written

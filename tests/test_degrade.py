@@ -385,7 +385,7 @@ def test_colliding_names_and_bad_images_fail_alone(tmp_path: Path) -> None:
     (folder / "broken.png").write_bytes(b"not a png")
     random_image(8, 8, 3).save(folder / "ok.png")
     code, output = invoke("-i", str(folder), "-o", str(tmp_path / "out"), "-t", "blur")
-    assert code == 0
+    assert code == 3
     assert "Done: 2 processed, 0 skipped, 2 failed" in output
     assert "a.png: output a.png would overwrite the output of a.jpg" in output
     assert "broken.png: cannot read image" in output
@@ -402,7 +402,7 @@ def test_outputs_never_replace_inputs(tmp_path: Path) -> None:
     code, output = invoke("-i", str(tmp_path), "-o", str(tmp_path), "-t", "blur")
     assert "a.png: output a.png would overwrite the input a.png" in output
     assert "Done: 1 processed, 0 skipped, 1 failed" in output
-    assert code == 0
+    assert code == 3
     assert (tmp_path / "a.png").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.jpg", "b.png"]
 

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from datasety.progress import (
+    ITEMS_FAILED,
     PROGRESS_ENV,
     Progress,
     format_progress_line,
@@ -27,20 +28,29 @@ def test_human_lines_and_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     progress.processed("a.jpg", "resized a.jpg")
     progress.skipped("b.jpg", "too small")
     progress.failed("c.jpg", "cannot identify image file")
-    assert progress.finish() == 0
+    assert progress.finish() == ITEMS_FAILED == 3
     out = progress.out.getvalue().splitlines()  # type: ignore[attr-defined]
     assert out == [
         "[1/3] resized a.jpg",
         "[2/3] skipped b.jpg: too small",
         "Done: 1 processed, 1 skipped, 1 failed",
     ]
-    assert progress.err.getvalue() == "Failed: c.jpg: cannot identify image file\n"  # type: ignore[attr-defined]
+    assert progress.err.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "Failed: c.jpg: cannot identify image file",
+        "Error: 1 of 3 files failed",
+    ]
 
 
-def test_exit_code_is_one_only_when_nothing_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_any_failed_item_gives_its_own_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
     progress = make(1, monkeypatch)
     progress.failed("a.jpg", "broken")
-    assert progress.finish() == 1
+    assert progress.finish() == ITEMS_FAILED
+    assert progress.err.getvalue().splitlines()[-1] == "Error: 1 of 1 files failed"  # type: ignore[attr-defined]
+    clean = make(2, monkeypatch)
+    clean.processed("a.jpg")
+    clean.skipped("b.jpg", "too small")
+    assert clean.finish() == 0
+    assert clean.err.getvalue() == ""  # type: ignore[attr-defined]
     assert make(0, monkeypatch).finish() == 0
 
 

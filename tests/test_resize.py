@@ -409,21 +409,22 @@ def test_corrupt_files_fail_and_the_batch_goes_on(tmp_path: Path) -> None:
     (src / "c_truncated.jpg").write_bytes(whole[: len(whole) // 2])
     noisy((200, 200), 2).save(src / "d_good.png")
     result = CliRunner().invoke(cli, ["resize", "-i", str(src), "-o", str(out), "-r", "64x64",
-                                      "--workers", "2"])  # fmt: skip
-    assert result.exit_code == 0, result.output
+                                      "--workers", "2"], standalone_mode=False)  # fmt: skip
+    assert result.return_value == 3, result.output  # the exit code cli.main() gives
     assert "Done: 2 processed, 0 skipped, 2 failed" in result.output
+    assert result.stderr.splitlines()[-1] == "Error: 2 of 4 files failed"
     assert "Failed: b_garbage.jpg" in result.stderr
     assert "Failed: c_truncated.jpg" in result.stderr
     assert files_in(out) == ["a_good.jpg", "d_good.jpg"]
 
 
-def test_only_failures_exit_non_zero(tmp_path: Path) -> None:
+def test_failed_files_give_exit_code_3(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
     (src / "bad.jpg").write_bytes(b"\xff\xd8 broken")
     args = ["resize", "-i", str(src), "-o", str(tmp_path / "out"), "-r", "64x64"]
     result = CliRunner().invoke(cli, args, standalone_mode=False)
-    assert result.return_value == 1  # the exit code cli.main() gives
+    assert result.return_value == 3  # the exit code cli.main() gives
 
 
 # -- bad input: one line, non-zero, no traceback -------------------------------------------------

@@ -138,6 +138,50 @@ def test_stops_at_the_first_failing_step(project: Path) -> None:
     assert lines[-1] == "Error: step 2 (inspect) failed with exit code 1"
 
 
+def resize_step(**extra: Any) -> dict[str, Any]:
+    args = {"input": "data", "output": "small", "resolution": "16x16"}
+    return {"command": "resize", "args": args, **extra}
+
+
+def test_a_step_whose_files_partly_failed_stops_the_workflow(project: Path) -> None:
+    (project / "data" / "c.png").write_bytes(b"not a png")
+    write_yaml(project / "datasety.yaml", {"steps": [resize_step(), SHUFFLE]})
+    result = run_workflow(project)
+    assert result.returncode == 1
+    assert sorted(p.name for p in (project / "small").iterdir()) == ["a.jpg", "b.jpg"]
+    assert "==> Step 2/2" not in result.stdout
+    assert not (project / "captions").exists()
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2:] == [
+        "Error: 1 of 3 files failed",
+        "Error: step 1 (resize) failed with exit code 3",
+    ]
+
+
+def test_continue_on_error_runs_the_next_steps_and_still_exits_3(project: Path) -> None:
+    (project / "data" / "c.png").write_bytes(b"not a png")
+    steps = [resize_step(continue_on_error=True), SHUFFLE]
+    write_yaml(project / "datasety.yaml", {"steps": steps})
+    result = run_workflow(project)
+    assert result.returncode == 3, result.stderr
+    assert "==> Step 1 (resize) failed with exit code 3; continue_on_error" in result.stdout
+    assert "==> Step 2/2" in result.stdout
+    assert sorted(p.name for p in (project / "captions").iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert "Workflow done: 2 steps ran, 1 failed" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: 1 of 2 steps failed: step 1 (resize, exit code 3)"
+    )
+
+
+def test_continue_on_error_must_be_a_boolean(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_yaml(project / "datasety.yaml", {"steps": [resize_step(continue_on_error="yes")]})
+    code, out, err = run_in_process(capsys)
+    assert code == 1 and out == ""
+    assert err == "Error: Step 1 (resize): continue_on_error expects true or false\n"
+
+
 def test_strict_inspect_exit_code_is_reported(project: Path) -> None:
     steps = [{"command": "inspect", "args": {"directory": "data", "strict": True}}]
     write_yaml(project / "datasety.yml", steps)  # a top-level list of steps works too

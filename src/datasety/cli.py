@@ -15,6 +15,7 @@ import click
 from datasety import __version__
 from datasety.commands import COMMAND_MODULES, get_command
 from datasety.errors import DatasetyError
+from datasety.progress import ITEMS_FAILED
 
 
 class RegistryGroup(click.Group):
@@ -27,9 +28,21 @@ class RegistryGroup(click.Group):
         return get_command(cmd_name)
 
 
+EXIT_STATUSES = f"""\b
+Exit status:
+  0    done (every file processed or skipped)
+  1    error: the command could not run or stopped (a missing folder, a failed step)
+  2    usage error: an unknown option or a bad value
+  {ITEMS_FAILED}    the command ran to the end but some files failed (each named on stderr,
+       then "Error: N of M files failed")
+  130  interrupted
+"""
+
+
 @click.group(
     cls=RegistryGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_STATUSES,
 )
 @click.version_option(__version__, "--version", "-V", prog_name="datasety")
 def cli() -> None:

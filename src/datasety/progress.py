@@ -8,7 +8,11 @@ Three renderings of the same events:
 * on a terminal with ``--progress``: a bar on stderr, redrawn in place;
 * otherwise: one human-readable line per file.
 
-Every batch ends with the same summary line: ``Done: N processed, N skipped, N failed``.
+Every batch ends with the same summary line: ``Done: N processed, N skipped, N failed``. A batch
+in which some items failed then says so in one more line, ``Error: N of M files failed``, on
+stderr, and exits with :data:`ITEMS_FAILED` (3): a script, a workflow or the job runner (which
+takes that line as the job's ``error``) can tell it from a clean run and from a command that
+could not run at all (1) or was called wrongly (2).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any, TextIO
 
 PROGRESS_ENV = "DATASETY_PROGRESS"
 PROGRESS_PREFIX = "@datasety:progress "
+# Exit status of a batch that ran to its end but failed some of its items (see `datasety --help`).
+ITEMS_FAILED = 3
 
 
 def jsonl_requested() -> bool:
@@ -102,10 +108,14 @@ class Progress:
         )
 
     def finish(self) -> int:
-        """Print the summary and return the exit code: 1 only if nothing succeeded."""
+        """Print the summary and return the exit code: 0, or :data:`ITEMS_FAILED` when any
+        item failed (with an ``Error: N of M files failed`` line on stderr)."""
         self._clear_bar()
         print(self.summary(), file=self.out, flush=True)
-        return 1 if self.n_failed and not (self.n_processed or self.n_skipped) else 0
+        if not self.n_failed:
+            return 0
+        print(f"Error: {self.n_failed} of {self.done} files failed", file=self.err, flush=True)
+        return ITEMS_FAILED
 
     # -- rendering -------------------------------------------------------------------------
 

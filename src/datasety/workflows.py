@@ -9,7 +9,10 @@ A workflow file is YAML (``.yaml``/``.yml``, read with ``yaml.safe_load``) or JS
       - command: inspect
         args: {input: resized, strict: true}
 
-A top-level list of steps is accepted too. A step may carry a ``name`` shown in its header.
+A top-level list of steps is accepted too. A step may carry a ``name`` shown in its header,
+and ``continue_on_error: true`` to let the steps after it run when it fails (a step whose
+files partly failed exits 3, see :data:`datasety.progress.ITEMS_FAILED`); the workflow then
+still ends non-zero (3, "some steps failed"), never as a clean run.
 Every step is checked with :func:`datasety.invocation.build_argv` (the same validator as the
 server's jobs) before the first one runs. Each step then runs as its own
 ``python -m datasety`` process, isolated exactly like a job, in the current folder: relative
@@ -40,10 +43,11 @@ import yaml
 from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
 from datasety.invocation import build_argv
+from datasety.progress import ITEMS_FAILED
 
 DEFAULT_FILES = ("datasety.yaml", "datasety.yml", "datasety.json")
 STACK_ENV = "DATASETY_WORKFLOW_STACK"
-STEP_KEYS = ("command", "args", "name")
+STEP_KEYS = ("command", "args", "name", "continue_on_error")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Step:
     command: str
     argv: list[str]
     name: str | None = None
+    continue_on_error: bool = False
 
     @property
     def command_line(self) -> str:
@@ -117,11 +122,15 @@ def validate_steps(raw_steps: list[Any], confinement: Confinement | None = None)
         if not command:
             raise DatasetyError(f"{label}: missing 'command'")
         name = raw.get("name")
+        keep_going = raw.get("continue_on_error", False)
+        if not isinstance(keep_going, bool):
+            raise DatasetyError(f"{label}: continue_on_error expects true or false")
         try:
             argv = build_argv(command, raw.get("args") or {}, confinement)
         except DatasetyError as exc:
             raise DatasetyError(f"{label}: {exc.message}") from exc
-        steps.append(Step(number, command, argv, str(name) if name is not None else None))
+        title = str(name) if name is not None else None
+        steps.append(Step(number, command, argv, title, keep_going))
     return steps
 
 
@@ -143,9 +152,12 @@ def run_steps(
     steps: list[Step],
     stack: list[str],
     echo: Callable[[str], None],
-) -> None:
-    """Run each step as ``python -m datasety`` in order; stop at the first that fails."""
+) -> int:
+    """Run each step as ``python -m datasety`` in order; stop at the first that fails unless
+    it says ``continue_on_error``. Returns the exit code: 0, or ITEMS_FAILED when a step that
+    was allowed to fail did (its "Error:" line then names the steps)."""
     env = {**os.environ, STACK_ENV: os.pathsep.join(stack)}
+    failed: list[str] = []
     for step in steps:
         title = f" {step.name}:" if step.name else ""
         echo(f"==> Step {step.number}/{len(steps)}{title} {step.command_line}")
@@ -153,9 +165,24 @@ def run_steps(
         sys.stdout.flush()
         sys.stderr.flush()
         code = subprocess.run([sys.executable, "-m", "datasety", *step.argv], env=env).returncode
-        if code != 0:
-            how = f"exit code {code}"
-            if code < 0 and -code in signal.valid_signals():
-                how = f"signal {signal.Signals(-code).name}"
+        if code == 0:
+            continue
+        how = f"exit code {code}"
+        if code < 0 and -code in signal.valid_signals():
+            how = f"signal {signal.Signals(-code).name}"
+        if not step.continue_on_error or code < 0:
+            # A step killed by a signal (a cancel, the OOM killer) stops the workflow anyway.
             raise DatasetyError(f"step {step.number} ({step.command}) failed with {how}")
-    echo(f"Workflow done: {len(steps)} step{'s' * (len(steps) != 1)} succeeded")
+        echo(f"==> Step {step.number} ({step.command}) failed with {how}; continue_on_error")
+        failed.append(f"step {step.number} ({step.command}, {how})")
+    plural = "s" * (len(steps) != 1)
+    if not failed:
+        echo(f"Workflow done: {len(steps)} step{plural} succeeded")
+        return 0
+    echo(f"Workflow done: {len(steps)} step{plural} ran, {len(failed)} failed")
+    print(
+        f"Error: {len(failed)} of {len(steps)} steps failed: {', '.join(failed)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return ITEMS_FAILED

@@ -155,6 +155,26 @@ def test_a_value_never_becomes_a_flag_and_run_time_problems_fail_the_job(
     assert f"Error: {job['error']}" in job["output"]
 
 
+def test_a_run_with_failed_files_is_a_failed_job_that_says_how_many(
+    client: TestClient, tmp_path: Path
+) -> None:
+    src = make_images(tmp_path / "raw", 3, size=(40, 30))
+    (src / "img_001.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    args = {"input": str(src), "output": str(out), "resolution": "64x48", "upscale": True}
+    response = client.post("/v1/jobs", json={"command": "resize", "args": args})
+    job = wait_job(client, response.json()["id"], ended)
+    # Every other file was still processed; the job is not green.
+    assert sorted(p.name for p in out.iterdir()) == ["img_000.jpg", "img_002.jpg"]
+    assert job["status"] == "failed" and job["exit_code"] == 3
+    assert job["error"] == "1 of 3 files failed"
+    assert job["output"][-2:] == [
+        "Done: 2 processed, 0 skipped, 1 failed",
+        "Error: 1 of 3 files failed",
+    ]
+    assert job["progress"] == {"done": 3, "total": 3}
+
+
 def test_unknown_jobs_are_404(client: TestClient) -> None:
     for method, url in [
         ("GET", "/v1/jobs/missing"),

@@ -32,14 +32,16 @@ from datasety.workflows import (
     default=False,
     help="Validate every step and print its command line; run nothing",
 )
-def command(file: str | None, dry_run: bool) -> None:
+def command(file: str | None, dry_run: bool) -> int:
     """Run a multi-step pipeline from datasety.yaml/.yml/.json.
 
     The file holds "steps", a list of {command, args} with args named like the command's
     flags (crop-position or crop_position). Every step is validated before the first one
     runs; each then runs as its own "python -m datasety" process in the current folder
-    (relative paths are relative to it; in a server's job, the workflow file's folder), and
-    the workflow stops at the first step that fails.
+    (relative paths are relative to it; in a server's job, the workflow file's folder). The
+    workflow stops at the first step that fails (exit 1), or ends with exit 3 when only steps
+    marked "continue_on_error: true" failed. A step whose files partly failed exits 3 and
+    counts as failed.
     """
     path = find_workflow_file(file)
     if os.environ.get(JOB_ID_ENV):
@@ -56,6 +58,6 @@ def command(file: str | None, dry_run: bool) -> None:
             title = f" {step.name}:" if step.name else ""
             click.echo(f"Step {step.number}/{len(steps)}{title} {step.command_line}")
         click.echo(f"Dry run: {len(steps)} step{'s' * (len(steps) != 1)} valid; nothing ran")
-        return
+        return 0
     click.echo(f"Workflow: {path} ({len(steps)} step{'s' * (len(steps) != 1)})")
-    run_steps(steps, stack, click.echo)
+    return run_steps(steps, stack, click.echo)

@@ -11,6 +11,7 @@ purpose, the difference is listed in DELIBERATE with its reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -134,6 +135,16 @@ DELIBERATE = {
     ("degrade", "--type", "choices"): "the reference took any string and failed later; the "
     "choices are exactly its documented types (lowres ... upscale-sim, random), so a typo is "
     "a usage error before any work",
+}
+
+# Behaviour we changed on purpose, through an option the reference did not have:
+# (command, option) -> what differs and why. CHANGELOG.md says the same to users.
+DELIBERATE_BEHAVIOUR = {
+    ("resize", "--captions"): "each image's .txt caption is copied beside its output, renamed "
+    "with it (--output-name-numbers included); the reference left captions behind, so a "
+    "captioned dataset lost them on its first step. --no-captions gives the reference's output",
+    ("degrade", "--captions"): "the caption is copied beside every output, both sides of "
+    "--paired and every variant; --no-captions gives the reference's output",
 }
 
 # Values our --type accepts: the reference's documented list, nothing more.
@@ -271,6 +282,15 @@ def test_flag_is_repeatable_and_required_alike(flag: Flag) -> None:
     assert flag.nature in {"", "repeatable", "required"}, flag
     assert param.multiple == (flag.nature == "repeatable"), flag
     assert param.required == (flag.nature == "required"), flag
+
+
+def test_deliberate_behaviour_is_an_option_on_by_default_and_in_the_changelog() -> None:
+    changelog = (Path(__file__).parents[1] / "CHANGELOG.md").read_text(encoding="utf-8")
+    for command, name in DELIBERATE_BEHAVIOUR:
+        param = next(p for p in commands()[command].params if name in p.opts)
+        assert param.default is True and param.secondary_opts == ["--no-captions"]
+        assert name not in {flag.name for flag in FLAGS if flag.command == command}
+        assert f"`{command}`" in changelog and "--no-captions" in changelog
 
 
 def test_deliberate_differences_name_real_flags_and_are_documented() -> None:

@@ -9,6 +9,8 @@ Output names (``EXT`` is the output format's suffix):
   draws one of all types;
 * ``--paired``: the degraded image goes to ``control/<name>`` and the original, in the same
   format, to ``target/<name>``; ``--recursive`` keeps subfolders below both.
+* the image's ``.txt`` caption is copied beside every output, both sides of a pair included,
+  named after it (:mod:`datasety.sidecars`), unless ``--no-captions``.
 
 Names that still collide (``photo.jpg`` and ``photo.png`` in one folder both make
 ``photo.png``) are caught while planning: the later file in sorted order is reported as
@@ -35,6 +37,7 @@ from datasety.errors import DatasetyError
 from datasety.imaging import OUTPUT_FORMATS, find_images
 from datasety.parallel import imap, worker_count
 from datasety.randomness import rng_for
+from datasety.sidecars import carry_caption
 
 # Pillow save options per output format: high quality, since the degradation is the point
 # and the encoder should not add artefacts of its own.
@@ -77,6 +80,7 @@ class Settings:
     seed: int = 0
     output_format: str = "png"
     dry_run: bool = False
+    captions: bool = True
 
 
 @dataclass(frozen=True)
@@ -313,6 +317,12 @@ def run_job(job: Job) -> Result:
         except WriteError as exc:
             # A full disk or a read-only subfolder fails this image, not the whole batch.
             return Result("", str(exc))
+    if image is not None and settings.captions:
+        written = [p for out in job.outputs for p in (out.path, out.target) if p is not None]
+        try:
+            carry_caption(job.source, written)
+        except OSError as exc:
+            return Result("", f"cannot write its caption: {exc.strerror or exc}")
     prefix = "would write " if settings.dry_run else ""
     return Result(f"{job.item} {size[0]}x{size[1]} -> {prefix}" + ", ".join(parts))
 

@@ -27,6 +27,7 @@ from datasety.resizing import (
     megapixel_size,
     needs_upscale,
 )
+from datasety.sidecars import carry_caption
 from datasety.vips_decode import ImageReadError, decode, probe
 
 Status = Literal["processed", "skipped", "failed"]
@@ -55,6 +56,8 @@ class ResizeSpec:
     min_size: tuple[int, int] | None = None
     output_format: str = "jpg"
     dry_run: bool = False
+    # Copy the image's .txt caption beside its output (datasety.sidecars).
+    captions: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def _resize_file(src: Path, dst: Path, spec: ResizeSpec) -> Outcome:
     dst.parent.mkdir(parents=True, exist_ok=True)  # --recursive keeps subfolders
     with atomic_path(dst) as tmp:
         out.write_to_file(str(tmp), **SAVE_OPTIONS[spec.output_format])
+    if spec.captions:
+        carry_caption(src, [dst])
     return Outcome("processed", message)
 
 

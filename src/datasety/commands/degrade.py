@@ -75,6 +75,7 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
     help="Output image format",
 )
 @options.recursive()
+@options.captions()
 @options.workers()
 @options.progress()
 @click.option("--skip-existing", is_flag=True, help="Skip images whose outputs all exist")
@@ -95,6 +96,7 @@ def command(
     seed: int | None,
     output_format: str,
     recursive: bool,
+    captions: bool,
     workers: int,
     progress: bool,
     skip_existing: bool,
@@ -106,6 +108,8 @@ def command(
     upscale-sim, or random (one of the others per output). Outputs keep the input's size.
     Each image gives NAME.EXT (several types: one of them at random per output, or all in
     order with --chain), and --num-variants N numbers them NAME_1.EXT .. NAME_N.EXT.
+    Each image's .txt caption is copied beside every output (both sides with --paired),
+    renamed with it (--no-captions).
     """
     value_range = None
     if intensity_range is not None:
@@ -122,6 +126,7 @@ def command(
         seed=fresh_seed() if seed is None else seed,
         output_format=output_format,
         dry_run=dry_run,
+        captions=captions,
     )
     planned = _plan(input_, output, input_image, output_image, settings, recursive)
     return run(planned, workers=workers, skip_existing=skip_existing, bar=progress)

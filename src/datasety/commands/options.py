@@ -51,6 +51,15 @@ def recursive() -> Callable[[F], F]:
     )
 
 
+def captions() -> Callable[[F], F]:
+    return click.option(
+        "--captions/--no-captions",
+        default=True,
+        show_default=True,
+        help="Copy each image's .txt caption beside its output, renamed with it",
+    )
+
+
 def dry_run() -> Callable[[F], F]:
     return click.option(
         "--dry-run", is_flag=True, default=False, help="Show what would be done; write nothing"

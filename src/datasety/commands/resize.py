@@ -82,6 +82,7 @@ from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 @click.option(
     "--min-resolution", default=None, help="Skip images below this resolution (e.g. 256x256)"
 )
+@options.captions()
 @options.workers()
 @options.progress()
 @options.dry_run()
@@ -100,6 +101,7 @@ def command(
     recursive: bool,
     upscale: bool,
     min_resolution: str | None,
+    captions: bool,
     workers: int,
     progress: bool,
     dry_run: bool,
@@ -109,6 +111,7 @@ def command(
     Each image is scaled (Lanczos) until it covers the target, then cropped to it, keeping the
     --crop-position region. Images smaller than the target on both sides are skipped unless
     --upscale. EXIF orientation is applied. Uses every core unless --workers says otherwise.
+    Each image's .txt caption is copied beside its output, renamed with it (--no-captions).
     """
     if resolution and megapixel is not None:
         raise DatasetyError("use either --resolution or --megapixel, not both")
@@ -151,6 +154,7 @@ def command(
         min_size=minimum,
         output_format=output_format,
         dry_run=dry_run,
+        captions=captions,
     )
     if input_image and output_image:
         report = Progress(total=1, bar=progress)

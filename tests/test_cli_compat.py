@@ -20,6 +20,23 @@ import pytest
 from datasety.commands import commands
 
 REFERENCE_TABLES = {
+    "filter": """
+| --input | -i | str |  |  | required |
+| --output | -o | str |  |  |  |
+| --query | -q | str |  |  |  |
+| --labels | -l | str |  |  |  |
+| --model |  | str | clip | clip,nudenet |  |
+| --action |  | str | move | move,copy,delete,keep |  |
+| --threshold |  | float | 0.5 |  |  |
+| --device |  | str | auto | auto,cpu,cuda,mps |  |
+| --invert |  | flag |  |  |  |
+| --confirm |  | flag |  |  |  |
+| --preserve-structure |  | flag |  |  |  |
+| --log |  | str |  |  |  |
+| --progress |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --recursive | -R | flag |  |  |  |
+""",
     "mask": """
 | --input | -i | str |  |  |  |
 | --output | -o | str |  |  |  |
@@ -220,9 +237,8 @@ def test_the_tables_are_the_reference_ones() -> None:
     # A guard against a bad paste: the row counts of the reference's tables.
     counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
     assert counts == {
-        "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8, "caption": 20,
-        "workflow": 2,
-        "server": 1,
+        "filter": 15, "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8,
+        "caption": 20, "workflow": 2, "server": 1,
     }  # fmt: skip
     assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "
 

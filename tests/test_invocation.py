@@ -321,7 +321,7 @@ def test_path_parameters_come_from_the_registry() -> None:
     """Every parameter named like a path is a click.Path, so confinement sees it; --model
     (a hub id or a folder) and --group (text, a file or a URL) are deliberately not."""
     path_like = {"input", "output", "input_image", "output_image", "output_caption"}
-    path_like |= {"target", "control", "file", "directory"}
+    path_like |= {"target", "control", "file", "directory", "log"}
     for name, command in runnable_commands().items():
         for param in visible_params(command):
             is_path = isinstance(param.type, click.Path)

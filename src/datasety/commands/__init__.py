@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "shuffle",
     "caption",
     "mask",
+    "filter",
     "inspect",
     "workflow",
     "server",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -130,6 +131,9 @@ def run_batches(
 ) -> None:
     """Run ``infer`` over ``items`` in decoded batches and ``handle`` each result.
 
+    ``torch`` (None for a model that is not torch's) puts each call under
+    ``torch.inference_mode``.
+
     ``fail`` reports an item that could not be decoded or whose batch failed; ``succeeded``
     says how many items have been handled well so far. If the model fails before anything
     has succeeded, the model (or the installed library) is the problem: that is raised as one
@@ -145,7 +149,7 @@ def run_batches(
         if not ready:
             continue
         try:
-            with torch.inference_mode():
+            with torch.inference_mode() if torch is not None else nullcontext():
                 results = infer([data for _, data in ready])
         except Exception as exc:  # noqa: BLE001 - third-party model code: report, keep going
             if succeeded() == 0:

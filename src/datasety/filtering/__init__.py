@@ -1,0 +1,1 @@
+"""Filtering a dataset by content (`datasety filter`): CLIP text queries or NudeNet labels."""

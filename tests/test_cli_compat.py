@@ -141,6 +141,19 @@ REFERENCE_TABLES = {
     "server": """
 | --port |  | int | 8080 |  |  |
 """,
+    "upload": """
+| --path | -p | str |  |  | required |
+| --repo-id | -r | str |  |  |  |
+| --type | -t | str | auto | audio,image,video,document,generic,model,auto |  |
+| --private |  | flag |  |  |  |
+| --token |  | str |  |  |  |
+| --force |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --readme-template |  | str |  |  |  |
+| --metadata |  | str |  |  |  |
+| --yes | -y | flag |  |  |  |
+| --verbose | -V | flag |  |  |  |
+""",
 }
 
 # (command, flag, column) -> why we differ from the reference there.
@@ -238,7 +251,7 @@ def test_the_tables_are_the_reference_ones() -> None:
     counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
     assert counts == {
         "filter": 15, "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8,
-        "caption": 20, "workflow": 2, "server": 1,
+        "caption": 20, "workflow": 2, "server": 1, "upload": 11,
     }  # fmt: skip
     assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "
 

@@ -306,7 +306,13 @@ DRY_RUNS = [
     dry("caption-append", "caption -i in --append more --dry-run", (1, 1, 0)),
     dry("caption-api", "caption -i in --llm-api --dry-run", (2, 0, 0)),
     dry("workflow", "workflow -f flow.yaml --dry-run", None),
+    dry("upload", "upload -p in --dry-run", None),
 ]
+# The last line of the dry runs that are no batch.
+NO_BATCH_LAST_LINES = {
+    "workflow": "Dry run: 2 steps valid; nothing ran",
+    "upload": "Dry run: nothing was sent.",
+}
 
 
 @pytest.fixture()
@@ -339,7 +345,7 @@ def test_dry_run_writes_nothing(
     assert {p: p.stat().st_mtime_ns for p in dataset.rglob("*")} == mtimes
     last = result.stdout.splitlines()[-1]
     if counts is None:
-        assert last == "Dry run: 2 steps valid; nothing ran"
+        assert last == NO_BATCH_LAST_LINES[argv[0]]
         return
     done = DONE.match(last)
     assert done, result.stdout

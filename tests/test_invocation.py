@@ -321,13 +321,15 @@ def test_path_parameters_come_from_the_registry() -> None:
     """Every parameter named like a path is a click.Path, so confinement sees it; --model
     (a hub id or a folder) and --group (text, a file or a URL) are deliberately not."""
     path_like = {"input", "output", "input_image", "output_image", "output_caption"}
-    path_like |= {"target", "control", "file", "directory", "log"}
+    path_like |= {"target", "control", "file", "directory", "log", "path", "readme_template"}
     for name, command in runnable_commands().items():
         for param in visible_params(command):
             is_path = isinstance(param.type, click.Path)
             assert is_path == (public_name(param) in path_like), (name, public_name(param))
     shuffle_group = {public_name(p): p for p in visible_params(commands()["shuffle"])}["group"]
     assert isinstance(shuffle_group.type, options.TextOrPath)
+    upload_metadata = {public_name(p): p for p in visible_params(commands()["upload"])}["metadata"]
+    assert isinstance(upload_metadata.type, options.TextOrPath)
     assert command_schema("resize")["params"][0]["type"] == "path"
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "filter",
     "inspect",
     "workflow",
+    "upload",
     "server",
 )
 

@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,models,ray]'
+	$(BIN)/python -m pip install -q -e '.[test,models,ray,upload]'
 	touch $(STAMP)
 
 .PHONY: install serve test lint format

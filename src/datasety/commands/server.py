@@ -30,10 +30,12 @@ def bind_socket(host: str, port: int, attempts: int = PORT_ATTEMPTS) -> socket.s
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise DatasetyError(f"cannot resolve --host {host!r}: {exc.strerror}") from exc
-    family, _, _, _, address = infos[0]
+    family, _, proto, _, address = infos[0]
     last = min(port + attempts, 65536) if port else 1
     for candidate in range(port, last) if port else [0]:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP (not 0) also lets asyncio turn Nagle off on accepted sockets; the
+        # server's protocol does that in any case (datasety.server.connections).
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
         if sys.platform == "win32":
             # On Windows SO_REUSEADDR would let us steal a port in use; this refuses that.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
@@ -190,6 +192,16 @@ def url_for(host: str, port: int) -> str:
     help="With --executor ray: the token of a cluster with Ray's token authentication on "
     "(prefer the variable: flags show in the process list)",
 )
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    envvar="DATASETY_READ_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a client gets to send a request's headers; a body must not pause this long "
+    "(nor average under 1 KiB/s after it); slower connections are closed",
+)
 def command(
     host: str,
     port: int,
@@ -206,6 +218,7 @@ def command(
     executor: str,
     ray_address: str,
     ray_token: str | None,
+    read_timeout: float,
 ) -> None:
     """Start the datasety REST API server for remote dataset and job management.
 
@@ -230,6 +243,7 @@ def command(
         executor=executor,
         ray_address=ray_address,
         ray_token=ray_token or None,
+        read_timeout=read_timeout,
     )
     settings.check()
     if settings.executor == "ray":
@@ -244,6 +258,7 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from datasety.server.app import create_app
+    from datasety.server.connections import protocol_with
 
     sock = bind_socket(settings.host, settings.port)
     actual = sock.getsockname()[1]
@@ -254,7 +269,13 @@ def _serve(settings: Settings) -> None:
     click.echo(f"Data dir: {settings.data_dir}")
     sys.stdout.flush()
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False)
+    config = uvicorn.Config(
+        app,
+        http=protocol_with(settings.read_timeout),
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     exit_handler = server.handle_exit
 

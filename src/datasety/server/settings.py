@@ -54,6 +54,8 @@ class Settings:
     ray_address: str = "http://127.0.0.1:8265"
     # Sent to a Ray cluster with token authentication on (its RAY_AUTH_TOKEN).
     ray_token: str | None = None
+    # Seconds a client gets for a request's head, and the longest pause inside a body.
+    read_timeout: float = 30.0
 
     @property
     def max_upload_bytes(self) -> int:

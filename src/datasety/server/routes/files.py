@@ -158,7 +158,7 @@ def list_files(
         **error_responses(400, 403, 404),
     },
 )
-def get_file(
+async def get_file(
     request: Request,
     dataset_id: str,
     file_path: str,
@@ -172,15 +172,26 @@ def get_file(
     ),
 ) -> Response:
     """The file's bytes, its info, or its thumbnail."""
+    if info or thumb is not None:
+        return await run_in_threadpool(_info_or_thumbnail, request, dataset_id, file_path, thumb)
+    # A download stays on the event loop: a row read, a few stats of cached inodes and, for a
+    # small file, a read that only the page cache may answer (else it streams from a worker
+    # thread). A worker thread per request would cost more than all of that.
     dataset_id, root = _dataset(request, dataset_id)
     found = files.existing_file(root, file_path)
-    if info:
+    return downloads.serve(request, found.path, on_loop=True)
+
+
+def _info_or_thumbnail(
+    request: Request, dataset_id: str, file_path: str, thumb: int | None
+) -> Response:
+    dataset_id, root = _dataset(request, dataset_id)
+    found = files.existing_file(root, file_path)
+    if thumb is None:
         return JSONResponse(files.info(root, found))
-    if thumb is not None:
-        cache = request.app.state.catalogs.thumbs_dir
-        path = thumbnails.thumbnail(cache, dataset_id, found.rel, found.path, thumb)
-        return downloads.serve(request, path)
-    return downloads.serve(request, found.path)
+    cache = request.app.state.catalogs.thumbs_dir
+    path = thumbnails.thumbnail(cache, dataset_id, found.rel, found.path, thumb)
+    return downloads.serve(request, path)
 
 
 @router.post(

@@ -9,6 +9,7 @@ import click
 
 from datasety.commands import options
 from datasety.errors import DatasetyError
+from datasety.humanize import human_bytes
 from datasety.imaging import require_dir
 from datasety.inspection import DEFAULT_NEAR_THRESHOLD, InspectReport, inspect_dataset
 from datasety.perceptual import HASH_BITS
@@ -105,15 +106,6 @@ def _job_progress(done: int, total: int, item: str) -> None:
     click.echo(format_progress_line(done, total, item))
 
 
-def _human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
 def _entry_text(name: str, entry: Any) -> str:
     """One finding entry on one line."""
     if name in ("exact_duplicates", "near_duplicates"):
@@ -161,7 +153,7 @@ def render(report: InspectReport, limit: int = 10) -> str:
         f"Dataset: {report.root}" + ("" if report.recursive else " (top folder only)"),
         "Files: "
         + ", ".join(f"{counts[k]} {k}{'s' * (k in ('image', 'caption'))}" for k in counts)
-        + f" ({_human_bytes(report.total_bytes)})",
+        + f" ({human_bytes(report.total_bytes)})",
         "",
         *_histogram("Resolutions", report.resolutions, limit),
         "",

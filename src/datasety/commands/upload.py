@@ -10,8 +10,8 @@ import click
 from datasety.commands import options
 from datasety.errors import DatasetyError
 from datasety.hub import kinds
-from datasety.hub.card import human_bytes
 from datasety.hub.plan import Plan, UploadOptions, build_plan, repo_name_from
+from datasety.humanize import human_bytes
 from datasety.progress import Progress, jsonl_requested
 
 LISTED_FILES = 20  # files the plan lists without --verbose

@@ -20,6 +20,7 @@ import yaml
 from datasety.errors import DatasetyError
 from datasety.hub.loader import Loader
 from datasety.hub.lora import LoraFacts
+from datasety.humanize import human_bytes
 
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),
@@ -58,15 +59,6 @@ def size_category(count: int) -> str:
         if count < limit:
             return name
     return "n>1M" if count < 1_000_000_000 else "n>1T"
-
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover  (the loop always returns)
 
 
 def pairs(loader: Loader) -> int:

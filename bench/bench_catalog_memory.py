@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from datasety.server.catalog import Catalog, Query
-from datasety.server.listing import build_entries, dumps, file_item
+from datasety.server.listing import Entry, build_entries, dumps, file_rec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_listing import free_port, start  # noqa: E402
@@ -58,15 +58,20 @@ def make_dataset(folder: Path, files: int) -> None:
 
 def expected_body(folder: Path) -> bytes:
     """The plain listing rendered straight from the pure functions, without any caching."""
-    items, captions = [], {}
+    recs = []
     for entry in os.scandir(folder):
         if entry.name.startswith("."):
             continue
-        items.append(file_item(entry.name, entry.stat().st_size))
+        rec = file_rec("", entry.name, entry.stat().st_size, 0, 0)
         if entry.name.endswith(".txt"):
-            captions[entry.name] = Path(entry.path).read_text()
-    entries = build_entries(items, captions, {})
-    fragments = ",".join(dumps(e.to_json()) for e in entries)
+            rec.text = Path(entry.path).read_text()
+        recs.append(rec)
+    entries = build_entries(recs, {})
+
+    def caption(entry: Entry) -> str:
+        return (entry.caption_file.text or "") if entry.caption_file else ""
+
+    fragments = ",".join(dumps(e.to_json(caption(e))) for e in entries)
     return f'{{"files":[{fragments}],"total":{len(entries)}}}'.encode()
 
 
@@ -74,9 +79,9 @@ def in_process(folder: Path, rounds: int) -> None:
     tracemalloc.start()
     catalog = Catalog(folder.resolve())
     started = time.perf_counter()
-    body, _ = catalog.listing(Query())
+    body = catalog.listing(Query()).read()
     cold = time.perf_counter() - started
-    packed, _ = catalog.listing(Query(), gzipped=True)
+    packed = catalog.listing(Query(), gzipped=True).read()
     current, peak = tracemalloc.get_traced_memory()
     top = tracemalloc.take_snapshot().statistics("lineno")[:8]
     tracemalloc.stop()
@@ -85,7 +90,7 @@ def in_process(folder: Path, rounds: int) -> None:
     warm = []
     for _ in range(rounds):
         started = time.perf_counter()
-        catalog.listing(Query())
+        catalog.listing(Query()).read()
         warm.append(time.perf_counter() - started)
     print(f"plain body {len(body) / MB:.1f} MB, gzip body {len(packed) / MB:.1f} MB (checked)")
     print(f"traced after plain + gzip listing: {current / MB:.1f} MB (peak {peak / MB:.1f} MB)")

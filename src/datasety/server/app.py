@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.catalogs = Catalogs(settings.data_dir / "thumbs")
+    app.state.catalogs = Catalogs(settings.data_dir / "thumbs", settings.data_dir / "listings")
     app.state.locks = DatasetLocks()
     install_error_handlers(app)
     for module in modules:

@@ -1,9 +1,10 @@
 """Fast, cached dataset listings that still see what other programs change.
 
-Per dataset, a :class:`Catalog` keeps the scan of every folder keyed by the folder's mtime and
-inode (adding, removing or renaming an entry changes its folder's mtime), the text of every
-caption keyed by its (mtime, size, inode), and the listing's JSON once per version. A warm
-listing therefore costs one ``stat`` per folder and per caption file, then a cached body.
+Per dataset, a :class:`Catalog` keeps every folder's scan (one :class:`FileRec` per file), the
+entries built from them (rebuilt only when files appear, disappear or are replaced), and per
+version the results of the last queries, so a warm page costs the page. Caption texts are read
+when an entry is first rendered, not at the scan. The full listing is streamed, and a copy of it
+is kept on disk per version (:mod:`datasety.server.listing_cache`), never in memory.
 
 Freshness, where inotify sees every change (Linux, a local file system; see
 :mod:`datasety.server.watch`): every folder is watched, and a listing applies the events queued
@@ -14,7 +15,7 @@ Freshness elsewhere (and for the first scan):
 
 * added, removed, renamed or atomically replaced files: seen by the next listing (their folder
   changed; a replaced file has a new inode, so only it is stat'ed again);
-* captions edited in place: seen by the next listing (every caption is stat'ed);
+* captions edited in place: seen by the next listing (every caption read so far is stat'ed);
 * an mtime within ``RACY_NS`` of the moment it was read is not trusted (file systems have
   coarse timestamps), so that folder or caption is read again next time;
 * other files rewritten in place (same inode, same folder entries): their ``size_bytes`` is
@@ -24,37 +25,36 @@ Freshness elsewhere (and for the first scan):
 
 from __future__ import annotations
 
-import gzip
 import os
 import stat
 import threading
 import time
-from array import array
-from bisect import bisect_left, insort
+from bisect import insort
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from datasety import layout
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
     Entry,
-    FileItem,
+    FileRec,
     build_entries,
-    dumps,
-    file_item,
+    file_rec,
+    head,
+    render,
+    tail,
 )
+from datasety.server.listing_cache import BodyCache, clear_folder, file_chunks
 from datasety.server.watch import FolderWatch, watchable
 
 RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
-
-
-@dataclass(slots=True)
-class FileRec:
-    size: int
-    ino: int
-    mtime_ns: int
+# Query results kept per version (a gallery pages through one or two at a time).
+SELECTIONS_KEPT = 16
+# Entries rendered per chunk of a streamed listing.
+CHUNK_ENTRIES = 512
 
 
 @dataclass(slots=True)
@@ -69,7 +69,8 @@ class DirRec:
 
 @dataclass(slots=True)
 class TextRec:
-    # The (mtime, size, inode) it was read at, as fields: no tuple kept per caption.
+    """A text file read whole (metadata.csv) and the (mtime, size, inode) it was read at."""
+
     mtime_ns: int
     size: int
     ino: int
@@ -77,7 +78,6 @@ class TextRec:
     racy: bool
 
     def holds(self, st: os.stat_result) -> bool:
-        """Whether ``st`` is the state the text was read at."""
         return self.mtime_ns == st.st_mtime_ns and self.size == st.st_size and self.ino == st.st_ino
 
 
@@ -99,31 +99,21 @@ class Query:
         return not (self.folder or self.q or self.missing_caption or paged)
 
 
-@dataclass(slots=True)
-class _Rendered:
-    """A full listing body and where each entry's JSON lies in it.
-
-    The body is the only copy of the entries' JSON: a later rebuild slices an unchanged
-    entry's fragment out of it instead of keeping every fragment as a string of its own.
-    """
-
-    entries: list[Entry]
-    body: bytes
-    # starts[i]: offset of entry i's fragment; starts[i + 1] - 1 is its end (a comma follows).
-    starts: array[int]
-
-    def fragment(self, i: int) -> bytes:
-        return self.body[self.starts[i] : self.starts[i + 1] - 1]
-
-
 @dataclass
-class _Cache:
-    version: int = -1
-    entries: list[Entry] = field(default_factory=list)
-    # The last full body per mode (False: files, True: pairs), of this version or an older one.
-    rendered: dict[bool, _Rendered] = field(default_factory=dict)
-    # The gzip-compressed full body per mode, of this version only.
-    packed: dict[bool, bytes] = field(default_factory=dict)
+class Body:
+    """A listing's JSON: whole (``data``) or streamed (``chunks``, ``length`` if known)."""
+
+    data: bytes | None = None
+    chunks: Iterator[bytes] | None = None
+    length: int | None = None
+    gzipped: bool = False
+
+    def read(self) -> bytes:
+        """The whole body (for tests and in-process benchmarks)."""
+        if self.data is not None:
+            return self.data
+        assert self.chunks is not None
+        return b"".join(self.chunks)
 
 
 # Windows cannot stat relative to a folder descriptor.
@@ -142,84 +132,171 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
+def _is_caption(name: str) -> bool:
+    return layout.extension(name) == layout.CAPTION_EXTENSION
+
+
 class Catalog:
     """The cached listing of one dataset folder (``root`` resolved). Thread-safe."""
 
-    def __init__(self, root: Path, watch: FolderWatch | None = None) -> None:
+    def __init__(
+        self, root: Path, watch: FolderWatch | None = None, cache: BodyCache | None = None
+    ) -> None:
         self.root = root
         self._root = str(root)
-        self._lock = threading.Lock()
+        # Reentrant: rendering a page under the lock reads captions, which takes it again.
+        self._lock = threading.RLock()
+        self._dirs: dict[str, DirRec] = {}
+        self._metadata: TextRec | None = None
+        self._metadata_rows: dict[str, str] = {}
+        # _version: anything listed changed; _layout_version: files appeared, disappeared or
+        # were replaced (the entries are rebuilt only then).
+        self._version = 0
+        self._layout_version = 0
+        self._entries_version = -1
+        self._entries: list[Entry] = []
+        self._selections: dict[tuple[object, ...], list[Entry]] = {}
+        self._selections_version = -1
+        # Captions read within RACY_NS of their mtime, read again at the next check.
+        self._racy_texts: list[FileRec] = []
+        self._last_sweep = time.monotonic()
+        self._cache = cache or BodyCache(None)
         # inotify, once every folder is watched (``_watching``); None: check the disk.
         self._watch = watch if watch is not None and watchable(root) else None
         self._watching = False
         self._wds: dict[str, int] = {}
         self._events: deque[tuple[str | None, str, bool]] = deque()
-        self._dirs: dict[str, DirRec] = {}
-        # Caption texts by folder, then file name (stat'ed folder by folder on every listing).
-        self._captions: dict[str, dict[str, TextRec]] = {}
-        self._metadata: TextRec | None = None
-        self._metadata_rows: dict[str, str] = {}
-        self._items: dict[str, FileItem] = {}
-        self._version = 0
-        self._last_sweep = time.monotonic()
-        self._cache = _Cache()
 
     # -- public -----------------------------------------------------------------------------
 
-    def listing(self, query: Query, gzipped: bool = False) -> tuple[bytes, bool]:
-        """The JSON body of a listing (``{"files": [...]}`` or ``{"pairs": [...]}``, with
-        ``total``) and whether it is gzip-compressed: the full listing, asked for with
-        ``gzipped``, is compressed once per version."""
+    def listing(self, query: Query, gzipped: bool = False) -> Body:
+        """The JSON of a listing (``{"files": [...]}`` or ``{"pairs": [...]}``, with ``total``).
+
+        A page or a filtered listing is rendered whole; the full listing is streamed, from a
+        copy on disk of this version when there is one (gzip-compressed if ``gzipped``)."""
         with self._lock:
             self._refresh()
             if not query.is_plain:
-                return self._render(self._select(query), query), False
-            body = self._full_body(self._entries(), query.group)
-            if not gzipped:
-                return body, False
-            packed = self._cache.packed.get(query.group)
-            if packed is None:
-                packed = self._cache.packed[query.group] = gzip.compress(body, 1, mtime=0)
-            return packed, True
+                return Body(data=self._page(query))
+            entries, version = self._all_entries(), self._version
+            cached = self._cache.open(version, query.group, gzipped)
+        if cached is not None:
+            handle, length = cached
+            return Body(chunks=file_chunks(handle), length=length, gzipped=gzipped)
+        chunks = self._stream(entries, query.group)
+        return Body(
+            chunks=self._cache.keep(version, query.group, gzipped, chunks, self._is_current),
+            gzipped=gzipped,
+        )
 
     def note_write(self, rel: str) -> None:
         """The server itself wrote ``rel``: record its new state without waiting for a scan."""
-        path = os.path.join(self._root, rel)
+        folder, name = os.path.split(rel)
         with self._lock:
-            folder, name = os.path.split(rel)
-            rec = self._dirs.get(folder)
-            try:
-                st = os.stat(path)
-            except OSError:
-                return
-            if rec is not None:
-                rec.files[name] = FileRec(st.st_size, st.st_ino, st.st_mtime_ns)
-            if layout.extension(name) == layout.CAPTION_EXTENSION:
-                self._captions.setdefault(folder, {})[name] = self._read_text(path, st)
-            self._version += 1
+            if self._apply_file_event(folder, name):
+                self._version += 1
 
     def note_delete(self, rel: str) -> None:
         """The server itself deleted ``rel``."""
-        with self._lock:
-            folder, name = os.path.split(rel)
-            rec = self._dirs.get(folder)
-            if rec is not None:
-                rec.files.pop(name, None)
-            self._captions.get(folder, {}).pop(name, None)
-            self._version += 1
-
-    # -- freshness --------------------------------------------------------------------------
+        self.note_write(rel)
 
     def close(self) -> None:
-        """Stop watching this dataset's folders."""
+        """Stop watching this dataset's folders and drop its cached bodies."""
         with self._lock:
             self._stop_watching()
+            self._cache.clear()
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _all_entries(self) -> list[Entry]:
+        if self._entries_version != self._layout_version:
+            self._entries = build_entries(self._recs(), self._metadata_rows)
+            self._entries_version = self._layout_version
+        return self._entries
+
+    def _recs(self, folder: str = "") -> Iterator[FileRec]:
+        prefix = folder + "/" if folder else ""
+        for rel, rec in self._dirs.items():
+            if not folder or rel == folder or rel.startswith(prefix):
+                yield from rec.files.values()
+
+    def _select(self, query: Query) -> list[Entry]:
+        if self._selections_version != self._version:
+            self._selections, self._selections_version = {}, self._version
+        key = (query.folder, query.q, query.missing_caption)
+        found = self._selections.get(key)
+        if found is not None:
+            return found
+        if query.folder:
+            found = build_entries(self._recs(query.folder), self._metadata_rows)
+        else:
+            found = self._all_entries()
+        if query.missing_caption:
+            found = [e for e in found if e.lacks_caption()]
+        if query.q:
+            needle = query.q.lower()
+            found = [e for e in found if e.matches(needle, self._caption(e))]
+        if len(self._selections) >= SELECTIONS_KEPT:
+            del self._selections[next(iter(self._selections))]
+        self._selections[key] = found
+        return found
+
+    def _page(self, query: Query) -> bytes:
+        entries = self._select(query)
+        end = None if query.limit is None else query.offset + query.limit
+        page = entries[query.offset : end]
+        fragments = b",".join(render(e, query.group, self._caption) for e in page)
+        return head(query.group) + fragments + tail(len(entries))
+
+    def _stream(self, entries: list[Entry], pair: bool) -> Iterator[bytes]:
+        """The full listing of ``entries`` in chunks (rendered as it is read)."""
+        yield head(pair)
+        for start in range(0, len(entries), CHUNK_ENTRIES):
+            chunk = entries[start : start + CHUNK_ENTRIES]
+            fragments = b",".join(render(e, pair, self._caption) for e in chunk)
+            yield (b"," + fragments) if start else fragments
+        yield tail(len(entries))
+
+    def _is_current(self, version: int) -> bool:
+        return self._version == version
+
+    def _caption(self, entry: Entry) -> str:
+        rec = entry.caption_file
+        if rec is None:
+            return entry.metadata_caption or ""
+        text = rec.text
+        return text if text is not None else self._read_caption(rec)
+
+    def _read_caption(self, rec: FileRec) -> str:
+        """Read a caption now; kept unless something changed while it was read."""
+        version = self._version
+        read_ns = time.time_ns()
+        path = os.path.join(self._root, rec.folder, rec.name)
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                data = handle.read(CAPTION_READ_LIMIT)
+        except OSError:
+            return ""  # gone since the scan: the next refresh drops it
+        text = data.decode("utf-8", "replace")
+        with self._lock:
+            if self._version == version:
+                rec.text = text
+                if (st.st_size, st.st_ino, st.st_mtime_ns) != (rec.size, rec.ino, rec.mtime_ns):
+                    # Changed since the scan: what the next check compares with is this.
+                    rec.size, rec.ino, rec.mtime_ns = st.st_size, st.st_ino, st.st_mtime_ns
+                    self._version += 1
+                if not self._watching and read_ns - st.st_mtime_ns < RACY_NS:
+                    self._racy_texts.append(rec)
+        return text
+
+    # -- freshness --------------------------------------------------------------------------
 
     def _refresh(self) -> None:
         changed = self._apply_events() if self._watching else False
         if not self._watching:
             changed = self._walk() or changed
-            changed = self._refresh_captions() or changed
+            changed = self._check_captions() or changed
         changed = self._refresh_metadata() or changed
         if time.monotonic() - self._last_sweep > SWEEP_SECONDS:
             changed = self._sweep() or changed
@@ -227,6 +304,180 @@ class Catalog:
         self._watching = self._watch is not None
         if changed:
             self._version += 1
+
+    def _relayout(self) -> None:
+        self._layout_version += 1
+        self._version += 1
+
+    def _walk(self) -> bool:
+        changed = False
+        seen: set[str] = set()
+        pending = [""]
+        while pending:
+            rel = pending.pop()
+            try:
+                st = os.stat(os.path.join(self._root, rel), follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            rec = self._dirs.get(rel)
+            if rec is None or rec.racy or rec.mtime_ns != st.st_mtime_ns or rec.ino != st.st_ino:
+                fresh = self._scan(rel, st, rec)
+                if fresh is None:
+                    continue
+                changed = changed or _differs(rec, fresh)
+                self._dirs[rel] = rec = fresh
+            seen.add(rel)
+            pending.extend(rec.subdirs)
+        gone = [rel for rel in self._dirs if rel not in seen]
+        for rel in gone:
+            del self._dirs[rel]
+            self._unwatch_folder(rel)
+        if changed or gone:
+            self._relayout()
+            return True
+        return False
+
+    def _scan(self, rel: str, st: os.stat_result, old: DirRec | None) -> DirRec | None:
+        self._watch_folder(rel)
+        scanned_ns = time.time_ns()
+        old_files = old.files if old else {}
+        files: dict[str, FileRec] = {}
+        subdirs: list[str] = []
+        links: list[str] = []
+        shared: dict[tuple[str, str], tuple[str, str]] = {}
+        try:
+            with os.scandir(os.path.join(self._root, rel)) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(".") or not _utf8(name):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            subdirs.append(_join(rel, name))
+                        elif entry.is_symlink():
+                            linked = self._linked_file(rel, name)
+                            if linked is not None:
+                                files[name] = linked
+                                links.append(name)
+                        elif entry.is_file(follow_symlinks=False):
+                            prev = old_files.get(name)
+                            ino = entry.inode()
+                            if prev is None or prev.ino != ino:
+                                s = entry.stat(follow_symlinks=False)
+                                prev = file_rec(rel, name, s.st_size, ino, s.st_mtime_ns, shared)
+                            files[name] = prev
+                    except OSError:
+                        continue  # removed while we looked: the next scan agrees
+        except OSError:
+            return None
+        racy = scanned_ns - st.st_mtime_ns < RACY_NS
+        return DirRec(st.st_mtime_ns, st.st_ino, racy, files, sorted(subdirs), sorted(links))
+
+    def _linked_file(self, rel: str, name: str) -> FileRec | None:
+        # A symlink is listed only if it is a file inside the dataset: never a way out.
+        try:
+            target = Path(self._root, rel, name).resolve()
+        except RuntimeError:
+            return None  # a symlink loop (pathlib raises RuntimeError): nothing to list
+        if not target.is_relative_to(self.root):
+            return None
+        try:
+            s = os.stat(target)
+        except OSError:
+            return None
+        if not stat.S_ISREG(s.st_mode):
+            return None
+        return file_rec(rel, name, s.st_size, s.st_ino, s.st_mtime_ns)
+
+    def _check_captions(self) -> bool:
+        """Stat every caption read so far; one changed since is read again when needed."""
+        changed = False
+        racy, self._racy_texts = self._racy_texts, []
+        for rec in racy:
+            rec.text = None
+            changed = True
+        for folder, dir_rec in self._dirs.items():
+            read = [r for r in dir_rec.files.values() if r.text is not None]
+            if not read:
+                continue
+            folder_path = os.path.join(self._root, folder)
+            # stat() relative to an open folder skips resolving the whole path for every file.
+            fd = os.open(folder_path, os.O_RDONLY) if _STAT_DIR_FD else None
+            try:
+                for rec in read:
+                    try:
+                        st = (
+                            os.stat(rec.name, dir_fd=fd)
+                            if fd is not None
+                            else os.stat(os.path.join(folder_path, rec.name))
+                        )
+                    except OSError:
+                        # Deleted (or unreadable) since its folder was scanned.
+                        rec.text = None
+                        dir_rec.racy = True
+                        changed = True
+                        continue
+                    if (st.st_size, st.st_ino, st.st_mtime_ns) != (rec.size, rec.ino, rec.mtime_ns):
+                        rec.size, rec.ino, rec.mtime_ns = st.st_size, st.st_ino, st.st_mtime_ns
+                        rec.text = None
+                        changed = True
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return changed
+
+    def _refresh_metadata(self) -> bool:
+        root = self._dirs.get("")
+        if root is None or layout.METADATA_CSV not in root.files:
+            changed = bool(self._metadata_rows)
+            self._metadata, self._metadata_rows = None, {}
+            if changed:
+                self._relayout()
+            return False
+        path = os.path.join(self._root, layout.METADATA_CSV)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        rec = self._metadata
+        if rec is not None and not rec.racy and rec.holds(st):
+            return False
+        read_ns = time.time_ns()
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        racy = read_ns - st.st_mtime_ns < RACY_NS
+        self._metadata = TextRec(st.st_mtime_ns, st.st_size, st.st_ino, text, racy)
+        rows = layout.parse_metadata(text)
+        if rows != self._metadata_rows:
+            self._metadata_rows = rows
+            self._relayout()
+        return False
+
+    def _sweep(self) -> bool:
+        self._last_sweep = time.monotonic()
+        changed = False
+        for rel, rec in list(self._dirs.items()):
+            if self._watching:
+                # Watched folders report their own files' changes, not a link target's.
+                for name in list(rec.links):
+                    changed = self._apply_file_event(rel, name) or changed
+                continue
+            for file_rec_ in rec.files.values():
+                try:
+                    s = os.stat(os.path.join(self._root, rel, file_rec_.name))
+                except OSError:
+                    rec.racy = True  # gone: let the next walk rescan this folder
+                    continue
+                if (s.st_size, s.st_mtime_ns) != (file_rec_.size, file_rec_.mtime_ns):
+                    file_rec_.size, file_rec_.mtime_ns = s.st_size, s.st_mtime_ns
+                    file_rec_.text = None
+                    changed = True
+        return changed
 
     # -- inotify ----------------------------------------------------------------------------
 
@@ -283,6 +534,7 @@ class Catalog:
         return changed
 
     def _apply_file_event(self, folder: str, name: str) -> bool:
+        """Bring the record of ``folder/name`` up to date with the disk; whether it changed."""
         rec = self._dirs.get(folder)
         if rec is None or name.startswith(".") or not _utf8(name):
             return False
@@ -293,336 +545,40 @@ class Catalog:
             st = None
         old = rec.files.get(name)
         fresh: FileRec | None = None
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            try:
-                fresh = self._linked_file(path)
-            except OSError:
-                fresh = None
+        is_link = st is not None and stat.S_ISLNK(st.st_mode)
+        if is_link:
+            fresh = self._linked_file(folder, name)
         elif st is not None and stat.S_ISREG(st.st_mode):
-            fresh = FileRec(st.st_size, st.st_ino, st.st_mtime_ns)
+            if old is not None and old.ino == st.st_ino and name not in rec.links:
+                # Rewritten in place: the same record, so the entries stand.
+                if (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and old.text is None:
+                    return False
+                old.size, old.mtime_ns, old.text = st.st_size, st.st_mtime_ns, None
+                return True
+            fresh = file_rec(folder, name, st.st_size, st.st_ino, st.st_mtime_ns)
         elif st is not None and stat.S_ISDIR(st.st_mode):
             rec.racy = True  # a folder where a file was: the walk takes it from here
             self._watching = False
             return False
-        is_link = st is not None and stat.S_ISLNK(st.st_mode)
         if is_link != (name in rec.links):
             if is_link:
                 insort(rec.links, name)
             else:
                 rec.links.remove(name)
-        texts = self._captions.get(folder)
-        is_caption = fresh is not None and layout.extension(name) == layout.CAPTION_EXTENSION
         if fresh is None:
-            rec.files.pop(name, None)
-            if texts is not None:
-                texts.pop(name, None)
-            return old is not None
-        rec.files[name] = fresh
-        changed = old is None or old.size != fresh.size
-        if is_caption:
-            # Read again whatever its stat says: an edit within the clock's granularity that
-            # keeps the size would look unchanged.
-            known = texts.get(name) if texts is not None else None
-            try:
-                text = self._read_text(path, os.stat(path))  # a symlink's target
-            except OSError:
-                return True
-            self._captions.setdefault(folder, {})[name] = text
-            changed = changed or known is None or known.text != text.text
-        return changed
-
-    def _walk(self) -> bool:
-        changed = False
-        seen: set[str] = set()
-        pending = [""]
-        while pending:
-            rel = pending.pop()
-            try:
-                st = os.stat(os.path.join(self._root, rel), follow_symlinks=False)
-            except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                continue
-            rec = self._dirs.get(rel)
-            if rec is None or rec.racy or rec.mtime_ns != st.st_mtime_ns or rec.ino != st.st_ino:
-                fresh = self._scan(rel, st, rec)
-                if fresh is None:
-                    continue
-                changed = changed or _differs(rec, fresh)
-                self._dirs[rel] = rec = fresh
-            seen.add(rel)
-            pending.extend(rec.subdirs)
-        gone = [rel for rel in self._dirs if rel not in seen]
-        for rel in gone:
-            del self._dirs[rel]
-            self._unwatch_folder(rel)
-        if changed or gone:
-            self._sync_captions()
+            if rec.files.pop(name, None) is None:
+                return False
+        elif old is not None and (old.size, old.ino, old.mtime_ns) == (
+            fresh.size,
+            fresh.ino,
+            fresh.mtime_ns,
+        ):
+            old.text = None  # a link whose target may have been rewritten
             return True
-        return False
-
-    def _scan(self, rel: str, st: os.stat_result, old: DirRec | None) -> DirRec | None:
-        self._watch_folder(rel)
-        scanned_ns = time.time_ns()
-        old_files = old.files if old else {}
-        files: dict[str, FileRec] = {}
-        subdirs: list[str] = []
-        links: list[str] = []
-        try:
-            with os.scandir(os.path.join(self._root, rel)) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(".") or not _utf8(name):
-                        continue
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            subdirs.append(_join(rel, name))
-                        elif entry.is_symlink():
-                            linked = self._linked_file(entry.path)
-                            if linked is not None:
-                                files[name] = linked
-                                links.append(name)
-                        elif entry.is_file(follow_symlinks=False):
-                            prev = old_files.get(name)
-                            ino = entry.inode()
-                            if prev is None or prev.ino != ino:
-                                s = entry.stat(follow_symlinks=False)
-                                prev = FileRec(s.st_size, ino, s.st_mtime_ns)
-                            files[name] = prev
-                    except OSError:
-                        continue  # removed while we looked: the next scan agrees
-        except OSError:
-            return None
-        racy = scanned_ns - st.st_mtime_ns < RACY_NS
-        return DirRec(st.st_mtime_ns, st.st_ino, racy, files, sorted(subdirs), sorted(links))
-
-    def _linked_file(self, path: str) -> FileRec | None:
-        # A symlink is listed only if it is a file inside the dataset: never a way out.
-        try:
-            target = Path(path).resolve()
-        except RuntimeError:
-            return None  # a symlink loop (pathlib raises RuntimeError): nothing to list
-        if not target.is_relative_to(self.root):
-            return None
-        s = os.stat(target)
-        return FileRec(s.st_size, s.st_ino, s.st_mtime_ns) if stat.S_ISREG(s.st_mode) else None
-
-    def _sync_captions(self) -> None:
-        """Track exactly the ``.txt`` files the folders hold (keeping known texts)."""
-        synced: dict[str, dict[str, TextRec]] = {}
-        for rel, rec in self._dirs.items():
-            known = self._captions.get(rel, {})
-            names = [n for n in rec.files if layout.extension(n) == layout.CAPTION_EXTENSION]
-            if names:
-                synced[rel] = {n: known.get(n) or TextRec(-1, -1, -1, "", True) for n in names}
-        self._captions = synced
-
-    def _refresh_captions(self) -> bool:
-        changed = False
-        for folder, texts in self._captions.items():
-            changed = self._refresh_folder_captions(folder, texts) or changed
-        return changed
-
-    def _refresh_folder_captions(self, folder: str, texts: dict[str, TextRec]) -> bool:
-        changed = False
-        folder_path = os.path.join(self._root, folder)
-        # stat() relative to an open folder skips resolving the whole path for every file.
-        fd = os.open(folder_path, os.O_RDONLY) if _STAT_DIR_FD else None
-        try:
-            # No copy of the items per listing: a gone caption is dropped after the loop
-            # (replacing a value while iterating is safe; removing a key is not).
-            gone: list[str] = []
-            for name, rec in texts.items():
-                try:
-                    st = (
-                        os.stat(name, dir_fd=fd)
-                        if fd is not None
-                        else os.stat(os.path.join(folder_path, name))
-                    )
-                except OSError:
-                    # Deleted (or unreadable) since its folder was scanned.
-                    gone.append(name)
-                    dir_rec = self._dirs.get(folder)
-                    if dir_rec is not None:
-                        dir_rec.files.pop(name, None)
-                        dir_rec.racy = True
-                    changed = True
-                    continue
-                if rec.racy or not rec.holds(st):
-                    fresh = texts[name] = self._read_text(os.path.join(folder_path, name), st)
-                    file_rec = self._dirs[folder].files.get(name) if folder in self._dirs else None
-                    if file_rec is not None and file_rec.size != st.st_size:
-                        file_rec.size = st.st_size
-                        changed = True
-                    changed = changed or fresh.text != rec.text
-            for name in gone:
-                del texts[name]
-        finally:
-            if fd is not None:
-                os.close(fd)
-        return changed
-
-    def _caption_texts(self) -> dict[str, str]:
-        return {
-            _join(folder, name): rec.text
-            for folder, texts in self._captions.items()
-            for name, rec in texts.items()
-        }
-
-    def _refresh_metadata(self) -> bool:
-        root = self._dirs.get("")
-        if root is None or layout.METADATA_CSV not in root.files:
-            changed = bool(self._metadata_rows)
-            self._metadata, self._metadata_rows = None, {}
-            return changed
-        path = os.path.join(self._root, layout.METADATA_CSV)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        rec = self._metadata
-        if rec is not None and not rec.racy and rec.holds(st):
-            return False
-        self._metadata = self._read_text(path, st, limit=None)
-        rows = layout.parse_metadata(self._metadata.text)
-        changed = rows != self._metadata_rows
-        self._metadata_rows = rows
-        return changed
-
-    def _sweep(self) -> bool:
-        self._last_sweep = time.monotonic()
-        changed = False
-        for rel, rec in list(self._dirs.items()):
-            if self._watching:
-                # Watched folders report their own files' changes, not a link target's.
-                for name in list(rec.links):
-                    changed = self._apply_file_event(rel, name) or changed
-                continue
-            for name, file_rec in rec.files.items():
-                try:
-                    s = os.stat(os.path.join(self._root, rel, name))
-                except OSError:
-                    rec.racy = True  # gone: let the next walk rescan this folder
-                    continue
-                if (s.st_size, s.st_mtime_ns) != (file_rec.size, file_rec.mtime_ns):
-                    file_rec.size, file_rec.mtime_ns = s.st_size, s.st_mtime_ns
-                    changed = True
-        return changed
-
-    @staticmethod
-    def _read_text(
-        path: str, st: os.stat_result, limit: int | None = CAPTION_READ_LIMIT
-    ) -> TextRec:
-        read_ns = time.time_ns()
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(limit if limit is not None else -1)
-        except OSError:
-            data = b""
-        racy = read_ns - st.st_mtime_ns < RACY_NS
-        text = data.decode("utf-8", "replace")
-        return TextRec(st.st_mtime_ns, st.st_size, st.st_ino, text, racy)
-
-    # -- rendering --------------------------------------------------------------------------
-
-    def _files(self, folder: str = "") -> list[tuple[str, int]]:
-        prefix = folder + "/" if folder else ""
-        found: list[tuple[str, int]] = []
-        for rel, rec in self._dirs.items():
-            if folder and rel != folder and not rel.startswith(prefix):
-                continue
-            found.extend((_join(rel, name), f.size) for name, f in rec.files.items())
-        return found
-
-    def _build(self, files: list[tuple[str, int]], whole: bool = False) -> list[Entry]:
-        # Items are reused while a file's size holds: cheap rebuilds, identity comparisons.
-        known = self._items
-        items: dict[str, FileItem] = {}
-        shared: dict[tuple[str, str], tuple[str, str]] = {}
-        for path, size in files:
-            item = known.get(path)
-            if item is None or item.size_bytes != size:
-                item = file_item(path, size, shared)
-            items[path] = item
-        if whole:
-            self._items = items
-        return build_entries(items.values(), self._caption_texts(), self._metadata_rows)
-
-    def _entries(self) -> list[Entry]:
-        cache = self._cache
-        if cache.version != self._version:
-            cache.version = self._version
-            cache.entries = self._build(self._files(), whole=True)
-            for pos, entry in enumerate(cache.entries):
-                entry.pos = pos
-            cache.packed = {}
-        return cache.entries
-
-    def _select(self, query: Query) -> list[Entry]:
-        entries = self._build(self._files(query.folder)) if query.folder else self._entries()
-        if query.missing_caption:
-            entries = [e for e in entries if e.has_media and not e.caption]
-        if query.q:
-            needle = query.q.lower()
-            entries = [e for e in entries if e.matches(needle)]
-        return entries
-
-    def _render(self, entries: list[Entry], query: Query) -> bytes:
-        total = len(entries)
-        end = None if query.limit is None else query.offset + query.limit
-        page = entries[query.offset : end]
-        rendered = self._cache.rendered.get(query.group)
-        fragments = b",".join(self._fragment(e, query.group, rendered) for e in page)
-        return _head(query.group) + fragments + _tail(total)
-
-    def _full_body(self, entries: list[Entry], pair: bool) -> bytes:
-        """The whole listing of ``entries`` (the current version), rendered once."""
-        old = self._cache.rendered.get(pair)
-        if old is not None and old.entries is entries:
-            return old.body
-        head = _head(pair)
-        parts = [head]
-        starts = array("q")
-        offset = len(head)
-        for entry in entries:
-            fragment = self._fragment(entry, pair, old)
-            starts.append(offset)
-            offset += len(fragment) + 1
-            parts.append(fragment)
-            parts.append(b",")
-        starts.append(offset)
-        if entries:
-            parts.pop()  # no comma after the last fragment
-        parts.append(_tail(len(entries)))
-        body = b"".join(parts)
-        self._cache.rendered[pair] = _Rendered(entries, body, starts)
-        return body
-
-    def _fragment(self, entry: Entry, pair: bool, rendered: _Rendered | None) -> bytes:
-        if rendered is not None:
-            known = rendered.entries
-            pos = entry.pos
-            if not (0 <= pos < len(known) and known[pos] is entry):
-                pos = bisect_left(known, entry.key, key=_entry_key)
-            if pos < len(known):
-                other = known[pos]
-                if other is entry or (
-                    other.key == entry.key and other.signature() == entry.signature()
-                ):
-                    return rendered.fragment(pos)
-        return dumps(entry.pair_json() if pair else entry.to_json()).encode()
-
-
-def _head(pair: bool) -> bytes:
-    return b'{"pairs":[' if pair else b'{"files":['
-
-
-def _tail(total: int) -> bytes:
-    return b'],"total":%d}' % total
-
-
-def _entry_key(entry: Entry) -> tuple[str, str]:
-    return entry.key
+        else:
+            rec.files[name] = fresh
+        self._relayout()
+        return True
 
 
 def _differs(old: DirRec | None, new: DirRec) -> bool:
@@ -636,8 +592,11 @@ def _differs(old: DirRec | None, new: DirRec) -> bool:
 class Catalogs:
     """The catalog of every dataset in use, by dataset id (and thumbnails' cache folder)."""
 
-    def __init__(self, thumbs_dir: Path, watch: bool = True) -> None:
+    def __init__(self, thumbs_dir: Path, bodies_dir: Path | None = None, watch: bool = True):
         self.thumbs_dir = thumbs_dir
+        self._bodies_dir = bodies_dir
+        if bodies_dir is not None:
+            clear_folder(bodies_dir)
         self._lock = threading.Lock()
         self._catalogs: dict[str, Catalog] = {}
         # One inotify descriptor for every catalog, opened with the first one.
@@ -653,7 +612,8 @@ class Catalogs:
                 if self._use_watch and self._watch is None:
                     self._watch = FolderWatch.open()
                     self._use_watch = self._watch is not None
-                catalog = self._catalogs[dataset_id] = Catalog(root, self._watch)
+                cache = BodyCache(self._bodies_dir, dataset_id)
+                catalog = self._catalogs[dataset_id] = Catalog(root, self._watch, cache)
             return catalog
 
     def peek(self, dataset_id: str) -> Catalog | None:

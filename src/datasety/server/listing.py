@@ -1,8 +1,12 @@
-"""Listing entries from a dataset's files, as pure functions (no disk access).
+"""Listing entries from a dataset's files, and their JSON, as pure functions (no disk access).
 
 Files are grouped by :func:`datasety.layout.placement` (folder + base name); a ``.txt`` joins
 the group of the file it is the sidecar of. An entry's caption is its group's ``.txt`` or, for
 audio without one, the file's ``metadata.csv`` row.
+
+A dataset can hold a million files, so a file is one small record (:class:`FileRec`) that
+serves the folder scan, the caption text and the listing alike; its path, extension and kind
+are computed when they are asked for, not stored.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import json
 import posixpath
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from datasety import layout
 
@@ -19,124 +23,125 @@ PAIR_ROLES = (*layout.ROLES, "image")
 # A caption is text for a person to read: more than this is not read into memory.
 CAPTION_READ_LIMIT = 1024 * 1024
 _ROLE_RANK = {role: rank for rank, role in enumerate(layout.ROLES)}
+_ROLES = frozenset(layout.ROLES)
 MEDIA_KINDS = frozenset({"image", "audio", "video"})
 
 
-@dataclass(slots=True)
-class FileItem:
-    """One file of a listing (the spec's ``files[]`` element) and where it belongs.
+@dataclass(slots=True, eq=False)
+class FileRec:
+    """One file of a dataset folder: what the folder scan saw, and its listing item.
 
-    Items are immutable by convention and reused while a file's size is unchanged, so
-    comparing two listings' items is mostly an identity check.
+    ``folder`` strings are shared by every file of a folder and ``group`` tuples by the files
+    of one group (an image and its caption), so a big dataset keeps one of each.
     """
 
-    path: str
+    folder: str
     name: str
-    size_bytes: int
-    extension: str
-    file_type: str
-    kind: str
+    size: int
+    ino: int
+    mtime_ns: int
+    file_type: str  # the spec's file_type: the role for role files, else the kind
     group: tuple[str, str]  # (folder, base) of its group
-    stem_key: tuple[str, str]  # (folder, stem): where its own sidecar would be
+    # A caption's text once read (None: not read yet, or changed since).
+    text: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{self.name}" if self.folder else self.name
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.file_type in _ROLES else self.file_type
+
+    @property
+    def stem_key(self) -> tuple[str, str]:
+        """(folder, stem): where its own sidecar would be."""
+        return (self.folder, posixpath.splitext(self.name)[0])
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path,
             "name": self.name,
-            "size_bytes": self.size_bytes,
-            "extension": self.extension,
+            "size_bytes": self.size,
+            "extension": posixpath.splitext(self.name)[1].lower(),
             "file_type": self.file_type,
         }
 
 
-def file_item(
-    path: str, size: int, shared: dict[tuple[str, str], tuple[str, str]] | None = None
-) -> FileItem:
-    """The listing item of the file at dataset path ``path``.
+def file_rec(
+    folder: str,
+    name: str,
+    size: int,
+    ino: int,
+    mtime_ns: int,
+    shared: dict[tuple[str, str], tuple[str, str]] | None = None,
+) -> FileRec:
+    """The record of file ``name`` in dataset folder ``folder``.
 
-    Items made with the same ``shared`` dict share their equal stem keys (``a.jpg`` and its
+    Records made with the same ``shared`` dict share their equal group keys (``a.jpg`` and its
     ``a.txt``), so a big dataset keeps one such key per stem, not one per file.
     """
-    folder, name = posixpath.split(path)
-    stem, ext = posixpath.splitext(name)
-    kind = layout.file_kind(name)
-    where = layout.placement(path)
-    # A dataset holds many items: equal strings and tuples are shared, not kept per item
-    # (extensions are few; most files are their own group, so its key is the stem key).
-    stem_key = (folder, stem)
-    if shared is not None:
-        stem_key = shared.setdefault(stem_key, stem_key)
+    where = layout.placement(f"{folder}/{name}" if folder else name)
     group = (where.group_dir, where.base)
-    if group == stem_key:
-        group = stem_key
-    return FileItem(
-        path,
-        name,
-        size,
-        sys.intern(ext.lower()),
-        where.role or kind,
-        kind,
-        group,
-        stem_key,
-    )
+    if shared is not None:
+        group = shared.setdefault(group, group)
+    kind = where.role or layout.file_kind(name)
+    return FileRec(folder, name, size, ino, mtime_ns, sys.intern(kind), group)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Entry:
     """One group of files: the spec's listing entry."""
 
     base: str
     path: str
-    files: tuple[FileItem, ...]  # a tuple: a list's spare room, per entry, adds up
-    caption: str = ""
-    caption_path: str = ""
-    caption_source: str = ""
-    _haystack: str | None = field(default=None, repr=False)
-    # Its index in the catalog's cached list of all entries (-1: not in it).
-    pos: int = field(default=-1, repr=False, compare=False)
+    files: tuple[FileRec, ...]  # a tuple: a list's spare room, per entry, adds up
+    caption_file: FileRec | None = None  # the .txt its caption is read from
+    metadata_caption: str | None = None  # else its audio's metadata.csv row
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.path, self.base)
 
     @property
-    def name(self) -> str:
-        return self.files[0].name
-
-    @property
     def has_media(self) -> bool:
         return any(f.kind in MEDIA_KINDS for f in self.files)
 
-    def signature(self) -> tuple[object, ...]:
-        """Everything the JSON depends on, to reuse a cached fragment."""
-        return (self.files, self.caption, self.caption_path, self.caption_source)
+    def lacks_caption(self) -> bool:
+        """A media entry without a caption (a .txt of 0 bytes is no caption)."""
+        if not self.has_media:
+            return False
+        if self.caption_file is not None:
+            return self.caption_file.size == 0
+        return not self.metadata_caption
 
-    def matches(self, needle: str) -> bool:
-        """Case-insensitive ``needle`` (already lower-case) in a file name or the caption."""
-        if self._haystack is None:
-            names = "\n".join(f.name for f in self.files)
-            self._haystack = f"{self.base}\n{names}\n{self.caption}".lower()
-        return needle in self._haystack
+    def matches(self, needle: str, caption: str) -> bool:
+        """Case-insensitive ``needle`` (already lower-case) in a file name or ``caption``."""
+        return (
+            needle in self.base.lower()
+            or any(needle in f.name.lower() for f in self.files)
+            or needle in caption.lower()
+        )
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, caption: str) -> dict[str, object]:
         out: dict[str, object] = {
             "base": self.base,
-            "name": self.name,
+            "name": self.files[0].name,
             "path": self.path,
             "files": [f.to_json() for f in self.files],
-            "caption": self.caption,
-            "caption_path": self.caption_path,
+            "caption": caption,
+            "caption_path": self.caption_file.path if self.caption_file else "",
         }
-        if self.caption_source:
-            out["caption_source"] = self.caption_source
+        if self.caption_file is None and self.metadata_caption is not None:
+            out["caption_source"] = layout.METADATA_CSV
         return out
 
-    def pair_json(self) -> dict[str, object]:
+    def pair_json(self, caption: str) -> dict[str, object]:
         out: dict[str, object] = {"base": self.base, "path": self.path}
         for role in PAIR_ROLES:
             out[role] = next((f.path for f in self.files if f.file_type == role), None)
-        out["caption"] = self.caption
-        out["caption_path"] = self.caption_path
+        out["caption"] = caption
+        out["caption_path"] = self.caption_file.path if self.caption_file else ""
         out["all_files"] = [f.to_json() for f in self.files]
         return out
 
@@ -145,51 +150,65 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _order(item: FileItem) -> tuple[bool, int, str]:
-    return (item.kind == "caption", _ROLE_RANK.get(item.file_type, len(_ROLE_RANK)), item.path)
+def head(pair: bool) -> bytes:
+    return b'{"pairs":[' if pair else b'{"files":['
 
 
-def build_entries(
-    items: Iterable[FileItem], captions: dict[str, str], metadata: dict[str, str]
-) -> list[Entry]:
-    """Group file items into entries sorted by folder and base name.
+def tail(total: int) -> bytes:
+    return b'],"total":%d}' % total
 
-    ``captions`` maps every ``.txt`` path to its text, ``metadata`` the ``metadata.csv`` rows
-    (id -> text).
+
+def render(entry: Entry, pair: bool, caption_of: Callable[[Entry], str]) -> bytes:
+    """One entry's JSON (``files[]`` or ``pairs[]`` element)."""
+    caption = caption_of(entry)
+    return dumps(entry.pair_json(caption) if pair else entry.to_json(caption)).encode()
+
+
+def _order(rec: FileRec) -> tuple[bool, int, str]:
+    return (rec.file_type == "caption", _ROLE_RANK.get(rec.file_type, len(_ROLE_RANK)), rec.path)
+
+
+def build_entries(recs: Iterable[FileRec], metadata: dict[str, str]) -> list[Entry]:
+    """Group file records into entries sorted by folder and base name.
+
+    ``metadata`` holds the ``metadata.csv`` rows (id -> text).
     """
-    groups: dict[tuple[str, str], list[FileItem]] = {}
-    sidecars: list[FileItem] = []
+    groups: dict[tuple[str, str], list[FileRec]] = {}
+    sidecars: list[FileRec] = []
     owner: dict[tuple[str, str], tuple[str, str]] = {}
-    for item in items:
-        if item.kind == "caption":
-            sidecars.append(item)
+    for rec in recs:
+        if rec.file_type == "caption":
+            sidecars.append(rec)
             continue
-        groups.setdefault(item.group, []).append(item)
-        owner.setdefault(item.stem_key, item.group)
-    for item in sidecars:
-        groups.setdefault(owner.get(item.stem_key, item.group), []).append(item)
+        groups.setdefault(rec.group, []).append(rec)
+        # Only a role file's stem differs from its group's base (edit_001_input: edit_001).
+        owner.setdefault(rec.stem_key if rec.file_type in _ROLES else rec.group, rec.group)
+    for rec in sidecars:
+        # A caption's group is its own stem key: a .txt has no role.
+        groups.setdefault(owner.get(rec.group, rec.group), []).append(rec)
 
     entries: list[Entry] = []
     for (group_dir, base), members in sorted(groups.items()):
         if len(members) > 1:
             members.sort(key=_order)
         entry = Entry(base, group_dir, tuple(members))
-        _attach_caption(entry, captions, metadata)
+        _attach_caption(entry, metadata)
         entries.append(entry)
     return entries
 
 
-def _attach_caption(entry: Entry, captions: dict[str, str], metadata: dict[str, str]) -> None:
-    texts = [f.path for f in entry.files if f.kind == "caption" and f.path in captions]
+def _attach_caption(entry: Entry, metadata: dict[str, str]) -> None:
+    texts = [f for f in entry.files if f.file_type == "caption"]
     if texts:
-        group_level = posixpath.join(entry.path, entry.base + layout.CAPTION_EXTENSION)
-        chosen = group_level if group_level in texts else texts[0]
-        entry.caption, entry.caption_path = captions[chosen], chosen
+        own = entry.base + layout.CAPTION_EXTENSION
+        entry.caption_file = next(
+            (f for f in texts if f.folder == entry.path and f.name == own), texts[0]
+        )
         return
     if metadata:
-        for item in entry.files:
-            if item.kind == "audio":
-                text = metadata.get(layout.metadata_id(item.path))
+        for rec in entry.files:
+            if rec.file_type == "audio":
+                text = metadata.get(layout.metadata_id(rec.name))
                 if text is not None:
-                    entry.caption, entry.caption_source = text, layout.METADATA_CSV
+                    entry.metadata_caption = text
                     return

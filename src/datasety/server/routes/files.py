@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -137,11 +137,17 @@ def list_files(
         folder_rel = path.relative_to(root).as_posix() if path != root else ""
     query = ListingQuery(folder_rel, group, q, missing == "caption", limit, offset)
     catalog = request.app.state.catalogs.get(dataset_id, root)
-    body, packed = catalog.listing(query, downloads.accepts_gzip(request))
+    body = catalog.listing(query, downloads.accepts_gzip(request))
     headers = {"vary": "Accept-Encoding"}
-    if packed:
+    if body.gzipped:
         headers["content-encoding"] = "gzip"
-    return Response(body, media_type="application/json", headers=headers)
+    if body.data is not None:
+        return Response(body.data, media_type="application/json", headers=headers)
+    # The full listing: streamed, never whole in memory.
+    assert body.chunks is not None
+    if body.length is not None:
+        headers["content-length"] = str(body.length)
+    return StreamingResponse(body.chunks, media_type="application/json", headers=headers)
 
 
 @router.get(

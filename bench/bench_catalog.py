@@ -1,0 +1,207 @@
+"""Benchmark: the catalog at 10,000 to 1,000,000 files (issue 18): pages, cold start, memory.
+
+    .venv/bin/python bench/bench_catalog.py                       # 10k, 100k and 1M files
+    .venv/bin/python bench/bench_catalog.py --files 100000 --reference-max 100000
+
+What it does, per size N (datasets under bench/.work/, gitignored; ``--clean`` removes them):
+
+1. makes N tiny files, LAION-style: shards of 10,000 files (``00000/`` ...), each shard 5,000
+   JPEGs of 160 bytes with a ``.txt`` caption; made once with raw ``os.open``/``os.write``;
+2. starts our ``datasety server`` (a fresh data dir) and registers the folder; times the cold
+   first page (``?limit=100``) as the very first request, then the first full listing;
+3. times warm pages (``limit=100``) at offsets 0, N/4, N/2 and the last page, a search (``q``,
+   a word of one caption), ``missing=caption``, a ``folder`` page, and the full listing (with
+   ``identity`` and with ``gzip``), each as the median of ``--rounds``; reads the server's RSS
+   after paging and after the full listings, and its peak (``VmHWM``);
+4. checks the full listing streamed with ``identity`` equals its gzip body decoded, and that a
+   page holds what the full listing holds at that offset;
+5. for sizes up to ``--reference-max``: starts the reference server on the same folder and
+   times its full listing (first and warm median), alternating with ours, and its RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_listing import TINY_JPEG, free_port, start  # noqa: E402
+from bench_resize import WORK, machine, our_command, reference_command  # noqa: E402
+
+SHARD = 10_000
+MB = 1_000_000
+IDENTITY = {"Accept-Encoding": "identity"}
+GZIP = {"Accept-Encoding": "gzip"}
+# A new connection per request: on a kept-alive one, a response written in two segments
+# waits ~40 ms for the client's delayed ACK (Nagle; issue 10 item 1), which would hide
+# the server's own time.
+FRESH = httpx.Limits(max_keepalive_connections=0)
+
+
+def dataset_dir(files: int) -> Path:
+    return WORK / f"catalog-{files}"
+
+
+def make_dataset(files: int) -> Path:
+    """``files`` files in shards (made once; reused while the count matches)."""
+    folder = dataset_dir(files)
+    stamp = folder / ".count"
+    if stamp.exists() and stamp.read_text() == str(files):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    for i in range(files // 2):
+        shard = folder / f"{i * 2 // SHARD:05d}"
+        if i * 2 % SHARD == 0:
+            shard.mkdir(parents=True)
+        stem = f"{shard}/{i:07d}"
+        fd = os.open(f"{stem}.jpg", flags, 0o644)
+        os.write(fd, TINY_JPEG)
+        os.close(fd)
+        fd = os.open(f"{stem}.txt", flags, 0o644)
+        os.write(fd, f"a photo of subject {i} in studio light, item{i}x".encode())
+        os.close(fd)
+    stamp.write_text(str(files))
+    return folder
+
+
+def rss(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) * 1024 / MB
+    return values["VmRSS"], values["VmHWM"]
+
+
+def timed(client: httpx.Client, url: str, **kwargs: Any) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    response = client.get(url, **kwargs)
+    body = response.content  # decoded if gzipped: the client pays for that too
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed, body
+
+
+def median_ms(client: httpx.Client, url: str, rounds: int, **kwargs: Any) -> float:
+    return 1000 * statistics.median(timed(client, url, **kwargs)[0] for _ in range(rounds))
+
+
+def register(client: httpx.Client, base: str, folder: Path) -> str:
+    response = client.post(f"{base}/v1/datasets", json={"path": str(folder), "name": "bench"})
+    response.raise_for_status()
+    dataset_id: str = response.json()["id"]
+    return dataset_id
+
+
+def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
+    data_dir = WORK / f"catalog-{files}-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    proc = start(our_command(), port, "--data-dir", str(data_dir))
+    out: dict[str, float] = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(timeout=600, limits=FRESH) as client:
+            out["rss_idle"] = rss(proc.pid)[0]
+            url = f"{base}/v1/datasets/{register(client, base, folder)}/files"
+            seconds, _ = timed(client, url, params={"limit": 100})
+            out["cold_page"] = seconds * 1000
+            seconds, full = timed(client, url, headers=IDENTITY)
+            out["first_full"] = seconds * 1000
+            listing = json.loads(full)
+            entries = files // 2
+            if listing["total"] != entries:
+                sys.exit(f"expected {entries} entries, got {listing['total']}")
+            last = entries - 100
+            for offset in (0, entries // 4, entries // 2, last):
+                params = {"limit": 100, "offset": offset}
+                out[f"page_{offset}"] = median_ms(client, url, rounds, params=params)
+            page = json.loads(client.get(url, params={"limit": 100, "offset": last}).content)
+            if page["files"] != listing["files"][last:]:
+                sys.exit("a page differs from the full listing at its offset")
+            del listing, page
+            word = f"item{entries // 3}x"
+            out["page_q"] = median_ms(client, url, rounds, params={"q": word, "limit": 100})
+            missing = {"missing": "caption", "limit": 100}
+            out["page_missing"] = median_ms(client, url, rounds, params=missing)
+            shard = {"folder": f"{(files // SHARD) // 2:05d}", "limit": 100}
+            out["page_folder"] = median_ms(client, url, rounds, params=shard)
+            out["rss_paged"] = rss(proc.pid)[0]
+            full_rounds = max(3, rounds // 3)
+            out["full_warm"] = median_ms(client, url, full_rounds, headers=IDENTITY)
+            out["full_gzip"] = median_ms(client, url, full_rounds, headers=GZIP)
+            if timed(client, url, headers=GZIP)[1] != full:
+                sys.exit("the gzip full listing differs from the identity one")
+            del full
+            out["rss_full"], out["rss_peak"] = rss(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return out
+
+
+def measure_reference(folder: Path, rounds: int) -> dict[str, float]:
+    port = free_port()
+    proc = start([str(reference_command())], port)
+    out: dict[str, float] = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(timeout=3600, limits=FRESH) as client:
+            out["rss_idle"] = rss(proc.pid)[0]
+            url = f"{base}/v1/datasets/{register(client, base, folder)}/files"
+            out["first_full"] = timed(client, url)[0] * 1000
+            out["full_warm"] = median_ms(client, url, rounds)
+            out["rss_full"], out["rss_peak"] = rss(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return out
+
+
+def report(files: int, ours: dict[str, float], ref: dict[str, float] | None) -> None:
+    print(f"\n== {files:,} files ({files // 2:,} images + captions, shards of {SHARD:,})")
+    for key, value in ours.items():
+        unit = "MB" if key.startswith("rss") else "ms"
+        line = f"  ours {key:14} {value:10.1f} {unit}"
+        if ref is not None and key in ref:
+            ratio = ref[key] / value if value else float("nan")
+            line += f"   reference {ref[key]:10.1f} {unit}"
+            if unit == "ms":
+                line += f"   ({ratio:.1f}x)"
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per warm figure")
+    parser.add_argument("--reference-max", type=int, default=100_000)
+    parser.add_argument("--clean", action="store_true", help="remove the datasets afterwards")
+    options = parser.parse_args()
+    print(f"machine: {machine()}")
+    for files in options.files:
+        started = time.perf_counter()
+        folder = make_dataset(files)
+        print(f"dataset of {files:,} files ready in {time.perf_counter() - started:.1f} s")
+        ours = measure_ours(folder, files, options.rounds)
+        ref = measure_reference(folder, 3) if files <= options.reference_max else None
+        report(files, ours, ref)
+        if options.clean:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -381,3 +381,30 @@ def test_a_large_folder_goes_in_batches_and_an_interrupted_upload_resumes(
     assert resumed.stdout.splitlines()[-1] == "Done: 6 processed, 6 skipped, 0 failed"
     assert repo.commits[-1]["files"][-1] == "README.md"
     assert len(repo.files) == 13
+
+
+def test_private_on_an_existing_public_repo_says_it_stays_public(
+    hub: FakeHub, run_upload: RunUpload, tmp_path: Path
+) -> None:
+    folder = ljspeech_dataset(tmp_path / "voice")
+    assert_ok(run_upload("-p", str(folder), "-y"))
+
+    again = run_upload("-p", str(folder), "-y", "--private")
+
+    assert_ok(again)
+    assert not hub.repo(f"{USER}/voice").private
+    assert f"{USER}/voice already exists and is public: --private does not change" in again.stdout
+
+
+def test_a_token_file_named_as_the_path_is_not_uploaded(
+    hub: FakeHub, run_upload: RunUpload, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "hf" / "token"
+    token_file.parent.mkdir()
+    token_file.write_text("hf_x", encoding="utf-8")
+
+    result = run_upload("-p", str(token_file), "-y", "--repo-id", f"{USER}/x")
+
+    assert result.returncode == 1
+    assert result.stderr.endswith("(looks like a credential file)\n"), result.stderr
+    assert hub.repos == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def command(
         token=token,
     )
     if dry_run:
+        # The token a real run would use is looked for in the files all the same.
+        upload.token = token or os.environ.get("HF_TOKEN")
         plan = build_plan(upload)
         _show_plan(plan, verbose)
         click.echo("\n" + (plan.card or "(the folder's own README.md is the card)"))

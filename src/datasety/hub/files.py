@@ -65,6 +65,9 @@ class Selection:
 def select_files(path: Path) -> Selection:
     """The files under ``path`` that may be uploaded; a single file selects itself."""
     if path.is_file():
+        reason = _reason_to_leave_out(path.name, path, path.resolve().parent)
+        if reason:
+            return Selection([], [(path.name, reason)])
         return Selection([LocalFile(path.name, path, path.stat().st_size)], [])
     root = path.resolve()
     files: list[LocalFile] = []

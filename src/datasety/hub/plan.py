@@ -104,7 +104,8 @@ def build_plan(options: UploadOptions) -> Plan:
     selection = select_files(source)
     files = selection.files
     if not files:
-        raise DatasetyError(f"nothing to upload in {str(source)!r}")
+        why = f" ({selection.left_out[0][1]})" if source.is_file() and selection.left_out else ""
+        raise DatasetyError(f"nothing to upload in {str(source)!r}{why}")
     upload_type = options.upload_type
     if upload_type == "auto":
         upload_type = kinds.detect_type(files)

@@ -106,6 +106,15 @@ def publish(api: HfApi, plan: Plan, *, private: bool, on: Callbacks) -> str:
     repo_url = _call(
         api.create_repo, repo_id=plan.repo_id, repo_type=repo_type, private=private, exist_ok=True
     )
+    if private:
+        # create_repo leaves an existing repository as it is: say so rather than let the
+        # user believe a public repository went private.
+        info = _call(api.repo_info, plan.repo_id, repo_type=repo_type, revision="main")
+        if info.private is False:
+            on.note(
+                f"{plan.repo_id} already exists and is public: --private does not change "
+                "that (the repository's settings on the Hub do)"
+            )
     remote = _remote_files(api, plan)
     items = _items(plan)
     todo: list[Item] = []

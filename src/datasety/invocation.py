@@ -42,7 +42,7 @@ from typing import Any
 
 import click
 
-from datasety.commands import commands, options
+from datasety.commands import commands, get_command, options, wants_accelerator
 from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
 
@@ -486,3 +486,29 @@ def command_schema(command: str) -> dict[str, Any]:
 def commands_schema() -> dict[str, Any]:
     """The body of ``GET /v1/commands``: every runnable command, in registry order."""
     return {"commands": {name: command_schema(name) for name in runnable_commands()}}
+
+
+def parsed_params(argv: list[str]) -> dict[str, Any]:
+    """The parameter values (defaults filled in) of ``argv`` = ``[command, args...]``, without
+    running any callback or checking paths; ``{}`` when it does not parse."""
+    if not argv:
+        return {}
+    name, *rest = argv
+    command = get_command(name)
+    if command is None:
+        return {}
+    try:
+        ctx = command.make_context(name, list(rest), resilient_parsing=True)
+    except click.ClickException:
+        return {}
+    values = dict(ctx.params)
+    for param in command.params:
+        if param.name is not None and values.get(param.name) is None:
+            values[param.name] = param.get_default(ctx)
+    return values
+
+
+def argv_wants_accelerator(argv: list[str]) -> bool:
+    """Whether the job ``[command, args...]`` runs a model on a GPU (see the registry's
+    :func:`~datasety.commands.wants_accelerator`)."""
+    return bool(argv) and wants_accelerator(argv[0], parsed_params(argv))

@@ -211,7 +211,7 @@ def test_a_nul_byte_in_a_job_argument_is_400(
 def test_an_argv_the_os_refuses_fails_the_job_instead_of_leaving_it_running(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(job_id: str, argv: list[str]) -> None:
+    def refuse(job_id: str, argv: list[str], env: object = None) -> None:
         raise ValueError("embedded null byte")
 
     monkeypatch.setattr(client.app.state.runner.executor, "start", refuse)  # type: ignore[attr-defined]

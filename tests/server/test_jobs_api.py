@@ -16,7 +16,7 @@ from datasety.server.settings import Settings
 from .jobkit import ended, kill_leftover_jobs, make_images, wait_job
 
 SPEC_KEYS = {"id", "command", "argv", "status", "output", "exit_code", "started_at", "ended_at"}
-EXTRA_KEYS = {"progress", "queue_position", "error", "created_at"}
+EXTRA_KEYS = {"progress", "queue_position", "queue_reason", "error", "created_at"}
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_commands_schema(client: TestClient) -> None:
 def test_a_server_side_start_failure_is_500_and_a_failed_row(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(job_id: str, argv: list[str]) -> None:
+    def refuse(job_id: str, argv: list[str], env: object = None) -> None:
         raise OSError("Resource temporarily unavailable")
 
     monkeypatch.setattr(client.app.state.runner.executor, "start", refuse)  # type: ignore[attr-defined]

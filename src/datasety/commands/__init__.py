@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import import_module
+from typing import Any
 
 import click
 
@@ -46,3 +47,18 @@ def _load(name: str) -> click.Command:
     if command.name != name:
         raise ImportError(f"datasety.commands.{name} defines {command.name!r}, not {name!r}")
     return command
+
+
+def wants_accelerator(name: str, params: dict[str, Any]) -> bool:
+    """Whether a run of command ``name`` with these parameter values uses a GPU.
+
+    A command module may say so itself with ``uses_accelerator(params)`` (caption does: its
+    API mode runs no model); otherwise a command with a ``--device`` wants one unless it is
+    told ``--device cpu``.
+    """
+    if name not in COMMAND_MODULES:
+        return False
+    rule = getattr(import_module(f"datasety.commands.{name}"), "uses_accelerator", None)
+    if rule is not None:
+        return bool(rule(params))
+    return "device" in params and params["device"] not in (None, "cpu")

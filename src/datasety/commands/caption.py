@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -214,6 +215,12 @@ def command(
         )
         run.caption_locally(todo, local, template, batch_size, reporter)
     return reporter.finish()
+
+
+def uses_accelerator(params: dict[str, Any]) -> bool:
+    """The local model runs on a GPU; the API, caption edits and a dry run use none."""
+    idle = params.get("llm_api") or params.get("append") or params.get("prepend")
+    return not idle and not params.get("dry_run") and params.get("device") != "cpu"
 
 
 def _targets(

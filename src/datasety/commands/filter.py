@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -156,6 +157,11 @@ def command(
             "nothing was deleted: add --confirm to delete them"
         )
     return code
+
+
+def uses_accelerator(params: dict[str, Any]) -> bool:
+    """CLIP runs on a GPU unless --device cpu; NudeNet's ONNX detector runs on the CPU."""
+    return params.get("model") != "nudenet" and params.get("device") != "cpu"
 
 
 def _terms(query: str | None, labels: str | None, model: str) -> tuple[str, ...]:

@@ -149,6 +149,15 @@ def url_for(host: str, port: int) -> str:
     help="How many jobs run at once; the rest wait in the queue",
 )
 @click.option(
+    "--gpus",
+    default=None,
+    envvar="DATASETY_GPUS",
+    show_envvar=True,
+    help="GPUs for jobs, e.g. 0,1: a job that runs a model on a GPU gets one to itself "
+    "(CUDA_VISIBLE_DEVICES) while other jobs share --max-jobs; 'none' turns GPU slots off "
+    "[default: the GPUs this machine has]",
+)
+@click.option(
     "--kill-grace",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -213,6 +222,7 @@ def command(
     allowed_hosts: tuple[str, ...],
     allow_job_urls: bool,
     max_jobs: int,
+    gpus: str | None,
     kill_grace: float,
     keep_jobs: int,
     executor: str,
@@ -225,6 +235,7 @@ def command(
     Listens on 127.0.0.1 by default. Binding any other address needs a token. Datasets and
     jobs persist in the data dir across restarts. API docs are served at /docs.
     """
+    from datasety.server.jobs.gpus import parse_gpus
     from datasety.server.settings import Settings, default_data_dir
 
     settings = Settings(
@@ -238,6 +249,7 @@ def command(
         allowed_hosts=allowed_hosts,
         allow_job_urls=allow_job_urls,
         max_jobs=max_jobs,
+        gpus=parse_gpus(gpus) if gpus is not None else None,
         kill_grace=kill_grace,
         keep_jobs=keep_jobs,
         executor=executor,

@@ -57,6 +57,17 @@ class Settings:
     # Seconds a client gets for a request's head, and the longest pause inside a body.
     read_timeout: float = 30.0
 
+    # GPUs the local executor hands to jobs, one job per GPU; None finds them (jobs/gpus.py).
+    gpus: tuple[str, ...] | None = None
+
+    def job_gpus(self) -> tuple[str, ...]:
+        """The GPUs for job slots: ``gpus``, or those this machine has."""
+        if self.gpus is not None:
+            return self.gpus
+        from datasety.server.jobs.gpus import detect_gpus
+
+        return detect_gpus()
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024

@@ -59,6 +59,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX jobs_by_status ON jobs (status, seq);
         """,
     ),
+    (
+        # The GPU a running job holds (its CUDA_VISIBLE_DEVICES), so that a restarted server
+        # knows which GPUs the jobs it re-adopts still hold.
+        "0003_job_gpu",
+        "ALTER TABLE jobs ADD COLUMN gpu TEXT;",
+    ),
 ]
 
 DATASET_NOT_FOUND = "Dataset not found"

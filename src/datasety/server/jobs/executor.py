@@ -11,6 +11,7 @@ the job): ``watch`` is a poll, ``stop`` only sends a signal. An executor whose w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,8 +43,9 @@ class Outcome:
 class Executor(Protocol):
     """Start, watch and stop jobs. Output goes to the job's log file (see ``logs.log_path``)."""
 
-    def start(self, job_id: str, argv: list[str]) -> Handle:
-        """Start ``argv`` for job ``job_id``; raise OSError if it cannot start."""
+    def start(self, job_id: str, argv: list[str], env: Mapping[str, str] | None = None) -> Handle:
+        """Start ``argv`` for job ``job_id`` with ``env`` added to its environment (the GPU it
+        may use); raise OSError if it cannot start."""
         ...
 
     def watch(self, handle: Handle) -> Outcome | None:

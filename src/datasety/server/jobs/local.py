@@ -41,11 +41,12 @@ class LocalExecutor:
         # Wrapper pids of the jobs this process started: watch() reaps them when they exit.
         self._children: dict[str, int] = {}
 
-    def start(self, job_id: str, argv: list[str]) -> Handle:
+    def start(self, job_id: str, argv: list[str], env: Mapping[str, str] | None = None) -> Handle:
         exit_file = exit_path(self.jobs_dir, job_id)
         exit_file.unlink(missing_ok=True)
-        env = dict(os.environ, **self.extra_env, PYTHONUNBUFFERED="1", DATASETY_JOB_ID=job_id)
-        env[PROGRESS_ENV] = "jsonl"
+        environ = {**os.environ, **self.extra_env, **(env or {})}
+        environ.update(PYTHONUNBUFFERED="1", DATASETY_JOB_ID=job_id)
+        environ[PROGRESS_ENV] = "jsonl"
         log_fd = os.open(log_path(self.jobs_dir, job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             # posix_spawn, not Popen: no Popen object to outlive the server's interest in it,
@@ -53,7 +54,7 @@ class LocalExecutor:
             pid = os.posix_spawn(
                 sys.executable,
                 [sys.executable, "-m", WRAPPER_MODULE, str(exit_file), "--", *argv],
-                env,
+                environ,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                     (os.POSIX_SPAWN_DUP2, log_fd, 1),

@@ -50,10 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
-
-from datasety.commands import get_command
 from datasety.errors import DatasetyError
+from datasety.invocation import argv_wants_accelerator, parsed_params
 from datasety.progress import PROGRESS_ENV
 from datasety.server.jobs.executor import Handle, Outcome
 from datasety.server.jobs.logs import log_path
@@ -161,38 +159,21 @@ def _clip(text: str) -> str:
 def resources_for(argv: list[str]) -> tuple[float, float]:
     """``(cpus, gpus)`` for a job's argv, from what its command declares in the registry.
 
-    A command with a ``--device`` parameter runs a model: it asks for one GPU unless its device
-    is ``cpu``. A command with ``--workers N`` asks for N CPUs (0, "every core", asks for 1:
-    Ray's CPUs are a scheduling count, the job still uses the cores its node has). Everything
-    else asks for one CPU.
+    A run that uses a GPU (:func:`~datasety.invocation.argv_wants_accelerator`, the rule the
+    local runner's GPU slots follow) asks for one. A command with ``--workers N`` asks for N
+    CPUs (0, "every core", asks for 1: Ray's CPUs are a scheduling count, the job still uses
+    the cores its node has). Everything else asks for one CPU.
     """
     try:
         start = argv.index("datasety") + 1
     except ValueError:
         return 1.0, 0.0
-    name = argv[start] if start < len(argv) else ""
-    command = get_command(name)
-    if command is None:
-        return 1.0, 0.0
-    params = _parsed(command, name, argv[start + 1 :])
-    gpus = 1.0 if "device" in params and params["device"] not in (None, "cpu") else 0.0
+    job = argv[start:]
+    params = parsed_params(job)
+    gpus = 1.0 if argv_wants_accelerator(job) else 0.0
     workers = params.get("workers")
     cpus = float(workers) if isinstance(workers, int) and workers > 0 else 1.0
     return cpus, gpus
-
-
-def _parsed(command: click.Command, name: str, args: list[str]) -> dict[str, Any]:
-    """The command's parameter values for ``args`` (defaults filled in), without running any
-    callback or checking paths: the job itself reports problems only the run can see."""
-    try:
-        ctx = command.make_context(name, list(args), resilient_parsing=True)
-    except click.ClickException:
-        return {}
-    values = dict(ctx.params)
-    for param in command.params:
-        if param.name is not None and values.get(param.name) is None:
-            values[param.name] = param.get_default(ctx)
-    return values
 
 
 @dataclass
@@ -258,7 +239,9 @@ class RayExecutor:
 
     # -- the Executor interface: in-memory and immediate ------------------------------------
 
-    def start(self, job_id: str, argv: list[str]) -> Handle:
+    def start(self, job_id: str, argv: list[str], env: Mapping[str, str] | None = None) -> Handle:
+        # ``env`` (a local GPU pin) has no meaning on the cluster: Ray places the job on a GPU
+        # from the ``num_gpus`` it asks for and sets CUDA_VISIBLE_DEVICES there itself.
         path = log_path(self.jobs_dir, job_id)
         path.touch()
         job = _RayJob(job_id, path, written=path.stat().st_size)

@@ -38,6 +38,7 @@ class JobRow:
     created_at: float
     started_at: float | None
     ended_at: float | None
+    gpu: str | None = None  # the GPU it holds while it runs (CUDA_VISIBLE_DEVICES)
 
     @property
     def has_process(self) -> bool:
@@ -60,6 +61,7 @@ def _row(row: sqlite3.Row) -> JobRow:
         created_at=row["created_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        gpu=row["gpu"],
     )
 
 
@@ -99,12 +101,13 @@ class JobRecords:
         )
         return [_row(row) for row in rows]
 
-    def mark_starting(self, job_id: str) -> bool:
-        """queued -> running, before the process exists (False if it is no longer queued)."""
+    def mark_starting(self, job_id: str, gpu: str | None = None) -> bool:
+        """queued -> running (holding ``gpu``), before the process exists (False if it is no
+        longer queued)."""
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE jobs SET status = ?, started_at = ? WHERE id = ? AND status = ?",
-                (RUNNING, time.time(), job_id, QUEUED),
+                "UPDATE jobs SET status = ?, started_at = ?, gpu = ? WHERE id = ? AND status = ?",
+                (RUNNING, time.time(), gpu, job_id, QUEUED),
             )
         return cursor.rowcount == 1
 

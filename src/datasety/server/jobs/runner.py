@@ -35,12 +35,13 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from datasety.confinement import Confinement, job_env
 from datasety.errors import DatasetyError, NotFoundError
-from datasety.invocation import recheck_argv
+from datasety.invocation import argv_wants_accelerator, recheck_argv
 from datasety.server.jobs import logs
 from datasety.server.jobs.executor import Executor, Handle, Outcome
 from datasety.server.jobs.local import LocalExecutor
@@ -76,6 +77,7 @@ class _Active:
     tail: logs.LogTail
     progress: dict[str, Any] | None = None
     kill_at: float | None = None  # when a cancel escalates to SIGKILL
+    gpu: str | None = None  # the GPU it holds (None: a CPU slot)
 
 
 class JobRunner:
@@ -91,8 +93,12 @@ class JobRunner:
         keep_jobs: int = 1000,
         poll_interval: float = 0.05,
         confinement: Confinement | None = None,
+        gpus: tuple[str, ...] = (),
     ) -> None:
         self.records = JobRecords(store)
+        # GPU slots: one job at a time per GPU, beside the max_jobs CPU slots. Without GPUs,
+        # a job that would use one takes a CPU slot and its --device auto picks the CPU.
+        self.gpus = tuple(gpus)
         # Checked again when a job starts: its paths may have changed while it was queued.
         self.confinement = confinement
         # The job submit() is starting, and why it was refused at start if it was.
@@ -150,7 +156,8 @@ class JobRunner:
             if row.pid is None and handle.pid is not None and handle.pgid is not None:
                 self.records.set_process(row.id, handle.pid, handle.pgid)
             log.info("re-adopted job %s (pid %s)", row.id, handle.pid)
-            active = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
+            tail = logs.LogTail(logs.log_path(self.jobs_dir, row.id))
+            active = _Active(handle, tail, gpu=row.gpu)
             active.progress = logs.last_progress(active.tail.read_all()) or row.progress
             self._active[row.id] = active
             if row.status == CANCELLED:
@@ -235,6 +242,7 @@ class JobRunner:
             "ended_at": row.ended_at,
             "progress": progress,
             "queue_position": positions.get(row.id),
+            "queue_reason": self._queue_reason(row) if row.status == QUEUED else None,
             "error": row.error,
             "created_at": row.created_at,
         }
@@ -242,35 +250,55 @@ class JobRunner:
     def _queue_positions(self) -> dict[str, int]:
         return {row.id: index for index, row in enumerate(self.records.queued(), start=1)}
 
-    def _fill_slots(self) -> None:
-        """Start queued jobs, oldest first, while slots are free."""
-        while len(self._active) < self.max_jobs:
-            queued = self.records.queued()
-            if not queued:
-                return
-            self._launch(queued[0])
+    def _wants_gpu(self, row: JobRow) -> bool:
+        """True if ``row`` should run on one of the server's GPUs."""
+        return bool(self.gpus) and _argv_wants_gpu(tuple(row.argv))
 
-    def _launch(self, row: JobRow) -> None:
-        if not self.records.mark_starting(row.id):
-            return
+    def _queue_reason(self, row: JobRow) -> str:
+        return "waiting for a GPU" if self._wants_gpu(row) else "waiting for a job slot"
+
+    def _fill_slots(self) -> None:
+        """Start queued jobs, oldest first, while slots of their kind are free: a job that
+        waits for a GPU does not hold back a CPU job queued after it, nor the reverse."""
+        cpu_free = self.max_jobs - sum(1 for a in self._active.values() if a.gpu is None)
+        held = {active.gpu for active in self._active.values()}
+        free_gpus = [gpu for gpu in self.gpus if gpu not in held]
+        for row in self.records.queued():
+            if cpu_free <= 0 and not free_gpus:
+                return
+            if self._wants_gpu(row):
+                if free_gpus and self._launch(row, free_gpus[0]):
+                    free_gpus.pop(0)
+            elif cpu_free > 0 and self._launch(row, None):
+                cpu_free -= 1
+
+    def _launch(self, row: JobRow, gpu: str | None) -> bool:
+        """Start ``row`` (pinned to ``gpu``); False if it did not start (and holds no slot)."""
+        if not self.records.mark_starting(row.id, gpu):
+            return False
         refused = self._recheck(row)
         if refused is not None:
             log.warning("job %s refused at start: %s", row.id, refused)
             self.records.finish(row.id, FAILED, None, refused, None)
             if row.id == self._submitting:
                 self._refused = refused  # submit() answers 400: a client's mistake
-            return
+            return False
+        # A GPU job sees only its GPU; with GPU slots, a CPU job sees none, so that nothing
+        # can use a GPU the scheduler did not give it.
+        env = {"CUDA_VISIBLE_DEVICES": gpu or ""} if self.gpus else {}
         try:
-            handle = self.executor.start(row.id, row.argv)
+            handle = self.executor.start(row.id, row.argv, env)
         except (OSError, ValueError) as exc:
             # ValueError: an argv the OS cannot take (a NUL byte); the row must not stay
             # "running" with no process behind it.
             log.error("job %s failed to start: %s", row.id, exc)
             self.records.finish(row.id, FAILED, None, f"Failed to start job: {exc}", None)
-            return
+            return False
         if handle.pid is not None and handle.pgid is not None:
             self.records.set_process(row.id, handle.pid, handle.pgid)
-        self._active[row.id] = _Active(handle, logs.LogTail(logs.log_path(self.jobs_dir, row.id)))
+        tail = logs.LogTail(logs.log_path(self.jobs_dir, row.id))
+        self._active[row.id] = _Active(handle, tail, gpu=gpu)
+        return True
 
     def _recheck(self, row: JobRow) -> str | None:
         """Why the job may not start now (a path argument left the roots), or None."""
@@ -357,6 +385,14 @@ class JobRunner:
                 path.unlink(missing_ok=True)
 
 
+@lru_cache(maxsize=1024)
+def _argv_wants_gpu(argv: tuple[str, ...]) -> bool:
+    """Whether a job's ``[python, -m, datasety, command, ...]`` uses a GPU (parsed once)."""
+    args = list(argv)
+    start = args.index("datasety") + 1 if "datasety" in args else len(args)
+    return argv_wants_accelerator(args[start:])
+
+
 def build_runner(settings: Settings, store: Store) -> JobRunner:
     """The runner the server's settings ask for (``data_dir/jobs`` holds the logs)."""
     jobs_dir = settings.data_dir / "jobs"
@@ -385,4 +421,6 @@ def build_runner(settings: Settings, store: Store) -> JobRunner:
         kill_grace=settings.kill_grace,
         keep_jobs=settings.keep_jobs,
         confinement=Confinement.of(settings.roots, urls=settings.allow_job_urls),
+        # On a cluster, Ray places GPU jobs itself (the executor asks for num_gpus).
+        gpus=settings.job_gpus() if settings.executor == "local" else (),
     )

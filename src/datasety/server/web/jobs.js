@@ -42,6 +42,7 @@ function progressCell(job) {
   const left = timeLeft(job);
   if (left !== null) parts.push(`${formatDuration(left)} left`);
   if (job.status === "queued" && Number.isFinite(job.queue_position)) parts.push(`#${job.queue_position} in queue`);
+  if (job.status === "queued" && job.queue_reason) parts.push(job.queue_reason);
   return h("div", { class: "progress" }, bar, h("span", { class: "muted time-left" }, parts.join(" · ")));
 }
 

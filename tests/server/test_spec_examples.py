@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def test_failed_to_save_is_500_with_the_details(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     (dataset_dir / "photo.jpg").write_bytes(b"old")
-    monkeypatch.setattr("datasety.atomic.atomic_write_bytes", full_disk)
+    monkeypatch.setattr("datasety.server.fsroot.write_all", full_disk)
     for method in ("POST", "PUT"):
         response = client.request(method, f"{files_url}/photo.jpg", json={"caption": "c"})
         assert (response.status_code, response.json()) == (
@@ -276,10 +277,14 @@ def test_failed_to_delete_is_500_with_the_details(
 ) -> None:
     (dataset_dir / "photo.jpg").write_bytes(b"keep")
 
-    def refuse(self: Path, missing_ok: bool = False) -> None:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_unlink = os.unlink
 
-    monkeypatch.setattr(Path, "unlink", refuse)
+    def refuse(path: str, *, dir_fd: int | None = None) -> None:
+        if path == "photo.jpg":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", refuse)
     response = client.delete(f"{files_url}/photo.jpg")
     assert (response.status_code, response.json()) == (
         500,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import weakref
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import (
@@ -20,8 +22,10 @@ from starlette.responses import (
     RangeNotSatisfiable,
     Response,
 )
+from starlette.types import Receive, Scope, Send
 
 from datasety.server.errors import error_response
+from datasety.server.fsroot import fd_path
 
 # Types that mimetypes gets wrong or lacks on some systems.
 MEDIA_TYPES = {
@@ -105,11 +109,40 @@ def _read_cached(fd: int, size: int) -> bytes | None:
     return bytes(buffer[:count]) if count == size else None
 
 
-def serve(request: Request, path: Path, *, on_loop: bool = False) -> Response:
-    """The file at ``path`` (already confined): from memory when small, else streamed from
-    worker threads. ``on_loop``: called on the event loop, so never wait for the disk."""
-    with open(path, "rb") as handle:
-        st = os.fstat(handle.fileno())
+class OpenFileResponse(FileResponse):
+    """Starlette's FileResponse (Range, HEAD) over a file we already hold open: it reads
+    through :func:`~datasety.server.fsroot.fd_path`, so the bytes sent are those of the very
+    file that was checked, whatever its name points to by then. The descriptor is closed when
+    the response is done (or, if it is never sent, when it is collected)."""
+
+    def __init__(self, fd: int, **kwargs: Any) -> None:
+        super().__init__(fd_path(fd), **kwargs)
+        self._fd = [fd]
+        weakref.finalize(self, _close_once, self._fd)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # No "pathsend": a server would open the path after we closed the descriptor.
+        extensions = {
+            k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
+        }
+        try:
+            await super().__call__({**scope, "extensions": extensions}, receive, send)
+        finally:
+            _close_once(self._fd)
+
+
+def _close_once(holder: list[int]) -> None:
+    if holder:
+        os.close(holder.pop())
+
+
+def serve(request: Request, fd: int, name: str, *, on_loop: bool = False) -> Response:
+    """The open file ``fd`` (already confined; this takes it over and closes it), named
+    ``name`` for its media type: from memory when small, else streamed from worker threads.
+    ``on_loop``: called on the event loop, so never wait for the disk."""
+    handed_over = False
+    try:
+        st = os.fstat(fd)
         etag = etag_of(st)
         headers = {"etag": etag, "cache-control": "no-cache", **SANDBOX}
         if _matches(request.headers.get("if-none-match", ""), etag):
@@ -117,13 +150,21 @@ def serve(request: Request, path: Path, *, on_loop: bool = False) -> Response:
         refused = _range_error(request, st.st_size)
         if refused is not None:
             return refused
+        kind = media_type(Path(name))
         if st.st_size <= SMALL_FILE and "range" not in request.headers:
-            if on_loop:
-                body = _read_cached(handle.fileno(), st.st_size)
-            else:
-                body = handle.read(SMALL_FILE + 1)
+            body = _read_cached(fd, st.st_size) if on_loop else os.pread(fd, SMALL_FILE + 1, 0)
             if body is not None and len(body) == st.st_size:  # else: changed, or not cached
                 headers["accept-ranges"] = "bytes"
                 headers["last-modified"] = formatdate(st.st_mtime, usegmt=True)
-                return Response(body, media_type=media_type(path), headers=headers)
-    return FileResponse(path, media_type=media_type(path), stat_result=st, headers=headers)
+                return Response(body, media_type=kind, headers=headers)
+        response = OpenFileResponse(fd, media_type=kind, stat_result=st, headers=headers)
+        handed_over = True
+        return response
+    finally:
+        if not handed_over:
+            os.close(fd)
+
+
+def serve_path(request: Request, path: Path) -> Response:
+    """The server's own file at ``path`` (a cached thumbnail), as :func:`serve` does."""
+    return serve(request, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path.name)

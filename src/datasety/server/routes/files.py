@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,8 @@ from datasety.server.bodies import is_json, read_json_object
 from datasety.server.catalog import Catalog
 from datasety.server.catalog import Query as ListingQuery
 from datasety.server.errors import ApiError, error_responses
-from datasety.server.security import confine
+from datasety.server.fsroot import DatasetRoot, fd_path
+from datasety.server.security import clean_relative, confine
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/files", tags=["files"])
 
@@ -103,6 +105,26 @@ def _dataset(request: Request, dataset_id: str) -> tuple[str, Path]:
     return dataset.id, root
 
 
+def _open(request: Request, dataset_id: str) -> tuple[str, DatasetRoot]:
+    """The dataset's id and its folder, open (close it when done): every file path of the
+    request is opened through it."""
+    dataset_id, root = _dataset(request, dataset_id)
+    return dataset_id, DatasetRoot(root)
+
+
+async def _write_json(
+    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool
+) -> tuple[dict[str, str], bool]:
+    """A JSON ``{data, caption, metadata}`` write: the sidecar paths written, and whether the
+    file's own data was."""
+    plan = files.parse_write(await read_json_object(request))
+    if plan.empty:
+        raise ApiError(400, NOTHING_TO_WRITE)
+    lock = request.app.state.locks.get(dataset_id)
+    written = await run_in_threadpool(files.apply_write, root, rel, plan, lock, exclusive)
+    return written, plan.data is not None
+
+
 def _noted(request: Request, dataset_id: str, *rels: str | None) -> None:
     catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
     if catalog is not None:
@@ -180,24 +202,32 @@ async def get_file(
     """The file's bytes, its info, or its thumbnail."""
     if info or thumb is not None:
         return await run_in_threadpool(_info_or_thumbnail, request, dataset_id, file_path, thumb)
-    # A download stays on the event loop: a row read, a few stats of cached inodes and, for a
-    # small file, a read that only the page cache may answer (else it streams from a worker
-    # thread). A worker thread per request would cost more than all of that.
-    dataset_id, root = _dataset(request, dataset_id)
-    found = files.existing_file(root, file_path)
-    return downloads.serve(request, found.path, on_loop=True)
+    # A download stays on the event loop: a row read, a walk of a few cached folder entries
+    # and, for a small file, a read that only the page cache may answer (else it streams from
+    # a worker thread). A worker thread per request would cost more than all of that.
+    dataset_id, root = _open(request, dataset_id)
+    with root:
+        rel = clean_relative(file_path)
+        fd = root.open_file(rel)
+    return downloads.serve(request, fd, rel, on_loop=True)  # which closes fd when sent
 
 
 def _info_or_thumbnail(
     request: Request, dataset_id: str, file_path: str, thumb: int | None
 ) -> Response:
-    dataset_id, root = _dataset(request, dataset_id)
-    found = files.existing_file(root, file_path)
-    if thumb is None:
-        return JSONResponse(files.info(root, found))
-    cache = request.app.state.catalogs.thumbs_dir
-    path = thumbnails.thumbnail(cache, dataset_id, found.rel, found.path, thumb)
-    return downloads.serve(request, path)
+    dataset_id, root = _open(request, dataset_id)
+    with root:
+        rel = clean_relative(file_path)
+        fd = root.open_file(rel)
+        try:
+            if thumb is None:
+                return JSONResponse(files.info(root, rel, fd))
+            cache = request.app.state.catalogs.thumbs_dir
+            # The image is read through its open descriptor: the very file that was checked.
+            path = thumbnails.thumbnail(cache, dataset_id, rel, fd_path(fd), thumb)
+        finally:
+            os.close(fd)
+    return downloads.serve_path(request, path)
 
 
 @router.post(
@@ -209,26 +239,23 @@ def _info_or_thumbnail(
 )
 async def create_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
     """Raw bytes, or JSON ``{data (base64), caption, metadata}``; folders are created."""
-    dataset_id, root = await run_in_threadpool(_dataset, request, dataset_id)
-    found = files.target(root, file_path)
-    if not found.rel:
-        raise ApiError(400, "Missing file path")
-    written: dict[str, str] = {}
-    if is_json(request):
-        plan = files.parse_write(await read_json_object(request))
-        if plan.empty:
-            raise ApiError(400, NOTHING_TO_WRITE)
-        lock = request.app.state.locks.get(dataset_id)
-        written = await run_in_threadpool(files.apply_write, root, found, plan, lock, True)
-        data_written = plan.data is not None
-    else:
-        await files.stream_upload(request, found.path, exclusive=True)
-        data_written = True
+    dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
+    with root:
+        rel = clean_relative(file_path)
+        if not rel:
+            raise ApiError(400, "Missing file path")
+        await run_in_threadpool(root.check, rel)  # refused before a byte is read
+        written: dict[str, str] = {}
+        if is_json(request):
+            written, data_written = await _write_json(request, dataset_id, root, rel, True)
+        else:
+            await files.stream_upload(request, root, rel, exclusive=True)
+            data_written = True
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
-        _noted, request, dataset_id, found.rel if data_written else None, *written.values()
+        _noted, request, dataset_id, rel if data_written else None, *written.values()
     )
-    return JSONResponse({"status": "created", "path": found.rel, **written}, status_code=201)
+    return JSONResponse({"status": "created", "path": rel, **written}, status_code=201)
 
 
 @router.put(
@@ -240,26 +267,23 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
 async def update_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
     """JSON ``{data (base64), caption, metadata}``, or raw bytes with a non-JSON
     Content-Type to replace the file's content."""
-    dataset_id, root = await run_in_threadpool(_dataset, request, dataset_id)
-    found = await run_in_threadpool(files.existing_file, root, file_path)
-    written: dict[str, str] = {}
-    content_type = request.headers.get("content-type")
-    if content_type and not is_json(request):
-        await files.stream_upload(request, found.path, exclusive=False)
-        data_written = True
-    else:
-        # Without a Content-Type the body is JSON, as the reference server reads it.
-        plan = files.parse_write(await read_json_object(request))
-        if plan.empty:
-            raise ApiError(400, NOTHING_TO_WRITE)
-        lock = request.app.state.locks.get(dataset_id)
-        written = await run_in_threadpool(files.apply_write, root, found, plan, lock, False)
-        data_written = plan.data is not None
+    dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
+    with root:
+        rel = clean_relative(file_path)
+        await run_in_threadpool(files.require_file, root, rel)
+        written: dict[str, str] = {}
+        content_type = request.headers.get("content-type")
+        if content_type and not is_json(request):
+            await files.stream_upload(request, root, rel, exclusive=False)
+            data_written = True
+        else:
+            # Without a Content-Type the body is JSON, as the reference server reads it.
+            written, data_written = await _write_json(request, dataset_id, root, rel, False)
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
-        _noted, request, dataset_id, found.rel if data_written else None, *written.values()
+        _noted, request, dataset_id, rel if data_written else None, *written.values()
     )
-    return JSONResponse({"status": "saved", "path": found.rel, **written})
+    return JSONResponse({"status": "saved", "path": rel, **written})
 
 
 @router.delete(
@@ -279,9 +303,10 @@ def delete_file(
     """Delete one file; with ``caption=true`` its ``.txt`` sidecar too (only the sidecar when
     the file itself is gone: ``path`` names what was deleted and ``note`` says why). Deleting
     an audio file removes its ``metadata.csv`` row unless ``keep_metadata=true``."""
-    dataset_id, root = _dataset(request, dataset_id)
+    dataset_id, root = _open(request, dataset_id)
     lock = request.app.state.locks.get(dataset_id)
-    removed = files.delete(root, file_path, caption, lock, keep_metadata)
+    with root:
+        removed = files.delete(root, file_path, caption, lock, keep_metadata)
     catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
     if catalog is not None:
         for key in ("path", "caption_path"):

@@ -155,6 +155,17 @@ def test_thumbnail_keeps_transparency_as_webp(
         assert thumb.getpixel((5, 5))[3] == 0  # type: ignore[index]
 
 
+def test_thumbnail_is_upright(client: TestClient, files_url: str, dataset_dir: Path) -> None:
+    """A JPEG stored sideways with EXIF orientation 6 gets an upright thumbnail."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (200, 100), (30, 200, 30)).save(dataset_dir / "side.jpg", exif=exif)
+    response = client.get(f"{files_url}/side.jpg?thumb=64")
+    with Image.open(io.BytesIO(response.content)) as thumb:
+        assert thumb.size == (32, 64)
+        assert thumb.getexif().get(0x0112) is None  # not rotated a second time by a viewer
+
+
 def test_thumbnail_errors(client: TestClient, files_url: str, dataset_dir: Path) -> None:
     (dataset_dir / "notes.txt").write_text("x")
     (dataset_dir / "broken.png").write_bytes(b"not a png")

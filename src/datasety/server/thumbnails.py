@@ -3,22 +3,35 @@ version and kept in the data dir; a changed source (mtime or size) gets a new on
 
 Only the sizes in :data:`CACHED_SIZES` are made and kept: a request for another size gets the
 smallest cached size that is at least as large, so a client walking every size from 16 to 2048
-costs seven files per image, not two thousand."""
+costs seven files per image, not two thousand.
+
+Memory stays bounded whatever the image: libvips makes the thumbnail, shrinking on load where
+the format allows (JPEG's DCT scaling, WebP, HEIF, TIFF pyramids) and otherwise streaming the
+decode a few lines at a time (a 12000x12000 PNG costs tens of megabytes, not the gigabyte of a
+whole decode); an image over :data:`MAX_PIXELS` is refused with 400 before any decoding; and at
+most :data:`MAX_RENDERS` thumbnails are made at once, the rest wait their turn."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from pathlib import Path
 
-from PIL import Image, ImageOps
+import pyvips
 
-from datasety import atomic, layout
+from datasety import atomic, layout, vips_decode
 from datasety.errors import DatasetyError
 
 THUMB_MIN = 16
 THUMB_MAX = 2048
 CACHED_SIZES = (32, 64, 128, 256, 512, 1024, 2048)
+# 16384 x 16384: a decode this large takes a few seconds even streamed; larger is refused.
+MAX_PIXELS = 16384 * 16384
+# libvips spreads one render over the cores already; each holds buffers in proportion to the
+# image's width (about 45 MB for 12000 pixels), so two at once keep the total small.
+MAX_RENDERS = 2
+_renders = threading.BoundedSemaphore(MAX_RENDERS)
 
 
 def cached_size(size: int) -> int:
@@ -49,22 +62,32 @@ def thumbnail(cache_dir: Path, dataset_id: str, rel: str, source: Path, size: in
 
 
 def _make(source: Path, stem: Path, size: int, rel: str) -> Path:
-    try:
-        with Image.open(source) as image:
-            image.draft("RGB", (size, size))  # JPEG decodes at a reduced scale: much faster
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((size, size), Image.Resampling.LANCZOS)
-            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            if alpha:
-                dest = stem.with_name(stem.name + ".webp")
-                image = image.convert("RGBA")
-                with atomic.atomic_path(dest) as tmp:
-                    image.save(tmp, "WEBP", quality=85)
-            else:
-                dest = stem.with_name(stem.name + ".jpg")
-                image = image.convert("RGB")
-                with atomic.atomic_path(dest) as tmp:
-                    image.save(tmp, "JPEG", quality=85)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DatasetyError(f"Cannot make a thumbnail of {rel}: {exc}") from exc
+    with _renders:
+        try:
+            return _render(source, stem, size, rel)
+        except (pyvips.Error, vips_decode.ImageReadError, OSError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatasetyError(f"Cannot make a thumbnail of {rel}: {reason}") from exc
+
+
+def _render(source: Path, stem: Path, size: int, rel: str) -> Path:
+    # The operation cache would keep decoded images (and serve a changed file's old pixels).
+    pyvips.cache_set_max(0)
+    probe = vips_decode.probe(source)  # the header only
+    if probe.width * probe.height > MAX_PIXELS:
+        raise DatasetyError(
+            f"Cannot make a thumbnail of {rel}: {probe.width}x{probe.height} is "
+            f"{probe.width * probe.height:,} pixels, more than the {MAX_PIXELS:,} allowed"
+        )
+    if probe.header is not None:
+        # Shrink-on-load, streaming, EXIF orientation applied.
+        image = pyvips.Image.thumbnail(str(source), size, height=size, size="down")
+    else:  # a format only Pillow reads (BMP...): small enough, the budget above says
+        image = vips_decode.decode(probe).thumbnail_image(size, height=size, size="down")
+    if image.interpretation != "srgb" or image.format != "uchar":
+        image = image.colourspace("srgb").cast("uchar")
+    dest = stem.with_name(stem.name + (".webp" if image.hasalpha() else ".jpg"))
+    with atomic.atomic_path(dest) as tmp:
+        # No metadata: the orientation is applied already, and EXIF could rotate it again.
+        image.write_to_file(str(tmp), Q=85, keep="none")
     return dest

@@ -295,3 +295,31 @@ def test_max_jobs_runs_that_many_at_once(data_dir: Path) -> None:
         store.close()
 
     run(scenario)
+
+
+CHATTY = """
+for i in range(1, 201):
+    print(f"line {i}")
+print("x" * 5000)
+"""
+
+
+def test_the_job_list_carries_only_the_last_lines(data_dir: Path) -> None:
+    """GET /v1/jobs stays small (the last 10 lines, a long line only its end); the job's own
+    view keeps its last 1,000 lines, whole."""
+
+    async def scenario() -> None:
+        store, runner = make_runner(data_dir)
+        await runner.start()
+        job = runner.submit("chatty", python(CHATTY))
+        full = await until(lambda: runner.get(job.id)["ended_at"] and runner.get(job.id))
+        assert full["output"] == [f"line {i}" for i in range(1, 201)] + ["x" * 5000]
+        (listed,) = runner.list()
+        assert listed["output"] == [f"line {i}" for i in range(192, 201)] + ["…" + "x" * 999]
+        assert {k: v for k, v in listed.items() if k != "output"} == {
+            k: v for k, v in full.items() if k != "output"
+        }
+        await runner.close()
+        store.close()
+
+    run(scenario)

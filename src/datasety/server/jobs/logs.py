@@ -21,6 +21,11 @@ from typing import Any, BinaryIO
 from datasety.progress import PROGRESS_PREFIX, parse_progress_line
 
 OUTPUT_LINES = 1000
+# GET /v1/jobs shows each job's last few lines, each at most this long (a progress bar redrawn
+# with carriage returns is one "line" of megabytes): the list stays small however many jobs and
+# however chatty they are; a job's own view and its log have the rest.
+LIST_OUTPUT_LINES = 10
+LIST_LINE_CHARS = 1000
 _PREFIX = PROGRESS_PREFIX.encode("utf-8")
 _BLOCK = 64 * 1024
 # A tail never reads more than this from the end of a log, however long its lines are.
@@ -45,13 +50,18 @@ def decode(line: bytes) -> str:
     return line.rstrip(b"\r\n").decode("utf-8", "replace")
 
 
-def tail_output(path: Path, limit: int = OUTPUT_LINES) -> list[str]:
-    """The last ``limit`` human-readable lines of the log (progress lines left out)."""
+def tail_output(path: Path, limit: int = OUTPUT_LINES, line_chars: int | None = None) -> list[str]:
+    """The last ``limit`` human-readable lines of the log (progress lines left out); with
+    ``line_chars``, a longer line keeps only its end (where a redrawn line ends up), after
+    an ellipsis."""
     try:
         with open(path, "rb") as handle:
-            return _tail(handle, limit)
+            lines = _tail(handle, limit)
     except FileNotFoundError:
         return []
+    if line_chars is None:
+        return lines
+    return [line if len(line) <= line_chars else "…" + line[1 - line_chars :] for line in lines]
 
 
 def _tail(handle: BinaryIO, limit: int) -> list[str]:

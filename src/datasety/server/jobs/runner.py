@@ -34,6 +34,7 @@ import logging
 import signal
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -206,12 +207,19 @@ class JobRunner:
         if row is None:
             raise NotFoundError(JOB_NOT_FOUND)
         positions = self._queue_positions() if row.status == QUEUED else {}
-        return self._to_json(row, positions)
+        return self._to_json(row, positions, logs.tail_output(self._log(row.id)))
 
     def list(self) -> list[dict[str, Any]]:
-        """Every job, newest first."""
+        """Every job, newest first, each with only the last lines of its output."""
         positions = self._queue_positions()
-        return [self._to_json(row, positions) for row in self.records.all(newest_first=True)]
+        return [
+            self._to_json(
+                row,
+                positions,
+                logs.tail_output(self._log(row.id), logs.LIST_OUTPUT_LINES, logs.LIST_LINE_CHARS),
+            )
+            for row in self.records.all(newest_first=True)
+        ]
 
     def final_status(self, job_id: str) -> str | None:
         """The job's status once its log can no longer grow (it ended), else None."""
@@ -228,7 +236,12 @@ class JobRunner:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _to_json(self, row: JobRow, positions: dict[str, int]) -> dict[str, Any]:
+    def _log(self, job_id: str) -> Path:
+        return logs.log_path(self.jobs_dir, job_id)
+
+    def _to_json(
+        self, row: JobRow, positions: dict[str, int], output: Sequence[str]
+    ) -> dict[str, Any]:
         active = self._active.get(row.id)
         progress = active.progress if active is not None else row.progress
         return {
@@ -236,7 +249,7 @@ class JobRunner:
             "command": row.command,
             "argv": row.argv,
             "status": row.status,
-            "output": logs.tail_output(logs.log_path(self.jobs_dir, row.id)),
+            "output": output,
             "exit_code": row.exit_code,
             "started_at": row.started_at,
             "ended_at": row.ended_at,

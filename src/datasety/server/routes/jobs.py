@@ -82,7 +82,9 @@ def _refuse_nul_bytes(command: str, args: dict[str, Any], argv: list[str]) -> No
 
 @router.get("", summary="List all jobs")
 async def list_jobs(request: Request) -> JSONResponse:
-    """Every job, newest first."""
+    """Every job, newest first. To stay small, ``output`` holds only each job's last 10 lines,
+    a line over 1,000 characters only its end; ``GET /v1/jobs/<id>`` has the last 1,000 lines
+    and ``/logs`` the whole log."""
     return JSONResponse({"jobs": _runner(request).list()})
 
 

@@ -115,8 +115,15 @@ function jobPanel(jobId, onChanged) {
         h("div", { class: "job-title" }, h("h2", {}, job.command), progressCell(job),
           isActive(job) ? h("button", { type: "button", class: "danger", id: "job-cancel", onclick: (e) => cancel(e.currentTarget) }, "Cancel") : null),
         h("dl", { class: "info" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
-      if (!streaming && Array.isArray(job.output)) {
-        for (const text of job.output.slice(lines)) appendLine(text);
+      if (!streaming) {
+        // The job list carries only each job's last lines: ask for this job's own output.
+        api.getJob(jobId).then((full) => {
+          if (streaming || !Array.isArray(full.output)) return;
+          for (const text of full.output.slice(lines)) appendLine(text);
+        }, (err) => {
+          error.textContent = err.message;
+          error.hidden = false;
+        });
       }
     },
     dispose() { controller.abort(); },

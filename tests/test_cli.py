@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,37 @@ def test_a_command_loads_only_its_own_module() -> None:
     modules, numpy_loaded = result.stdout.strip().splitlines()[-2:]
     assert modules == "['datasety.commands.options', 'datasety.commands.resize']"
     assert numpy_loaded == "False"
+
+
+# What `make serve` installs has no torch, transformers or Ray (they are extras): the light
+# commands and the server must never import them. (scripts/fresh_serve.sh checks a real base
+# install in CI; this catches an import that creeps in, in every run.)
+BASE_ONLY = """
+import sys
+from pathlib import Path
+from PIL import Image
+from fastapi.testclient import TestClient
+from datasety.cli import cli
+from datasety.server.app import create_app
+from datasety.server.settings import Settings
+
+folder, data = sys.argv[1], sys.argv[2]
+Image.new("RGB", (40, 30)).save(folder + "/a.png")
+for args in (["--help"], ["resize", "-i", folder, "-o", folder + "/out", "-r", "16x16"]):
+    cli.main(args=args, standalone_mode=False)
+with TestClient(create_app(Settings(data_dir=Path(data))), base_url="http://localhost") as client:
+    assert client.get("/v1/commands").status_code == 200
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "transformers", "ray"})
+print("heavy:", heavy)
+"""
+
+
+def test_light_commands_and_the_server_import_no_model_or_ray_package(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BASE_ONLY, str(tmp_path), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "heavy: []"

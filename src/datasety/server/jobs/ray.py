@@ -111,17 +111,18 @@ def connect(address: str, token: str | None = None) -> Any:
         # Ray answered, but not as a job server (an old version, another service on the port).
         raise ConnectionError(ray_reason(exc)) from None
     except RayError as exc:
-        # Ray's AuthenticationError: 401 "Authentication required", 403 "... failed".
-        if not token:
+        # Ray's AuthenticationError: 401 "Authentication required: ...", 403 "... failed: ...".
+        text = str(exc)
+        if text.startswith("Authentication required"):
             raise DatasetyError(
                 f"the Ray cluster at {address} requires a token: give it with --ray-token "
                 "or DATASETY_RAY_TOKEN"
             ) from None
-        if str(exc).startswith("Authentication failed"):
+        if text.startswith("Authentication failed"):
             raise DatasetyError(
                 f"the Ray cluster at {address} refused the token (--ray-token / DATASETY_RAY_TOKEN)"
             ) from None
-        raise DatasetyError(f"the Ray cluster at {address}: {_first_line(str(exc))}") from None
+        raise DatasetyError(f"the Ray cluster at {address}: {_first_line(text)}") from None
 
 
 def check_cluster(address: str, token: str | None = None) -> None:

@@ -370,10 +370,12 @@ def test_run_a_resize_job_from_the_form_and_watch_it_finish(
     assert sum("cat.png" in line for line in log_lines) == 1, log_lines
     expect(page.locator("#jobs-list .job").first.locator(".status")).to_have_text("done")
     outputs = sorted(p.name for p in out.iterdir())
-    assert outputs == ["cat.jpg", "dog.jpg", "empty.jpg"]
-    for name in outputs:
+    # Captions travel with their images (the form's --captions default).
+    assert outputs == ["cat.jpg", "cat.txt", "dog.jpg", "dog.txt", "empty.jpg"]
+    for name in ("cat.jpg", "dog.jpg", "empty.jpg"):
         with Image.open(out / name) as image:
             assert image.size == (32, 32)
+    assert (out / "cat.txt").read_text() == "a red cat"
 
 
 def test_cancel_a_long_job(

@@ -47,7 +47,7 @@ echo "fresh clone: make serve answered after ${seconds} s; .venv is ${size} MB"
 py=.venv/bin/python
 $py - <<'PY'
 import importlib.util
-heavy = ["torch", "transformers", "ray", "playwright", "pytest", "mypy", "ruff"]
+heavy = ["torch", "transformers", "ray", "huggingface_hub", "playwright", "pytest", "mypy", "ruff"]
 found = [name for name in heavy if importlib.util.find_spec(name)]
 assert not found, f"the base install holds {found}"
 PY

@@ -84,7 +84,7 @@ def test_a_command_loads_only_its_own_module() -> None:
     assert numpy_loaded == "False"
 
 
-# What `make serve` installs has no torch, transformers or Ray (they are extras): the light
+# What `make serve` installs has no torch, transformers, Ray or huggingface_hub (extras): the light
 # commands and the server must never import them. (scripts/fresh_serve.sh checks a real base
 # install in CI; this catches an import that creeps in, in every run.)
 BASE_ONLY = """
@@ -102,7 +102,8 @@ for args in (["--help"], ["resize", "-i", folder, "-o", folder + "/out", "-r", "
     cli.main(args=args, standalone_mode=False)
 with TestClient(create_app(Settings(data_dir=Path(data))), base_url="http://localhost") as client:
     assert client.get("/v1/commands").status_code == 200
-heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "transformers", "ray"})
+extras = {"torch", "transformers", "ray", "huggingface_hub"}
+heavy = sorted({name.split(".")[0] for name in sys.modules} & extras)
 print("heavy:", heavy)
 """
 

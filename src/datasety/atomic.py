@@ -17,10 +17,11 @@ from pathlib import Path
 TEMP_MARKER = ".partial"
 
 
-def temp_path_for(dest: Path) -> Path:
-    """A fresh hidden temporary path beside ``dest`` (same folder, same suffix)."""
+def temp_path_for(dest: Path, tag: str = "") -> Path:
+    """A fresh hidden temporary path beside ``dest`` (same folder, same suffix); ``tag``
+    goes before the marker, for a writer whose leftovers must be told apart."""
     token = secrets.token_hex(4)
-    return dest.with_name(f".{dest.stem}.{token}{TEMP_MARKER}{dest.suffix}")
+    return dest.with_name(f".{dest.stem}.{token}{tag}{TEMP_MARKER}{dest.suffix}")
 
 
 def is_temp_name(name: str) -> bool:

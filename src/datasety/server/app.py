@@ -10,6 +10,7 @@ from types import ModuleType
 from fastapi import FastAPI
 
 from datasety import __version__
+from datasety.server import leftovers
 from datasety.server.catalog import Catalogs
 from datasety.server.errors import install_error_handlers
 from datasety.server.files import DatasetLocks
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = Store.open(settings.data_dir)
+        # Temporary files of writes a killed server never finished (see leftovers.py).
+        leftovers.start_sweep(app.state.store, settings.data_dir)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for module in modules:

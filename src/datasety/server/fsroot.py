@@ -30,8 +30,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasety import atomic
 from datasety.errors import AccessDeniedError, ConflictError, DatasetyError, NotFoundError
+from datasety.server import leftovers
 from datasety.server.security import PATH_MAX, SYMLINK_LOOP, TRAVERSAL, clean_relative
 
 FILE_NOT_FOUND = "File not found"
@@ -288,8 +288,10 @@ class DatasetRoot:
 def write_new(slot: Slot) -> tuple[int, str]:
     """Create a hidden temporary file beside ``slot``'s name (never through a symlink);
     returns its descriptor, open for writing, and its name."""
-    tmp = atomic.temp_path_for(Path(slot.entry)).name
+    tmp = leftovers.temp_name(slot.entry)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=slot.fd)
+    # Locked while written: the next server's start-up removes it only once this one is gone.
+    leftovers.hold(fd)
     return fd, tmp
 
 

@@ -27,7 +27,7 @@ from datasety.server.store import Store
 # Modules of datasety.server.routes, in the order their routes are matched. Each exposes
 # `router`; one may also expose `lifespan(app)`, an async context manager entered once the
 # store is open (the jobs runner starts and stops there).
-ROUTE_MODULES: list[str] = ["datasets", "files", "jobs", "commands", "web"]
+ROUTE_MODULES: list[str] = ["datasets", "files", "jobs", "commands", "docs", "web"]
 
 DESCRIPTION = """The datasety REST API (spec/server-api.txt). Every error answers
 `{"error": "..."}`. With a token, every /v1 request needs `Authorization: Bearer <token>`."""
@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served offline by routes/docs.py (FastAPI's pages load from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.catalogs = Catalogs(settings.data_dir / "thumbs", settings.data_dir / "listings")

@@ -7,10 +7,46 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from datasety.invocation import commands_schema
 
 router = APIRouter(tags=["commands"])
+
+
+class ParamOut(BaseModel):
+    """One parameter: the spec's ``name``, ``help``, ``required``, ``choices``, ``default``,
+    then additive keys, present where they apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The key to use in a job's args")
+    help: str
+    required: bool
+    type: str = Field(
+        description="string, integer, number, boolean, choice, path, tuple, or click's name"
+    )
+    choices: list[str] | None = None
+    default: Any = None
+    opts: list[str] | None = Field(None, description="The command-line flags, short ones too")
+    secondary_opts: list[str] | None = Field(None, description="The negative flag (--no-x)")
+    flag: bool | None = Field(None, description="An on/off switch: give true or false")
+    multiple: bool | None = Field(None, description="Repeatable: give a list")
+    nargs: int | None = Field(None, description="Values it takes at once, when not 1")
+    positional: bool | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class CommandOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str
+    params: list[ParamOut]
+
+
+class CommandsOut(BaseModel):
+    commands: dict[str, CommandOut] = Field(description="Every runnable command, by name")
 
 
 @cache
@@ -19,7 +55,7 @@ def _schema() -> dict[str, Any]:
     return commands_schema()
 
 
-@router.get("/v1/commands", summary="Get command schemas")
+@router.get("/v1/commands", summary="Get command schemas", responses={200: {"model": CommandsOut}})
 async def get_commands() -> JSONResponse:
     """Every command a job can run: description and params (name, help, required, choices,
     default, type, nargs where they apply), as ``invocation.commands_schema`` derives them."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from datasety.confinement import Confinement
 from datasety.errors import DatasetyError
@@ -26,6 +27,76 @@ from datasety.server.jobs.runner import JobRunner, StartError, build_runner
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MISSING_COMMAND = "Missing 'command' in payload"
+
+# -- the shapes of requests and answers, for /openapi.json (the handlers build plain dicts) --
+
+ArgValue = str | int | float | bool | list[str | int | float | bool] | None
+
+
+class JobSubmit(BaseModel):
+    """``POST /v1/jobs``: a command of ``GET /v1/commands`` and its parameters by name."""
+
+    command: str = Field(description="A command name from GET /v1/commands, e.g. resize")
+    args: dict[str, ArgValue] | None = Field(
+        None,
+        description="Parameter values by name (dashes or underscores), each a string, number, "
+        "boolean (a flag), list (a repeatable or multi-value parameter) or null (left out)",
+        examples=[{"input": "/path/to/raw", "output": "/path/to/resized", "resolution": "512x512"}],
+    )
+
+
+class JobAccepted(BaseModel):
+    id: str
+    status: Literal["started", "queued"] = Field(
+        description="started: running now; queued: waiting for a free slot"
+    )
+
+
+class JobProgress(BaseModel):
+    done: int = Field(description="Files finished (processed, skipped or failed)")
+    total: int | None = Field(None, description="Files in the run, when known")
+    item: str | None = Field(None, description="The file finished last")
+
+
+class JobOut(BaseModel):
+    """A job as the spec shows it (``id`` ... ``ended_at``) plus additive keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    command: str
+    argv: list[str] = Field(description="The command line the job runs")
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    output: list[str] = Field(
+        description="The last lines of output: up to 1,000 in GET /v1/jobs/<id>; in GET "
+        "/v1/jobs the last 10, a line over 1,000 characters only its end; /logs has them all"
+    )
+    exit_code: int | None
+    started_at: float | None
+    ended_at: float | None
+    progress: JobProgress | None = Field(description="Files done of total, while known")
+    queue_position: int | None = Field(
+        description="1 for the next job to start; null unless queued"
+    )
+    queue_reason: str | None = Field(description="What a queued job waits for")
+    error: str | None = Field(description="Why the job failed, in one line")
+    created_at: float
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut] = Field(description="Every job, newest first")
+
+
+class Cancelled(BaseModel):
+    status: Literal["cancelled"]
+
+
+SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": JobSubmit.model_json_schema()}},
+    }
+}
 
 
 @contextlib.asynccontextmanager
@@ -45,7 +116,13 @@ def _runner(request: Request) -> JobRunner:
     return runner
 
 
-@router.post("", status_code=202, summary="Start a new job", responses=error_responses(400, 500))
+@router.post(
+    "",
+    status_code=202,
+    summary="Start a new job",
+    responses={202: {"model": JobAccepted}, **error_responses(400, 413, 500)},
+    openapi_extra=SUBMIT_BODY,
+)
 async def create_job(request: Request) -> JSONResponse:
     """Validate ``{command, args}`` against the command registry, then queue the job:
     ``status`` is ``started`` when it started at once, ``queued`` when it waits for a slot."""
@@ -80,7 +157,7 @@ def _refuse_nul_bytes(command: str, args: dict[str, Any], argv: list[str]) -> No
     raise ApiError(400, f"Arguments of {command} must not contain a NUL byte")
 
 
-@router.get("", summary="List all jobs")
+@router.get("", summary="List all jobs", responses={200: {"model": JobList}})
 async def list_jobs(request: Request) -> JSONResponse:
     """Every job, newest first. To stay small, ``output`` holds only each job's last 10 lines,
     a line over 1,000 characters only its end; ``GET /v1/jobs/<id>`` has the last 1,000 lines
@@ -88,13 +165,21 @@ async def list_jobs(request: Request) -> JSONResponse:
     return JSONResponse({"jobs": _runner(request).list()})
 
 
-@router.get("/{job_id}", summary="Get job status & output", responses=error_responses(404))
+@router.get(
+    "/{job_id}",
+    summary="Get job status & output",
+    responses={200: {"model": JobOut}, **error_responses(404)},
+)
 async def get_job(request: Request, job_id: str) -> JSONResponse:
     """One job: the spec's keys plus ``progress``, ``queue_position``, ``error``, ``created_at``."""
     return JSONResponse(_runner(request).get(job_id))
 
 
-@router.delete("/{job_id}", summary="Cancel a job", responses=error_responses(400, 404))
+@router.delete(
+    "/{job_id}",
+    summary="Cancel a job",
+    responses={200: {"model": Cancelled}, **error_responses(400, 404)},
+)
 async def cancel_job(request: Request, job_id: str) -> JSONResponse:
     """Cancel a queued job (it never starts) or stop a running one: SIGTERM to its process
     group, SIGKILL after ``--kill-grace`` seconds."""
@@ -102,7 +187,21 @@ async def cancel_job(request: Request, job_id: str) -> JSONResponse:
     return JSONResponse({"status": "cancelled"})
 
 
-@router.get("/{job_id}/logs", summary="The job's log", responses=error_responses(400, 404))
+@router.get(
+    "/{job_id}/logs",
+    summary="The job's log",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The log as text, or with follow=true a Server-Sent Events stream",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **error_responses(400, 404),
+    },
+)
 async def job_logs(request: Request, job_id: str, follow: bool = False) -> StreamingResponse:
     """The whole log as text/plain; with ``follow=true`` a Server-Sent Events stream: one
     event per line, ``id`` = the byte offset after the line (send it back as ``Last-Event-ID``

@@ -49,6 +49,7 @@ _DESCRIPTIONS = {
     405: "Method not allowed",
     409: "Conflict (the file already exists)",
     413: "Request body over the size limit",
+    415: "Unsupported media type (a multipart type other than multipart/form-data)",
     500: "Internal error (e.g. failed to save or delete a file)",
 }
 

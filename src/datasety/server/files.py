@@ -14,7 +14,7 @@ import binascii
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,14 +197,21 @@ def write_data(root: DatasetRoot, rel: str, data: bytes, exclusive: bool) -> Non
         _commit(slot, fd, tmp, exclusive)
 
 
-async def stream_upload(request: Request, root: DatasetRoot, rel: str, exclusive: bool) -> None:
-    """Stream the request body to ``rel`` through a temporary file; nothing is left behind
-    (file or folder) if the body is short, too large, or the client goes away."""
+async def stream_upload(
+    request: Request,
+    root: DatasetRoot,
+    rel: str,
+    exclusive: bool,
+    chunks: AsyncIterator[bytes] | None = None,
+) -> None:
+    """Stream the request body (or ``chunks`` read from it, e.g. a form's file part) to
+    ``rel`` through a temporary file; nothing is left behind (file or folder) if the body is
+    short, too large, refused, or the client goes away."""
     slot: Slot = await run_in_threadpool(lambda: root.walk(rel, create=True))
     with slot, _saving(slot):
         fd, tmp = _open_temp(slot, exclusive)
         try:
-            async for chunk in body_chunks(request):
+            async for chunk in chunks if chunks is not None else body_chunks(request):
                 fsroot.write_all(fd, chunk)
         except BaseException:
             _drop(slot, fd, tmp)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from datasety.errors import NotFoundError
-from datasety.server import datasets, downloads, files, thumbnails
+from datasety.server import datasets, downloads, files, multipart, thumbnails
 from datasety.server.bodies import is_json, read_json_object
 from datasety.server.catalog import Catalog
 from datasety.server.catalog import Query as ListingQuery
@@ -93,6 +93,18 @@ WRITE_BODY = {
         "content": {
             "application/json": {"schema": FileWrite.model_json_schema()},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "One file part (any field name) plus optional text fields",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "caption": {"type": "string"},
+                        "metadata": {"type": "string"},
+                    },
+                    "required": ["file"],
+                }
+            },
         }
     }
 }
@@ -123,6 +135,19 @@ async def _write_json(
     lock = request.app.state.locks.get(dataset_id)
     written = await run_in_threadpool(files.apply_write, root, rel, plan, lock, exclusive)
     return written, plan.data is not None
+
+
+async def _write_form(
+    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool
+) -> dict[str, str]:
+    """A ``multipart/form-data`` write: its file part streamed to ``rel`` (the form's text
+    fields checked before it is installed), then its caption/metadata; the sidecar paths."""
+    form = multipart.FormUpload(request)
+    await files.stream_upload(request, root, rel, exclusive, chunks=form.file_chunks())
+    if form.plan.empty:
+        return {}
+    lock = request.app.state.locks.get(dataset_id)
+    return await run_in_threadpool(files.apply_write, root, rel, form.plan, lock, False)
 
 
 def _noted(request: Request, dataset_id: str, *rels: str | None) -> None:
@@ -234,11 +259,12 @@ def _info_or_thumbnail(
     "/{file_path:path}",
     status_code=201,
     summary="Create a new file (binary, base64, or sidecar caption/metadata)",
-    responses={201: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 500)},
+    responses={201: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 500)},
     openapi_extra=WRITE_BODY,
 )
 async def create_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
-    """Raw bytes, or JSON ``{data (base64), caption, metadata}``; folders are created."""
+    """Raw bytes, JSON ``{data (base64), caption, metadata}``, or a ``multipart/form-data``
+    form (one file part, optional ``caption`` and ``metadata`` fields); folders are created."""
     dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
     with root:
         rel = clean_relative(file_path)
@@ -248,6 +274,8 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
         written: dict[str, str] = {}
         if is_json(request):
             written, data_written = await _write_json(request, dataset_id, root, rel, True)
+        elif multipart.is_form(request):
+            written, data_written = await _write_form(request, dataset_id, root, rel, True), True
         else:
             await files.stream_upload(request, root, rel, exclusive=True)
             data_written = True
@@ -261,19 +289,21 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
 @router.put(
     "/{file_path:path}",
     summary="Update a file and/or its caption/metadata sidecars",
-    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 413, 500)},
+    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 500)},
     openapi_extra=WRITE_BODY,
 )
 async def update_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
-    """JSON ``{data (base64), caption, metadata}``, or raw bytes with a non-JSON
-    Content-Type to replace the file's content."""
+    """JSON ``{data (base64), caption, metadata}``, a ``multipart/form-data`` form (as for
+    POST), or raw bytes with any other Content-Type to replace the file's content."""
     dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
     with root:
         rel = clean_relative(file_path)
         await run_in_threadpool(files.require_file, root, rel)
         written: dict[str, str] = {}
         content_type = request.headers.get("content-type")
-        if content_type and not is_json(request):
+        if content_type and multipart.is_form(request):
+            written, data_written = await _write_form(request, dataset_id, root, rel, False), True
+        elif content_type and not is_json(request):
             await files.stream_upload(request, root, rel, exclusive=False)
             data_written = True
         else:

@@ -149,3 +149,14 @@ def test_metadata_from_a_yaml_file_and_none_drops_a_key(tmp_path: Path) -> None:
         "file_name": "wavs/utt_1.wav",
         "text": "Hello there.",
     }
+
+
+def test_a_broken_metadata_jsonl_is_a_one_line_error(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    png(folder / "a.png")
+    (folder / "metadata.jsonl").write_text('{"file_name": "a.png"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(DatasetyError, match="metadata.jsonl line 2 is not a JSON object"):
+        build_plan(UploadOptions(path=folder, repo_id="me/set"))
+    (folder / "metadata.jsonl").write_bytes(b'{"file_name": "\xff"}\n')
+    with pytest.raises(DatasetyError, match="metadata.jsonl is not UTF-8 text"):
+        build_plan(UploadOptions(path=folder, repo_id="me/set"))

@@ -103,7 +103,7 @@ def _dataset_tags(facts: CardFacts) -> list[str]:
 
 
 def _model_front_matter(facts: CardFacts) -> dict[str, Any]:
-    meta: dict[str, Any] = {"license": "unknown", "pretty_name": facts.name}
+    meta: dict[str, Any] = {"license": "unknown"}  # pretty_name is a dataset card field
     lora = facts.loras[0] if facts.loras else None
     if lora and lora.base_model_id:
         meta["base_model"] = lora.base_model_id

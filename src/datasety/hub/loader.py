@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datasety import layout
+from datasety.errors import DatasetyError
 from datasety.hub.files import LocalFile
 
 METADATA_JSONL = "metadata.jsonl"
@@ -69,8 +70,10 @@ def build_loader(files: Sequence[LocalFile], upload_type: str) -> Loader:
     existing = _existing_metadata(files)
     if existing is not None:
         name, rows, count = existing
-        columns = list(rows[0]) if rows else []
-        return Loader(builder, [*patterns, name], None, columns, rows, count)
+        shown = [_as_columns(row) for row in rows]
+        return Loader(
+            builder, [*patterns, name], None, list(shown[0]) if shown else [], shown, count
+        )
     texts = _read_texts(files)
     if kind == "image":
         columns, rows = _image_rows(media, texts)
@@ -187,16 +190,32 @@ def _existing_metadata(
     by_name = {f.repo_path: f for f in files}
     jsonl = by_name.get(METADATA_JSONL)
     if jsonl is not None:
-        lines = [ln for ln in jsonl.local.read_text("utf-8-sig").splitlines() if ln.strip()]
-        return METADATA_JSONL, [json.loads(line) for line in lines[:5]], len(lines)
+        lines = [ln for ln in _utf8(jsonl).splitlines() if ln.strip()]
+        rows = []
+        for number, line in enumerate(lines[:5], 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                raise DatasetyError(f"{METADATA_JSONL} line {number} is not a JSON object")
+            rows.append(row)
+        return METADATA_JSONL, rows, len(lines)
     table = by_name.get(layout.METADATA_CSV)
     if table is not None:
-        content = table.local.read_text("utf-8-sig")
+        content = _utf8(table)
         header = content.split("\n", 1)[0]
         if "file_name" in header.split(","):
             rows = list(csv.DictReader(io.StringIO(content)))
             return layout.METADATA_CSV, rows[:5], len(rows)
     return None
+
+
+def _utf8(item: LocalFile) -> str:
+    try:
+        return item.local.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetyError(f"{item.repo_path} is not UTF-8 text") from exc
 
 
 # -- generic data ------------------------------------------------------------------------------

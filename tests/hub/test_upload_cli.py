@@ -287,10 +287,19 @@ def test_a_text_file_holding_a_token_stops_the_upload_before_any_data_is_sent(
         ("hf_wrong", [], "Error: Hugging Face Hub: Invalid user token."),
         (None, ["--token", "hf_wrong", "--repo-id", "bob/x"], "Error: Hugging Face Hub: "),
         (None, ["--repo-id", "a/b/c", "--token", TOKEN], "Error: --repo-id 'a/b/c' is not"),
+        (None, ["--repo-id", "a b"], "Error: --repo-id 'a b' is not"),
         (TOKEN, ["--metadata", "[1, 2]"], "Error: --metadata must be a YAML mapping"),
         (TOKEN, ["--readme-template", "nowhere.md"], "Error: 'nowhere.md' does not exist"),
     ],
-    ids=["no-token", "bad-token", "bad-token-flag", "bad-repo-id", "bad-metadata", "no-template"],
+    ids=[
+        "no-token",
+        "bad-token",
+        "bad-token-flag",
+        "bad-repo-id",
+        "bad-name-no-token",
+        "bad-metadata",
+        "no-template",
+    ],
 )
 def test_mistakes_are_one_line_errors(
     hub: FakeHub,
@@ -408,3 +417,12 @@ def test_a_token_file_named_as_the_path_is_not_uploaded(
     assert result.returncode == 1
     assert result.stderr.endswith("(looks like a credential file)\n"), result.stderr
     assert hub.repos == {}
+
+
+def test_a_missing_path_is_named_before_the_token_or_the_hub(
+    hub: FakeHub, run_upload: RunUpload, tmp_path: Path
+) -> None:
+    result = run_upload("-p", str(tmp_path / "nowhere"), "-y", token=None)
+    assert result.returncode == 1
+    assert result.stderr == f"Error: --path {str(tmp_path / 'nowhere')!r} does not exist\n"
+    assert sent(hub) == []

@@ -11,7 +11,7 @@ import click
 from datasety.commands import options
 from datasety.errors import DatasetyError
 from datasety.hub import kinds
-from datasety.hub.plan import Plan, UploadOptions, build_plan, repo_name_from
+from datasety.hub.plan import Plan, UploadOptions, build_plan, check_repo_id, repo_name_from
 from datasety.humanize import human_bytes
 from datasety.progress import Progress, jsonl_requested
 
@@ -107,6 +107,11 @@ def command(
         metadata=metadata,
         token=token,
     )
+    # The user's own mistakes first, before any question to the Hub.
+    if not upload.path.exists():
+        raise DatasetyError(f"--path {path!r} does not exist")
+    if repo_id is not None:
+        check_repo_id(repo_id)
     if dry_run:
         # The token a real run would use is looked for in the files all the same.
         upload.token = token or os.environ.get("HF_TOKEN")

@@ -260,18 +260,23 @@ def write_metadata(root: DatasetRoot, rel: str, text: str, lock: threading.Lock)
     return layout.METADATA_CSV
 
 
-def apply_write(
-    root: DatasetRoot, rel: str, plan: WritePlan, lock: threading.Lock, exclusive: bool
-) -> dict[str, str]:
-    """Carry out a validated JSON write to ``rel``; returns the sidecar paths it wrote."""
-    written: dict[str, str] = {}
+def check_write(root: DatasetRoot, rel: str, plan: WritePlan) -> None:
+    """Refuse (before anything is written) the sidecars of ``plan`` that ``rel`` cannot have."""
     if plan.caption is not None:
-        # Checked before the data is written, so a refused sidecar writes nothing at all.
         root.check(layout.sidecar_path(rel))
     if plan.metadata is not None:
         if not one_field(layout.metadata_id(rel)):
             raise DatasetyError(BAD_METADATA_ID)
         root.check(layout.METADATA_CSV)
+
+
+def apply_write(
+    root: DatasetRoot, rel: str, plan: WritePlan, lock: threading.Lock, exclusive: bool
+) -> dict[str, str]:
+    """Carry out a validated JSON write to ``rel``; returns the sidecar paths it wrote."""
+    written: dict[str, str] = {}
+    # Checked before the data is written, so a refused sidecar writes nothing at all.
+    check_write(root, rel, plan)
     if plan.data is not None:
         write_data(root, rel, plan.data, exclusive)
     elif rel:

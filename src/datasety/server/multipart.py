@@ -12,7 +12,7 @@ Other ``multipart/*`` types are refused with 415 naming the accepted ones.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
@@ -67,7 +67,11 @@ class FormUpload:
             raise ApiError(400, "Invalid multipart body: no boundary in Content-Type")
         return boundary
 
-    async def file_chunks(self) -> AsyncIterator[bytes]:
+    async def file_chunks(
+        self, check: Callable[[WritePlan], Awaitable[None]]
+    ) -> AsyncIterator[bytes]:
+        """The file part's bytes; then the fields are checked (``check`` sees the plan),
+        before the upload is installed."""
         parser = MultipartParser(
             self._boundary(),
             {
@@ -93,6 +97,7 @@ class FormUpload:
         if self._files == 0:
             raise ApiError(400, NO_FILE)
         self.plan = self._text_plan()
+        await check(self.plan)
 
     def _text_plan(self) -> WritePlan:
         values: dict[str, Any] = {}

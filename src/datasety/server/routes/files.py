@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
@@ -12,8 +13,8 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from datasety.errors import NotFoundError
-from datasety.server import datasets, downloads, files, multipart, thumbnails
-from datasety.server.bodies import is_json, read_json_object
+from datasety.server import datasets, downloads, files, json_upload, multipart, thumbnails
+from datasety.server.bodies import is_json
 from datasety.server.catalog import Catalog
 from datasety.server.catalog import Query as ListingQuery
 from datasety.server.errors import ApiError, error_responses
@@ -127,14 +128,30 @@ def _open(request: Request, dataset_id: str) -> tuple[str, DatasetRoot]:
 async def _write_json(
     request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool
 ) -> tuple[dict[str, str], bool]:
-    """A JSON ``{data, caption, metadata}`` write: the sidecar paths written, and whether the
-    file's own data was."""
-    plan = files.parse_write(await read_json_object(request))
-    if plan.empty:
+    """A JSON ``{data, caption, metadata}`` write, its base64 data decoded into the file as it
+    streams in: the sidecar paths written, and whether the file's own data was."""
+    body = json_upload.JsonWrite(request)
+    await body.start()
+    if body.has_data:
+        chunks = body.data_chunks(_checker(root, rel))
+        await files.stream_upload(request, root, rel, exclusive, chunks=chunks)
+    elif body.plan.empty:
         raise ApiError(400, NOTHING_TO_WRITE)
+    if body.plan.empty:
+        return {}, True
     lock = request.app.state.locks.get(dataset_id)
+    plan, exclusive = body.plan, exclusive and not body.has_data
     written = await run_in_threadpool(files.apply_write, root, rel, plan, lock, exclusive)
-    return written, plan.data is not None
+    return written, body.has_data
+
+
+def _checker(root: DatasetRoot, rel: str) -> Callable[[files.WritePlan], Awaitable[None]]:
+    """Checks a write's sidecars before its streamed data is installed."""
+
+    async def check(plan: files.WritePlan) -> None:
+        await run_in_threadpool(files.check_write, root, rel, plan)
+
+    return check
 
 
 async def _write_form(
@@ -143,7 +160,8 @@ async def _write_form(
     """A ``multipart/form-data`` write: its file part streamed to ``rel`` (the form's text
     fields checked before it is installed), then its caption/metadata; the sidecar paths."""
     form = multipart.FormUpload(request)
-    await files.stream_upload(request, root, rel, exclusive, chunks=form.file_chunks())
+    chunks = form.file_chunks(_checker(root, rel))
+    await files.stream_upload(request, root, rel, exclusive, chunks=chunks)
     if form.plan.empty:
         return {}
     lock = request.app.state.locks.get(dataset_id)

@@ -110,3 +110,60 @@ def save_sam3(torch: Any, tf: Any, hf_home: Path) -> Path:
         ' "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}'
     )
     return folder
+
+
+def save_grounding_dino(torch: Any, tf: Any, hf_home: Path) -> Path:
+    """``IDEA-Research/grounding-dino-base``: a two-stage Swin, one-layer BERT, 5 queries."""
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *"abcdefghijklmnopqrstuvwxyz"]
+    tokenizer = tf.BertTokenizer(vocab={word: index for index, word in enumerate(words)})
+    image_processor = tf.GroundingDinoImageProcessorPil(
+        size={"shortest_edge": 32, "longest_edge": 64}
+    )
+    processor = tf.GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    swin = tf.SwinConfig(
+        image_size=64, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=2,
+        out_features=["stage1", "stage2"],
+    )  # fmt: skip
+    bert = tf.BertConfig(
+        vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64,
+    )  # fmt: skip
+    config = tf.GroundingDinoConfig(
+        backbone_config=swin, text_config=bert, d_model=32, num_queries=5, encoder_layers=1,
+        decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=32, decoder_ffn_dim=32, num_feature_levels=2, encoder_n_points=2,
+        decoder_n_points=2, max_text_len=32,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = tf.GroundingDinoForObjectDetection(config)
+    return save_to_cache(hf_home, "IDEA-Research/grounding-dino-base", model, processor)
+
+
+def save_sam2(torch: Any, tf: Any, hf_home: Path) -> Path:
+    """``facebook/sam2-hiera-large``: a five-block Hiera on 64x64 input."""
+    backbone = tf.Sam2HieraDetConfig(
+        hidden_size=8, num_attention_heads=1, blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[4, 4, 4, 4], global_attention_blocks=[3], image_size=[64, 64],
+        patch_stride=[4, 4],
+    )  # fmt: skip
+    config = tf.Sam2Config(
+        vision_config=dict(
+            backbone_config=backbone, fpn_hidden_size=16, backbone_channel_list=[64, 32, 16, 8],
+            backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
+        ),
+        prompt_encoder_config=dict(
+            hidden_size=16, image_size=64, patch_size=16, mask_input_channels=4
+        ),
+        mask_decoder_config=dict(
+            hidden_size=16, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
+        ),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    folder = save_to_cache(hf_home, "facebook/sam2-hiera-large", tf.Sam2Model(config))
+    (folder / "preprocessor_config.json").write_text(
+        '{"do_resize": true, "size": {"height": 64, "width": 64}, "resample": 2,'
+        ' "do_rescale": true, "rescale_factor": 0.00392156862745098, "do_normalize": true,'
+        ' "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}'
+    )
+    return folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from datasety.masking.shaping import dilate
 from datasety.server.app import create_app
 from datasety.server.settings import Settings
 from tests.clirun import run_main as run_cli
-from tests.tinymodels import save_clipseg, save_sam3
+from tests.tinymodels import save_clipseg, save_grounding_dino, save_sam2, save_sam3
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -25,6 +26,8 @@ def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("hf")
     save_clipseg(torch, transformers, home)
     save_sam3(torch, transformers, home)
+    save_grounding_dino(torch, transformers, home)
+    save_sam2(torch, transformers, home)
     return home
 
 
@@ -53,6 +56,27 @@ def grouped(dataset: Path) -> dict[str, dict[str, object]]:
         url = f"/v1/datasets/{created.json()['id']}/files"
         pairs = client.get(url, params={"group": "true", "folder": ""}).json()["pairs"]
     return {pair["base"]: pair for pair in pairs}
+
+
+def test_a_server_job_runs_mask_and_commands_lists_it(dataset: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=dataset.parent / "data"))) as client:
+        client.headers["Host"] = "localhost"
+        listed = client.get("/v1/commands").json()["commands"]
+        params = {p["name"]: p for p in listed["mask"]["params"]}
+        assert "filter" in listed
+        assert params["input"]["type"] == "path" and params["threshold"]["type"] == "number"
+        assert params["model"]["choices"] == ["sam3", "sam2", "clipseg"]
+        args = {"input": str(dataset), "keywords": "square", "model": "clipseg", "threshold": 0}
+        created = client.post("/v1/jobs", json={"command": "mask", "args": args})
+        assert created.status_code == 202, created.text
+        url = f"/v1/jobs/{created.json()['id']}"
+        deadline = time.monotonic() + 120  # a bound for a hung job, not a speed check
+        while (job := client.get(url).json())["ended_at"] is None:
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+    assert job["status"] == "done", job
+    assert job["progress"]["done"] == job["progress"]["total"] == 1
+    assert_mask(dataset / "mask" / "red.png", (40, 30), 255)
 
 
 def assert_mask(path: Path, size: tuple[int, int], value: int) -> None:
@@ -116,6 +140,29 @@ def test_sam3_single_image_dry_run_then_real(
     assert code == 0, err
     with Image.open(target) as mask:
         assert mask.size == (40, 30) and mask.mode == "L"
+
+
+def test_sam2_masks_inside_the_detector_boxes(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(
+        capsys, "mask", "-i", str(dataset), "-R", "-k", "square,hat", "--model", "sam2",
+        "--threshold", "1", "--naming", "suffix",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Loading model IDEA-Research/grounding-dino-base from the local cache" in out
+    assert "Loading model facebook/sam2-hiera-large from the local cache" in out
+    assert_mask(dataset / "red_mask.png", (40, 30), 0)  # no box scores above 1: nothing
+    assert_mask(dataset / "sub" / "blue_mask.png", (33, 21), 0)
+    # Threshold 0 keeps every box; SAM 2 fills some of each (random weights: any shape).
+    code, _, err = run_cli(
+        capsys, "mask", "--input-image", str(dataset / "red.jpg"), "-k", "square",
+        "--model", "sam2", "--threshold", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    with Image.open(dataset / "mask" / "red.png") as mask:
+        assert mask.mode == "L" and mask.size == (40, 30)
+        assert set(np.unique(np.asarray(mask)).tolist()) <= {0, 255}
 
 
 def test_missing_model_offline_names_the_repo(

@@ -82,7 +82,8 @@ def file_rec(
     ``a.txt``), so a big dataset keeps one such key per stem, not one per file.
     """
     where = layout.placement(f"{folder}/{name}" if folder else name)
-    group = (where.group_dir, where.base)
+    # The folder's own string when the group is in it (most are): not a copy per group.
+    group = (folder if where.group_dir == folder else where.group_dir, where.base)
     if shared is not None:
         group = shared.setdefault(group, group)
     kind = where.role or layout.file_kind(name)

@@ -8,11 +8,13 @@ What it does, per size N (datasets under bench/.work/, gitignored; ``--clean`` r
 1. makes N tiny files, LAION-style: shards of 10,000 files (``00000/`` ...), each shard 5,000
    JPEGs of 160 bytes with a ``.txt`` caption; made once with raw ``os.open``/``os.write``;
 2. starts our ``datasety server`` (a fresh data dir) and registers the folder; times the cold
-   first page (``?limit=100``) as the very first request, then the first full listing;
+   first page (``?limit=100``) as the very first request, then the first full listing, each
+   in wall time and in the server's CPU time (``/proc/<pid>/stat``);
 3. times warm pages (``limit=100``) at offsets 0, N/4, N/2 and the last page, a search (``q``,
    a word of one caption), ``missing=caption``, a ``folder`` page, and the full listing (with
    ``identity`` and with ``gzip``), each as the median of ``--rounds``; reads the server's RSS
    after paging and after the full listings, and its peak (``VmHWM``);
+   then times the next page after another program adds an image, and after it edits a caption;
 4. checks the full listing streamed with ``identity`` equals its gzip body decoded, and that a
    page holds what the full listing holds at that offset;
 5. for sizes up to ``--reference-max``: starts the reference server on the same folder and
@@ -84,6 +86,12 @@ def rss(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU that process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(client: httpx.Client, url: str, **kwargs: Any) -> tuple[float, bytes]:
     started = time.perf_counter()
     response = client.get(url, **kwargs)
@@ -115,10 +123,16 @@ def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
         with httpx.Client(timeout=600, limits=FRESH) as client:
             out["rss_idle"] = rss(proc.pid)[0]
             url = f"{base}/v1/datasets/{register(client, base, folder)}/files"
+            # Wall time and the server's CPU time: on a shared machine the second is the
+            # steadier figure.
+            cpu = cpu_seconds(proc.pid)
             seconds, _ = timed(client, url, params={"limit": 100})
             out["cold_page"] = seconds * 1000
+            out["cold_page_cpu"] = (cpu_seconds(proc.pid) - cpu) * 1000
+            cpu = cpu_seconds(proc.pid)
             seconds, full = timed(client, url, headers=IDENTITY)
             out["first_full"] = seconds * 1000
+            out["first_full_cpu"] = (cpu_seconds(proc.pid) - cpu) * 1000
             listing = json.loads(full)
             entries = files // 2
             if listing["total"] != entries:
@@ -135,9 +149,22 @@ def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
             out["page_q"] = median_ms(client, url, rounds, params={"q": word, "limit": 100})
             missing = {"missing": "caption", "limit": 100}
             out["page_missing"] = median_ms(client, url, rounds, params=missing)
-            shard = {"folder": f"{(files // SHARD) // 2:05d}", "limit": 100}
+            shard_name = f"{(files // SHARD) // 2:05d}"
+            shard = {"folder": shard_name, "limit": 100}
             out["page_folder"] = median_ms(client, url, rounds, params=shard)
             out["rss_paged"] = rss(proc.pid)[0]
+            # Another program adds an image, then edits a caption: the next page sees each.
+            added = folder / shard_name / "added.jpg"
+            added.write_bytes(TINY_JPEG)
+            page_params = {"limit": 100, "offset": entries // 2}
+            out["page_after_add"] = timed(client, url, params=page_params)[0] * 1000
+            added.unlink()
+            timed(client, url, params=page_params)
+            caption = next((folder / shard_name).glob("*.txt"))
+            text = caption.read_bytes()
+            caption.write_bytes(b"edited " + text)
+            out["page_after_edit"] = timed(client, url, params=page_params)[0] * 1000
+            caption.write_bytes(text)
             full_rounds = max(3, rounds // 3)
             out["full_warm"] = median_ms(client, url, full_rounds, headers=IDENTITY)
             out["full_gzip"] = median_ms(client, url, full_rounds, headers=GZIP)
@@ -161,7 +188,9 @@ def measure_reference(folder: Path, rounds: int) -> dict[str, float]:
         with httpx.Client(timeout=3600, limits=FRESH) as client:
             out["rss_idle"] = rss(proc.pid)[0]
             url = f"{base}/v1/datasets/{register(client, base, folder)}/files"
+            cpu = cpu_seconds(proc.pid)
             out["first_full"] = timed(client, url)[0] * 1000
+            out["first_full_cpu"] = (cpu_seconds(proc.pid) - cpu) * 1000
             out["full_warm"] = median_ms(client, url, rounds)
             out["rss_full"], out["rss_peak"] = rss(proc.pid)
     finally:

@@ -29,7 +29,7 @@ import os
 import stat
 import threading
 import time
-from bisect import insort
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,11 +149,12 @@ class Catalog:
         self._dirs: dict[str, DirRec] = {}
         self._metadata: TextRec | None = None
         self._metadata_rows: dict[str, str] = {}
-        # _version: anything listed changed; _layout_version: files appeared, disappeared or
-        # were replaced (the entries are rebuilt only then).
+        # _version: anything listed changed. The entries change only when files appear,
+        # disappear or are replaced: all of them after a walk (``_stale``), else only those
+        # of the folders in ``_stale_paths`` (a gallery's upload costs its folder, not all).
         self._version = 0
-        self._layout_version = 0
-        self._entries_version = -1
+        self._stale = True
+        self._stale_paths: set[str] = set()
         self._entries: list[Entry] = []
         self._selections: dict[tuple[object, ...], list[Entry]] = {}
         self._selections_version = -1
@@ -209,10 +210,29 @@ class Catalog:
     # -- queries ----------------------------------------------------------------------------
 
     def _all_entries(self) -> list[Entry]:
-        if self._entries_version != self._layout_version:
+        if self._stale:
             self._entries = build_entries(self._recs(), self._metadata_rows)
-            self._entries_version = self._layout_version
+            self._stale = False
+            self._stale_paths.clear()
+        elif self._stale_paths:
+            entries = list(self._entries)  # a new list: streams still read the old one
+            for path in sorted(self._stale_paths):
+                self._rebuild_path(entries, path)
+            self._entries = entries
+            self._stale_paths.clear()
         return self._entries
+
+    def _rebuild_path(self, entries: list[Entry], path: str) -> None:
+        """Replace the entries whose folder is ``path`` (sorted, they lie together)."""
+        start = bisect_left(entries, (path, ""), key=_entry_key)
+        end = bisect_left(entries, (path + "\0", ""), key=_entry_key)
+        # An entry of ``path`` is made of files in it and in its role folders (control/...).
+        folders = [path] if path in self._dirs else []
+        if folders:
+            folders.extend(d for d in self._dirs[path].subdirs if _is_role_folder(d))
+        recs = (rec for folder in folders for rec in self._dirs[folder].files.values())
+        fresh = [e for e in build_entries(recs, self._metadata_rows) if e.path == path]
+        entries[start:end] = fresh
 
     def _recs(self, folder: str = "") -> Iterator[FileRec]:
         prefix = folder + "/" if folder else ""
@@ -305,9 +325,16 @@ class Catalog:
         if changed:
             self._version += 1
 
-    def _relayout(self) -> None:
-        self._layout_version += 1
+    def _relayout(self, folder: str | None = None) -> None:
+        """Files of ``folder`` (None: anywhere) appeared, disappeared or were replaced."""
         self._version += 1
+        if folder is None:
+            self._stale = True
+            return
+        self._stale_paths.add(folder)
+        parent, _, name = folder.rpartition("/")
+        if _is_role_folder(name):
+            self._stale_paths.add(parent)  # its images belong to groups of the parent
 
     def _walk(self) -> bool:
         changed = False
@@ -577,8 +604,16 @@ class Catalog:
             return True
         else:
             rec.files[name] = fresh
-        self._relayout()
+        self._relayout(folder)
         return True
+
+
+def _entry_key(entry: Entry) -> tuple[str, str]:
+    return entry.key
+
+
+def _is_role_folder(folder: str) -> bool:
+    return folder.rpartition("/")[2].lower() in layout.ROLE_FOLDERS
 
 
 def _differs(old: DirRec | None, new: DirRec) -> bool:

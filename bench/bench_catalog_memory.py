@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import statistics
@@ -71,7 +72,8 @@ def expected_body(folder: Path) -> bytes:
     def caption(entry: Entry) -> str:
         return (entry.caption_file.text or "") if entry.caption_file else ""
 
-    fragments = ",".join(dumps(e.to_json(caption(e))) for e in entries)
+    # Parsed and dumped again: the text the catalog writes must be exactly json.dumps' own.
+    fragments = ",".join(dumps(json.loads(e.to_json(caption(e)))) for e in entries)
     return f'{{"files":[{fragments}],"total":{len(entries)}}}'.encode()
 
 

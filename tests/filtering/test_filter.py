@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,24 @@ def test_usage_errors(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         "delete",
     )
     assert code == 1 and "unknown NudeNet label 'NOSE'" in err
+
+
+def test_missing_extras_name_the_pip_install(
+    dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "nudenet", None)  # `import nudenet` now fails as if absent
+    code, _, err = run_cli(
+        capsys, "filter", "-i", str(dataset), "--model", "nudenet", "-l", "FACE_MALE",
+        "--dry-run", "--action", "delete",
+    )  # fmt: skip
+    assert code == 1
+    assert err.strip() == (
+        "Error: filter --model nudenet needs nudenet, which is not installed: "
+        "pip install 'datasety[filter]'"
+    )
+    monkeypatch.setitem(sys.modules, "torch", None)
+    code, _, err = clip(capsys, "-i", str(dataset), "--dry-run", "--action", "delete")
+    assert code == 1
+    assert err.strip() == (
+        "Error: filter needs torch, which is not installed: pip install 'datasety[filter]'"
+    )

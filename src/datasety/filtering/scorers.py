@@ -16,7 +16,7 @@ from PIL import Image
 
 from datasety.errors import DatasetyError
 from datasety.models.device import Device
-from datasety.models.extras import require
+from datasety.models.extras import model_class, require
 from datasety.models.loading import Note, load_from_dir, model_dir
 from datasety.models.pixels import PixelSpec, read_spec
 
@@ -63,7 +63,12 @@ class ClipScorer:
         self.spec = read_spec(folder, CLIP_PIXELS)
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
         self.model = (
-            load_from_dir(transformers.CLIPModel, folder, self.repo, dtype=device.dtype)
+            load_from_dir(
+                model_class(transformers, "CLIPModel", "filter"),
+                folder,
+                self.repo,
+                dtype=device.dtype,
+            )
             .to(device.name)
             .eval()
         )

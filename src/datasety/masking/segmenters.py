@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from datasety.models.device import Device
+from datasety.models.extras import model_class
 from datasety.models.loading import Note, load_from_dir, model_dir
 from datasety.models.pixels import PixelSpec, read_spec
 
@@ -105,7 +106,10 @@ class ClipSeg:
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
         self.model = (
             load_from_dir(
-                transformers.CLIPSegForImageSegmentation, folder, self.repo, dtype=device.dtype
+                model_class(transformers, "CLIPSegForImageSegmentation", "mask"),
+                folder,
+                self.repo,
+                dtype=device.dtype,
             )
             .to(device.name)
             .eval()
@@ -155,7 +159,12 @@ class Sam3:
         self.spec = read_spec(folder, PixelSpec(size=(1008, 1008)))
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
         self.model = (
-            load_from_dir(transformers.Sam3Model, folder, self.repo, dtype=device.dtype)
+            load_from_dir(
+                model_class(transformers, "Sam3Model", "mask"),
+                folder,
+                self.repo,
+                dtype=device.dtype,
+            )
             .to(device.name)
             .eval()
         )
@@ -222,7 +231,9 @@ class GroundedSam2:
         )
         self.detector = (
             load_from_dir(
-                transformers.AutoModelForZeroShotObjectDetection, detector_dir, DETECTOR_REPO
+                model_class(transformers, "AutoModelForZeroShotObjectDetection", "mask"),
+                detector_dir,
+                DETECTOR_REPO,
             )
             .to(device.name)
             .eval()
@@ -232,7 +243,11 @@ class GroundedSam2:
             sam_dir,
             PixelSpec(size=(1024, 1024), mean=IMAGENET_DEFAULT.mean, std=IMAGENET_DEFAULT.std),
         )
-        self.sam = load_from_dir(transformers.Sam2Model, sam_dir, SAM2_REPO).to(device.name).eval()
+        self.sam = (
+            load_from_dir(model_class(transformers, "Sam2Model", "mask"), sam_dir, SAM2_REPO)
+            .to(device.name)
+            .eval()
+        )
         self.text = ". ".join(keywords) + "."
 
     def prepare(self, image: Image.Image, width: int, height: int) -> Prepared:

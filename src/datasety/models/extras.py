@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 from types import ModuleType
+from typing import Any
 
 from datasety.errors import DatasetyError
 
@@ -40,3 +41,14 @@ def torch_and_transformers(extra: str, purpose: str | None = None) -> tuple[Modu
     torch, transformers = require(extra, "torch", "transformers", purpose=purpose)
     transformers.utils.logging.disable_progress_bar()
     return torch, transformers
+
+
+def model_class(transformers: ModuleType, name: str, extra: str) -> Any:
+    """``transformers.<name>``, or one line saying the installed transformers is too old."""
+    found = getattr(transformers, name, None)
+    if found is None:
+        raise MissingExtraError(
+            f"transformers {transformers.__version__} has no {name}; upgrade it: "
+            f"pip install -U 'datasety[{extra}]'"
+        )
+    return found

@@ -3,14 +3,19 @@ name swapped for a symlink after the walk never redirects a read, a write or a d
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from datasety.errors import AccessDeniedError, DatasetyError, NotFoundError
 from datasety.server import fsroot
 from datasety.server.fsroot import DatasetRoot
+
+from .conftest import make_image
 
 
 @pytest.fixture
@@ -99,3 +104,32 @@ def test_folders_made_for_a_refused_write_are_removed(tree: tuple[Path, Path]) -
         assert (dataset / "new" / "deeper").is_dir()
         slot.remove_made()
     assert not (dataset / "new").exists()
+
+
+def test_requests_leave_no_descriptor_open(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    (dataset_dir / "big.bin").write_bytes(b"x" * 400_000)  # streamed, not sent from memory
+    make_image(dataset_dir / "photo.png")
+    (dataset_dir / "photo.txt").write_text("a caption")
+    etag = client.get(f"{files_url}/big.bin").headers["etag"]
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "big.bin", {}),
+        ("GET", "big.bin", {"headers": {"range": "bytes=10-20"}}),
+        ("GET", "big.bin", {"headers": {"range": "bytes=999999-"}}),
+        ("GET", "big.bin", {"headers": {"if-none-match": etag}}),
+        ("GET", "photo.png", {"params": {"thumb": 64}}),
+        ("GET", "photo.png", {"params": {"info": "true"}}),
+        ("GET", "missing.png", {}),
+        ("PUT", "photo.png", {"json": {"caption": "new"}}),
+        ("POST", "new/x.bin", {"content": b"x", "headers": {"content-type": "image/png"}}),
+        ("DELETE", "new/x.bin", {}),
+    ]
+    for method, url, kwargs in requests:  # warm-up: lazy imports, thread pools, caches
+        client.request(method, f"{files_url}/{url}", **kwargs)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        for method, url, kwargs in requests:
+            assert client.request(method, f"{files_url}/{url}", **kwargs).status_code < 500
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before

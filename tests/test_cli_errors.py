@@ -352,13 +352,25 @@ def test_dry_run_writes_nothing(
     assert tuple(int(n) for n in done.groups()) == counts
 
 
+# Dry runs that score or segment, so they load their model: each is tested with a tiny model in
+# a temporary Hugging Face cache beside the command's other tests.
+MODEL_DRY_RUNS = {
+    "mask": "tests/masking/test_mask.py::test_sam3_single_image_dry_run_then_real",
+    "filter": "tests/filtering/test_filter.py::test_dry_run_changes_nothing",
+}
+
+
 def test_every_command_with_dry_run_is_in_the_table() -> None:
     with_dry_run = {
         name
         for name, command in commands().items()
         if any(isinstance(p, click.Option) and "--dry-run" in p.opts for p in command.params)
     }
-    assert with_dry_run == {line.split()[0] for _, line, _ in DRY_RUNS}
+    assert with_dry_run == {line.split()[0] for _, line, _ in DRY_RUNS} | set(MODEL_DRY_RUNS)
+    root = Path(__file__).resolve().parents[1]
+    for test in MODEL_DRY_RUNS.values():
+        path, name = test.split("::")
+        assert f"def {name}(" in (root / path).read_text(encoding="utf-8"), test
 
 
 # -- the console script and `python -m datasety` are one program ---------------------------------

@@ -13,6 +13,7 @@ from datasety import __version__
 from datasety.server import leftovers
 from datasety.server.catalog import Catalogs
 from datasety.server.errors import install_error_handlers
+from datasety.server.fastpath import DownloadFastPath
 from datasety.server.files import DatasetLocks
 from datasety.server.middleware import (
     CORSErrorShapeMiddleware,
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: the Host check runs before anything else, then size/URL sanity,
     # then the Origin check (cross-site writes), then CORS (so preflights are answered
-    # without a token), then the token.
+    # without a token), then the token, then plain downloads skip FastAPI's routing.
+    app.add_middleware(DownloadFastPath)
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
     if settings.cors_origins:

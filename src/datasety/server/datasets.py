@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -37,16 +38,23 @@ def register(store: Store, settings: Settings, path: str, name: str | None) -> t
     return store.add_dataset(name, str(folder), layout.dataset_type(sample_names(folder)))
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(path: Path) -> Path:
+    """``path`` resolved once: the roots and the data dir are the server's own settings, and
+    resolving them again on every file access cost a fifth of a small download's CPU."""
+    return path.expanduser().resolve()
+
+
 def check_allowed(folder: Path, settings: Settings) -> None:
     """403 unless the resolved ``folder`` may be a dataset: under a ``--root`` when roots are
     set, and apart from the server's data directory. Checked again on every file access, as
     a folder can be swapped for a symlink after it was registered."""
-    roots = tuple(Path(r).resolve() for r in settings.roots)
+    roots = tuple(_resolved(Path(r)) for r in settings.roots)
     if roots and not is_within(folder, roots):
         raise AccessDeniedError("Access denied: path is outside the allowed roots")
     # The data dir holds the job queue (argv included) and the logs: writing there through
     # the files API would turn file access into running any command. `/` contains it too.
-    data_dir = settings.data_dir.expanduser().resolve()
+    data_dir = _resolved(settings.data_dir)
     if is_within(folder, (data_dir,)) or is_within(data_dir, (folder,)):
         raise AccessDeniedError(DATA_DIR_OVERLAP)
 

@@ -245,9 +245,15 @@ async def get_file(
     """The file's bytes, its info, or its thumbnail."""
     if info or thumb is not None:
         return await run_in_threadpool(_info_or_thumbnail, request, dataset_id, file_path, thumb)
-    # A download stays on the event loop: a row read, a walk of a few cached folder entries
-    # and, for a small file, a read that only the page cache may answer (else it streams from
-    # a worker thread). A worker thread per request would cost more than all of that.
+    return download(request, dataset_id, file_path)
+
+
+def download(request: Request, dataset_id: str, file_path: str) -> Response:
+    """The file's bytes (also called by :mod:`datasety.server.fastpath`, on the event loop).
+
+    A download stays on the event loop: a row read, a walk of a few cached folder entries
+    and, for a small file, a read that only the page cache may answer (else it streams from
+    a worker thread). A worker thread per request would cost more than all of that."""
     dataset_id, root = _open(request, dataset_id)
     with root:
         rel = clean_relative(file_path)

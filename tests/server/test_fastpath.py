@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from datasety.server import fastpath
 from datasety.server.app import create_app
+from datasety.server.security import is_within
 from datasety.server.settings import Settings
 from tests.server.conftest import make_image
 
@@ -91,3 +92,24 @@ def test_the_token_still_guards_downloads(tmp_path: Path, taken: list[str]) -> N
         assert client.get(url).status_code == 401
         assert client.get(url, headers=auth).status_code == 200
     assert taken == ["photo.png"]
+
+
+@pytest.mark.parametrize(
+    ("path", "roots", "inside"),
+    [
+        ("/data/set", ("/data/set",), True),
+        ("/data/set/a/b.jpg", ("/data/set",), True),
+        ("/data/settings", ("/data/set",), False),  # a sibling sharing the prefix
+        ("/data", ("/data/set",), False),
+        ("/anything", ("/",), True),
+        ("/", ("/",), True),
+        ("/other/x", ("/data", "/other"), True),
+    ],
+)
+def test_is_within_compares_whole_components(
+    path: str, roots: tuple[str, ...], inside: bool
+) -> None:
+    """is_within (compared as text for speed) agrees with pathlib on resolved paths."""
+    as_paths = tuple(Path(r) for r in roots)
+    assert is_within(Path(path), as_paths) is inside
+    assert any(Path(path).is_relative_to(r) for r in as_paths) is inside

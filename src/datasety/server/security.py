@@ -64,4 +64,13 @@ def confine(root: Path, rel: str) -> Path:
 
 def is_within(path: Path, roots: tuple[Path, ...]) -> bool:
     """True if the resolved ``path`` is one of ``roots`` or below one."""
-    return any(path == root or path.is_relative_to(root) for root in roots)
+    # Compared as text (both are resolved, so normalised): pathlib's is_relative_to parses
+    # both paths again, and this runs on every file request.
+    text = str(path)
+    for root in roots:
+        prefix = str(root)
+        if text == prefix or text.startswith(
+            prefix if prefix.endswith(os.sep) else prefix + os.sep
+        ):
+            return True
+    return False

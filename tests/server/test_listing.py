@@ -575,3 +575,22 @@ def test_entries_patched_per_folder_match_a_fresh_catalog(freshness: str, tmp_pa
         found.close()
         if folder_watch is not None:
             folder_watch.close()
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_scan_shows_nothing_from_outside(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ds"
+    write(root, "sub/a.png")
+    write(root, "sub/a.txt", "inside")
+    write(tmp_path, "outside/a.png")
+    write(tmp_path, "outside/a.txt", "SECRET")
+    found = catalog.Catalog(root.resolve())
+    try:
+        assert found.listing(catalog.Query(limit=0)).read().endswith(b'"total":1}')
+        (entry,) = found._all_entries()  # scanned; its caption not read yet
+        (root / "sub").rename(root / "moved")
+        (root / "sub").symlink_to(tmp_path / "outside")
+        assert found._caption(entry) == ""  # read through the dataset's descriptor: refused
+    finally:
+        found.close()

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datasety import layout
+from datasety.errors import DatasetyError
+from datasety.server.fsroot import DatasetRoot
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
     Entry,
@@ -167,6 +169,7 @@ class Catalog:
         self._watching = False
         self._wds: dict[str, int] = {}
         self._events: deque[tuple[str | None, str, bool]] = deque()
+        self._fsroot: DatasetRoot | None = None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -206,6 +209,16 @@ class Catalog:
         with self._lock:
             self._stop_watching()
             self._cache.clear()
+            if self._fsroot is not None:
+                self._fsroot.close()
+                self._fsroot = None
+
+    def _dataset_root(self) -> DatasetRoot:
+        """The dataset folder, open (once) for reads that cannot leave it."""
+        with self._lock:
+            if self._fsroot is None:
+                self._fsroot = DatasetRoot(self.root)
+            return self._fsroot
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -230,7 +243,7 @@ class Catalog:
         folders = [path] if path in self._dirs else []
         if folders:
             folders.extend(d for d in self._dirs[path].subdirs if _is_role_folder(d))
-        recs = (rec for folder in folders for rec in self._dirs[folder].files.values())
+        recs = (rec for f in folders if f in self._dirs for rec in self._dirs[f].files.values())
         fresh = [e for e in build_entries(recs, self._metadata_rows) if e.path == path]
         entries[start:end] = fresh
 
@@ -291,13 +304,14 @@ class Catalog:
         """Read a caption now; kept unless something changed while it was read."""
         version = self._version
         read_ns = time.time_ns()
-        path = os.path.join(self._root, rec.folder, rec.name)
         try:
-            with open(path, "rb") as handle:
+            # Through the dataset's folder descriptor: a folder swapped for a symlink to
+            # elsewhere since the scan cannot make the listing show a file from outside.
+            with open(self._dataset_root().open_file(rec.path), "rb") as handle:
                 st = os.fstat(handle.fileno())
                 data = handle.read(CAPTION_READ_LIMIT)
-        except OSError:
-            return ""  # gone since the scan: the next refresh drops it
+        except (OSError, DatasetyError):
+            return ""  # gone since the scan (the next refresh drops it), or now outside
         text = data.decode("utf-8", "replace")
         with self._lock:
             if self._version == version:

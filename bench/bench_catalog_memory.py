@@ -67,10 +67,11 @@ def expected_body(folder: Path) -> bytes:
         if entry.name.endswith(".txt"):
             rec.text = Path(entry.path).read_text()
         recs.append(rec)
-    entries = build_entries(recs, {})
+    entries = build_entries(recs)
 
     def caption(entry: Entry) -> str:
-        return (entry.caption_file.text or "") if entry.caption_file else ""
+        caption_file = entry.caption_file
+        return (caption_file.text or "") if caption_file else ""
 
     # Parsed and dumped again: the text the catalog writes must be exactly json.dumps' own.
     fragments = ",".join(dumps(json.loads(e.to_json(caption(e)))) for e in entries)

@@ -591,6 +591,7 @@ def test_a_folder_swapped_for_a_symlink_after_the_scan_shows_nothing_from_outsid
         (entry,) = found._all_entries()  # scanned; its caption not read yet
         (root / "sub").rename(root / "moved")
         (root / "sub").symlink_to(tmp_path / "outside")
-        assert found._caption(entry) == ""  # read through the dataset's descriptor: refused
+        # Read through the dataset's descriptor: refused, not the file outside.
+        assert found._caption(entry) == ("", False)
     finally:
         found.close()

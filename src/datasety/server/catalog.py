@@ -224,7 +224,7 @@ class Catalog:
 
     def _all_entries(self) -> list[Entry]:
         if self._stale:
-            self._entries = build_entries(self._recs(), self._metadata_rows)
+            self._entries = build_entries(self._recs())
             self._stale = False
             self._stale_paths.clear()
         elif self._stale_paths:
@@ -244,7 +244,7 @@ class Catalog:
         if folders:
             folders.extend(d for d in self._dirs[path].subdirs if _is_role_folder(d))
         recs = (rec for f in folders if f in self._dirs for rec in self._dirs[f].files.values())
-        fresh = [e for e in build_entries(recs, self._metadata_rows) if e.path == path]
+        fresh = [e for e in build_entries(recs) if e.path == path]
         entries[start:end] = fresh
 
     def _recs(self, folder: str = "") -> Iterator[FileRec]:
@@ -260,15 +260,12 @@ class Catalog:
         found = self._selections.get(key)
         if found is not None:
             return found
-        if query.folder:
-            found = build_entries(self._recs(query.folder), self._metadata_rows)
-        else:
-            found = self._all_entries()
+        found = build_entries(self._recs(query.folder)) if query.folder else self._all_entries()
         if query.missing_caption:
-            found = [e for e in found if e.lacks_caption()]
+            found = [e for e in found if e.lacks_caption(self._metadata_rows)]
         if query.q:
             needle = query.q.lower()
-            found = [e for e in found if e.matches(needle, self._caption(e))]
+            found = [e for e in found if e.matches(needle, self._caption(e)[0])]
         if len(self._selections) >= SELECTIONS_KEPT:
             del self._selections[next(iter(self._selections))]
         self._selections[key] = found
@@ -293,12 +290,14 @@ class Catalog:
     def _is_current(self, version: int) -> bool:
         return self._version == version
 
-    def _caption(self, entry: Entry) -> str:
+    def _caption(self, entry: Entry) -> tuple[str, bool]:
+        """An entry's caption, and whether it is a ``metadata.csv`` row."""
         rec = entry.caption_file
         if rec is None:
-            return entry.metadata_caption or ""
+            text = entry.metadata_caption(self._metadata_rows)
+            return ("", False) if text is None else (text, True)
         text = rec.text
-        return text if text is not None else self._read_caption(rec)
+        return (text if text is not None else self._read_caption(rec)), False
 
     def _read_caption(self, rec: FileRec) -> str:
         """Read a caption now; kept unless something changed while it was read."""
@@ -475,7 +474,7 @@ class Catalog:
             changed = bool(self._metadata_rows)
             self._metadata, self._metadata_rows = None, {}
             if changed:
-                self._relayout()
+                self._version += 1  # captions only: the entries stand
             return False
         path = os.path.join(self._root, layout.METADATA_CSV)
         try:
@@ -496,7 +495,7 @@ class Catalog:
         rows = layout.parse_metadata(text)
         if rows != self._metadata_rows:
             self._metadata_rows = rows
-            self._relayout()
+            self._version += 1  # captions only: the entries stand
         return False
 
     def _sweep(self) -> bool:

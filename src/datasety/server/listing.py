@@ -91,46 +91,78 @@ def file_rec(
     return FileRec(folder, name, size, ino, mtime_ns, sys.intern(kind), group)
 
 
-@dataclass(slots=True, eq=False)
-class Entry:
-    """One group of files: the spec's listing entry."""
+class Entry(tuple[FileRec, ...]):
+    """One group of files, in listing order: the spec's listing entry.
 
-    base: str
-    path: str
-    files: tuple[FileRec, ...]  # a tuple: a list's spare room, per entry, adds up
-    caption_file: FileRec | None = None  # the .txt its caption is read from
-    metadata_caption: str | None = None  # else its audio's metadata.csv row
+    Only its files are stored (a million-file dataset has half a million entries): the group
+    key is its first file's (a caption sorts last, and joins the group of its media file).
+    """
+
+    __slots__ = ()
+
+    @property
+    def files(self) -> tuple[FileRec, ...]:
+        return self
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.path, self.base)
+        return self[0].group
+
+    @property
+    def path(self) -> str:
+        return self[0].group[0]
+
+    @property
+    def base(self) -> str:
+        return self[0].group[1]
+
+    @property
+    def caption_file(self) -> FileRec | None:
+        """The .txt its caption is read from: the group's own (``base.txt``), else the first."""
+        texts = [f for f in self if f.file_type == "caption"]
+        if not texts:
+            return None
+        own = self.base + layout.CAPTION_EXTENSION
+        path = self.path
+        return next((f for f in texts if f.folder == path and f.name == own), texts[0])
+
+    def metadata_caption(self, metadata: dict[str, str]) -> str | None:
+        """Without a .txt: its audio's ``metadata.csv`` row, if there is one."""
+        if metadata:
+            for rec in self:
+                if rec.file_type == "audio":
+                    text = metadata.get(layout.metadata_id(rec.name))
+                    if text is not None:
+                        return text
+        return None
 
     @property
     def has_media(self) -> bool:
-        return any(f.kind in MEDIA_KINDS for f in self.files)
+        return any(f.kind in MEDIA_KINDS for f in self)
 
-    def lacks_caption(self) -> bool:
+    def lacks_caption(self, metadata: dict[str, str]) -> bool:
         """A media entry without a caption (a .txt of 0 bytes is no caption)."""
         if not self.has_media:
             return False
-        if self.caption_file is not None:
-            return self.caption_file.size == 0
-        return not self.metadata_caption
+        caption_file = self.caption_file
+        if caption_file is not None:
+            return caption_file.size == 0
+        return not self.metadata_caption(metadata)
 
     def matches(self, needle: str, caption: str) -> bool:
         """Case-insensitive ``needle`` (already lower-case) in a file name or ``caption``."""
         return (
             needle in self.base.lower()
-            or any(needle in f.name.lower() for f in self.files)
+            or any(needle in f.name.lower() for f in self)
             or needle in caption.lower()
         )
 
-    def to_json(self, caption: str) -> str:
-        """Its ``files[]`` element, as JSON text (what ``dumps`` writes for the dict)."""
-        caption_path = self.caption_file.path if self.caption_file else ""
-        source = ""
-        if self.caption_file is None and self.metadata_caption is not None:
-            source = f',"caption_source":{_string(layout.METADATA_CSV)}'
+    def to_json(self, caption: str, from_metadata: bool = False) -> str:
+        """Its ``files[]`` element, as JSON text (what ``dumps`` writes for the dict);
+        ``from_metadata``: the caption is a ``metadata.csv`` row."""
+        caption_file = self.caption_file
+        caption_path = caption_file.path if caption_file else ""
+        source = f',"caption_source":{_string(layout.METADATA_CSV)}' if from_metadata else ""
         return (
             f'{{"base":{_string(self.base)},"name":{_string(self.files[0].name)},'
             f'"path":{_string(self.path)},"files":[{",".join(f.to_json() for f in self.files)}],'
@@ -139,13 +171,14 @@ class Entry:
 
     def pair_json(self, caption: str) -> str:
         """Its ``pairs[]`` element, as JSON text."""
+        caption_file = self.caption_file
         roles: dict[str, str] = {}
         for f in self.files:
             roles.setdefault(f.file_type, f.path)
         slots = ",".join(
             f'"{role}":{_string(roles[role]) if role in roles else "null"}' for role in PAIR_ROLES
         )
-        caption_path = self.caption_file.path if self.caption_file else ""
+        caption_path = caption_file.path if caption_file else ""
         return (
             f'{{"base":{_string(self.base)},"path":{_string(self.path)},{slots},'
             f'"caption":{_string(caption)},"caption_path":{_string(caption_path)},'
@@ -170,21 +203,19 @@ def tail(total: int) -> bytes:
     return b'],"total":%d}' % total
 
 
-def render(entry: Entry, pair: bool, caption_of: Callable[[Entry], str]) -> bytes:
-    """One entry's JSON (``files[]`` or ``pairs[]`` element)."""
-    caption = caption_of(entry)
-    return (entry.pair_json(caption) if pair else entry.to_json(caption)).encode()
+def render(entry: Entry, pair: bool, caption_of: Callable[[Entry], tuple[str, bool]]) -> bytes:
+    """One entry's JSON (``files[]`` or ``pairs[]`` element); ``caption_of`` gives its
+    caption and whether that is a ``metadata.csv`` row."""
+    caption, from_metadata = caption_of(entry)
+    return (entry.pair_json(caption) if pair else entry.to_json(caption, from_metadata)).encode()
 
 
 def _order(rec: FileRec) -> tuple[bool, int, str]:
     return (rec.file_type == "caption", _ROLE_RANK.get(rec.file_type, len(_ROLE_RANK)), rec.path)
 
 
-def build_entries(recs: Iterable[FileRec], metadata: dict[str, str]) -> list[Entry]:
-    """Group file records into entries sorted by folder and base name.
-
-    ``metadata`` holds the ``metadata.csv`` rows (id -> text).
-    """
+def build_entries(recs: Iterable[FileRec]) -> list[Entry]:
+    """Group file records into entries sorted by folder and base name."""
     groups: dict[tuple[str, str], list[FileRec]] = {}
     sidecars: list[FileRec] = []
     owner: dict[tuple[str, str], tuple[str, str]] = {}
@@ -200,27 +231,8 @@ def build_entries(recs: Iterable[FileRec], metadata: dict[str, str]) -> list[Ent
         groups.setdefault(owner.get(rec.group, rec.group), []).append(rec)
 
     entries: list[Entry] = []
-    for (group_dir, base), members in sorted(groups.items()):
+    for _, members in sorted(groups.items()):
         if len(members) > 1:
             members.sort(key=_order)
-        entry = Entry(base, group_dir, tuple(members))
-        _attach_caption(entry, metadata)
-        entries.append(entry)
+        entries.append(Entry(members))
     return entries
-
-
-def _attach_caption(entry: Entry, metadata: dict[str, str]) -> None:
-    texts = [f for f in entry.files if f.file_type == "caption"]
-    if texts:
-        own = entry.base + layout.CAPTION_EXTENSION
-        entry.caption_file = next(
-            (f for f in texts if f.folder == entry.path and f.name == own), texts[0]
-        )
-        return
-    if metadata:
-        for rec in entry.files:
-            if rec.file_type == "audio":
-                text = metadata.get(layout.metadata_id(rec.name))
-                if text is not None:
-                    entry.metadata_caption = text
-                    return

@@ -1,12 +1,15 @@
 """The server's HTTP/1.1 connections: no Nagle delay, and no room for slow clients.
 
-uvicorn's h11 protocol with two additions, made once per accepted connection:
+uvicorn's httptools protocol (a C parser: about 30 us less CPU per request than h11's pure
+Python) with these additions, made once per accepted connection:
 
 * **TCP_NODELAY** on the accepted socket. asyncio sets it only when the listening socket was
   created with ``proto=IPPROTO_TCP``; one made with ``proto=0`` (as ``socket.socket()`` does)
   left Nagle's algorithm on, and on a kept-alive connection every response's last segment
   then waited for the client's delayed ACK: about 40 ms per request. Setting it here holds
   however the listening socket was made.
+* **One send per response.** uvicorn writes a response's head and body separately; the
+  writes of one event-loop turn are joined (:class:`CoalescingTransport`).
 * **Read timeouts.** uvicorn waits forever for a request's head (its keep-alive timer runs only
   between requests and stops at the first byte), so a client that trickles a header byte now
   and then holds a socket for good. Here a request's head must arrive whole within
@@ -23,8 +26,7 @@ import asyncio
 import socket
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # A body slower than this on average (after the first read_timeout seconds) is a slow client:
 # 1 KiB/s is below any real link, and a few hundred such uploads cannot hold the server.
@@ -75,8 +77,11 @@ class CoalescingTransport:
         self._transport.close()
 
 
-class ServerProtocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY and head/body read timeouts."""
+HEAD, BODY, SERVER = "head", "body", "server"  # what a connection waits for
+
+
+class ServerProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY and head/body read timeouts."""
 
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
@@ -84,21 +89,38 @@ class ServerProtocol(H11Protocol):
         set_nodelay(transport.get_extra_info("socket"))
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._timer: asyncio.TimerHandle | None = None
-        self._head_since: float | None = None
-        self._body_since = 0.0
-        self._body_last = 0.0
+        self._waiting = HEAD
+        self._since = self._body_last = self.loop.time()
         self._body_bytes = 0
         self._watch()
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.SEND_BODY:
+        if self._waiting == BODY:
             self._body_bytes += len(data)
             self._body_last = self.loop.time()
         super().data_received(data)
         self._watch()
 
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._waiting = BODY  # ends at once (in the same feed) for a request without a body
+        self._since = self._body_last = self.loop.time()
+        self._body_bytes = 0
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self.cycle is not None and self.cycle.response_complete:
+            # Answered before its body ended (a 413, say): next comes another request.
+            self._waiting = HEAD
+            self._since = self.loop.time()
+        else:
+            self._waiting = SERVER  # the application and the response are the server's time
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.cycle is None or self.cycle.response_complete:  # no pipelined request next
+            self._waiting = HEAD
+            self._since = self.loop.time()
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -113,34 +135,21 @@ class ServerProtocol(H11Protocol):
     def _watch(self) -> None:
         """(Re)arm the timer for what the connection waits for from the client now."""
         self._cancel()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._waiting == SERVER:
             return
-        now = self.loop.time()
-        state = self.conn.their_state
-        if state is h11.IDLE:
+        if self._waiting == HEAD:
             # Waiting for (the rest of) a request head: one deadline for all of it.
-            if self._head_since is None:
-                self._head_since = now
-            deadline = self._head_since + self.read_timeout
-        elif state is h11.SEND_BODY:
-            if self._head_since is not None:  # the head just ended: the body clock starts
-                self._head_since = None
-                self._body_since = self._body_last = now
-                self._body_bytes = 0
-            paced = self._body_since + self.read_timeout + self._body_bytes / MIN_BODY_RATE
-            deadline = min(self._body_last + self.read_timeout, paced)
+            deadline = self._since + self.read_timeout
         else:
-            # The request is in; the application and the response are the server's time.
-            self._head_since = None
-            return
+            paced = self._since + self.read_timeout + self._body_bytes / MIN_BODY_RATE
+            deadline = min(self._body_last + self.read_timeout, paced)
         self._timer = self.loop.call_at(deadline, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
-        if self.conn.their_state is h11.SEND_BODY and self.flow.read_paused:
+        if self._waiting == BODY and self.flow.read_paused:
             # The application is not reading yet (the buffer is full): not the client's fault.
-            now = self.loop.time()
-            self._body_since = self._body_last = now
+            self._since = self._body_last = self.loop.time()
             self._body_bytes = 0
             self._watch()
             return

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from datasety import aligning
+from datasety.align import pairs as aligning
 from datasety.cli import cli
 from tests.clirun import run_datasety
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datasety.atomic import atomic_path, atomic_write_text, is_temp_name, temp_path_for
+from datasety.core.atomic import atomic_path, atomic_write_text, is_temp_name, temp_path_for
 
 
 def test_write_replaces_whole_file(tmp_path: Path) -> None:

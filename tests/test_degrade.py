@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from datasety import degradations, degrading
 from datasety.cli import cli
+from datasety.degrade import batch as degrading
+from datasety.degrade import degradations
 from tests.clirun import run_datasety
 
 # -- test images ------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasety import inspection
 from datasety.cli import main
-from datasety.inspection import aspect_bucket, caption_stats, inspect_dataset
-from datasety.perceptual import hamming, near_groups, phash
+from datasety.inspect import report as inspection
+from datasety.inspect.report import aspect_bucket, caption_stats, inspect_dataset
+from datasety.media.perceptual import hamming, near_groups, phash
 
 
 def photo(seed: int, size: tuple[int, int] = (64, 48)) -> Image.Image:

@@ -10,10 +10,7 @@ import click
 import pytest
 
 from datasety.commands import commands, options
-from datasety.confinement import JOB_ROOTS_ENV, JOB_URLS_ENV, Confinement, job_env
-from datasety.confinement import from_env as confinement_from_env
-from datasety.errors import DatasetyError
-from datasety.invocation import (
+from datasety.commands.invocation import (
     JOB_EXCLUDED,
     build_argv,
     command_argv,
@@ -24,6 +21,9 @@ from datasety.invocation import (
     runnable_commands,
     visible_params,
 )
+from datasety.core.confinement import JOB_ROOTS_ENV, JOB_URLS_ENV, Confinement, job_env
+from datasety.core.confinement import from_env as confinement_from_env
+from datasety.core.errors import DatasetyError
 
 
 @click.command("sample")
@@ -263,7 +263,7 @@ def test_schema_has_the_spec_keys_and_additive_details() -> None:
 
 
 def command_schema_for_sample() -> dict[str, Any]:
-    from datasety.invocation import description, param_schema
+    from datasety.commands.invocation import description, param_schema
 
     ctx = click.Context(sample)
     return {

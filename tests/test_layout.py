@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from datasety.errors import DatasetyError
-from datasety.layout import (
+from datasety.core.errors import DatasetyError
+from datasety.core.layout import (
     Placement,
     caption_candidates,
     dataset_type,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from datasety.progress import (
+from datasety.core.progress import (
     ITEMS_FAILED,
     PROGRESS_ENV,
     Progress,

@@ -16,8 +16,9 @@ from click.testing import CliRunner, Result
 from PIL import Image, ImageOps
 
 from datasety.cli import cli
-from datasety.errors import DatasetyError
-from datasety.resizing import (
+from datasety.core.errors import DatasetyError
+from datasety.media.vips import decode, probe
+from datasety.resize.geometry import (
     below_minimum,
     cover_crop,
     load_shrink,
@@ -25,7 +26,6 @@ from datasety.resizing import (
     needs_upscale,
     parse_aspect_ratio,
 )
-from datasety.vips_decode import decode, probe
 from tests.clirun import run_datasety
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from datasety import shuffling
 from datasety.cli import cli
+from datasety.shuffle import variants as shuffling
 from tests.clirun import run_datasety
 
 COLOURS = [f"colour{n}" for n in range(10)]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from datasety.workflows import STACK_ENV
+from datasety.workflow.steps import STACK_ENV
 from tests.clirun import run_datasety, run_main
 
 

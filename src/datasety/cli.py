@@ -14,8 +14,8 @@ import click
 
 from datasety import __version__
 from datasety.commands import COMMAND_MODULES, get_command
-from datasety.errors import DatasetyError
-from datasety.progress import ITEMS_FAILED
+from datasety.core.errors import DatasetyError
+from datasety.core.progress import ITEMS_FAILED
 
 
 class RegistryGroup(click.Group):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.hub import card
-from datasety.hub.audio_length import audio_seconds
 from datasety.hub.files import select_files
 from datasety.hub.kinds import detect_type
 from datasety.hub.loader import build_loader
 from datasety.hub.lora import lora_facts, read_metadata
 from datasety.hub.plan import UploadOptions, build_plan, check_repo_id, repo_name_from
+from datasety.media.audio_length import audio_seconds
 from tests.hub.makers import KOHYA_METADATA, ljspeech_dataset, png, safetensors, wav
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.models.batching import prefetched
 from datasety.models.device import choose_device
 from datasety.models.loading import model_dir

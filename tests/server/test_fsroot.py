@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.errors import AccessDeniedError, DatasetyError, NotFoundError
+from datasety.core.errors import AccessDeniedError, DatasetyError, NotFoundError
 from datasety.server import fsroot
 from datasety.server.fsroot import DatasetRoot
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.progress import PROGRESS_PREFIX
+from datasety.core.progress import PROGRESS_PREFIX
 from datasety.server.settings import Settings
 
 from .jobkit import ended, kill_leftover_jobs, make_images, wait_job

@@ -16,7 +16,7 @@ import yaml
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.server.app import create_app
 from datasety.server.settings import Settings
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from datasety.errors import DatasetyError
-from datasety.invocation import argv_wants_accelerator
+from datasety.commands.invocation import argv_wants_accelerator
+from datasety.core.errors import DatasetyError
 from datasety.server.jobs.gpus import detect_gpus, parse_gpus
 from datasety.server.jobs.local import LocalExecutor
 from datasety.server.jobs.logs import log_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from datasety.progress import format_progress_line
+from datasety.core.progress import format_progress_line
 from datasety.server.jobs import logs
 
 PROGRESS = format_progress_line(1, 2, "a.png")

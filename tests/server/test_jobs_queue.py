@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.atomic import TEMP_MARKER
+from datasety.core.atomic import TEMP_MARKER
 from datasety.server.jobs import procs
 from datasety.server.settings import Settings
 

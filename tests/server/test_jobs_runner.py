@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from datasety.progress import PROGRESS_PREFIX, format_progress_line
+from datasety.core.progress import PROGRESS_PREFIX, format_progress_line
 from datasety.server.jobs import procs
 from datasety.server.jobs.local import LocalExecutor
 from datasety.server.jobs.logs import exit_path, log_path

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from datasety.progress import PROGRESS_PREFIX
+from datasety.core.progress import PROGRESS_PREFIX
 from datasety.server.app import create_app
 from datasety.server.jobs import ray as ray_executor
 from datasety.server.settings import Settings

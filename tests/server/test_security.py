@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.server.app import create_app
 from datasety.server.middleware import host_name
 from datasety.server.settings import Settings

@@ -28,7 +28,7 @@ import httpx
 from PIL import Image
 
 from datasety.captioning.text import clean_caption, natural_prompt
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5-nano"  # the reference's default, kept so its users' scripts still work

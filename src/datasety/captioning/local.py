@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from datasety.captioning.text import clean_caption, natural_prompt
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.models.device import choose_device
 from datasety.models.extras import torch_and_transformers
 from datasety.models.loading import load_from_dir, model_dir

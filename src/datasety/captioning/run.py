@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from datasety.atomic import atomic_write_text
 from datasety.captioning.targets import CaptionTarget, read_caption
 from datasety.captioning.text import apply_template, edit_caption
-from datasety.progress import Progress
+from datasety.core.atomic import atomic_write_text
+from datasety.core.progress import Progress
 
 if TYPE_CHECKING:
     from PIL.Image import Image

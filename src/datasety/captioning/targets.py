@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasety.errors import DatasetyError
-from datasety.imaging import IMAGE_EXTENSIONS, find_images
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import IMAGE_EXTENSIONS, find_images
 
 CAPTION_SUFFIX = ".txt"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from datasety import aligning
+from datasety.align import pairs as aligning
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.imaging import require_dir, require_output_dir
-from datasety.progress import Progress
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.progress import Progress
 
 
 @click.command("align")

@@ -9,8 +9,8 @@ import click
 
 from datasety.captioning.targets import CaptionTarget, directory_targets, single_target
 from datasety.commands import options
-from datasety.imaging import require_dir, require_output_dir
-from datasety.progress import Progress
+from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.progress import Progress
 
 FLORENCE_TASK = "<MORE_DETAILED_CAPTION>"
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from datasety import degradations, degrading
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.imaging import require_dir, require_output_dir
-from datasety.progress import Progress
-from datasety.randomness import fresh_seed
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.progress import Progress
+from datasety.core.randomness import fresh_seed
+from datasety.degrade import batch as degrading
+from datasety.degrade import degradations
 
 SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
 

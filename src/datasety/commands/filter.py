@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from datasety.commands import options
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import find_images, require_dir, require_output_dir
+from datasety.core.progress import Progress
 from datasety.filtering.actions import FilterItem
-from datasety.imaging import find_images, require_dir, require_output_dir
-from datasety.progress import Progress
 
 
 @click.command("filter")

@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.humanize import human_bytes
-from datasety.imaging import require_dir
-from datasety.inspection import DEFAULT_NEAR_THRESHOLD, InspectReport, inspect_dataset
-from datasety.perceptual import HASH_BITS
-from datasety.progress import format_progress_line, jsonl_requested
+from datasety.core.errors import DatasetyError
+from datasety.core.humanize import human_bytes
+from datasety.core.inputs import require_dir
+from datasety.core.progress import format_progress_line, jsonl_requested
+from datasety.inspect.report import DEFAULT_NEAR_THRESHOLD, InspectReport, inspect_dataset
+from datasety.media.perceptual import HASH_BITS
 
 TITLES = {
     "images_without_captions": "Images without captions",

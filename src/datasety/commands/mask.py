@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from datasety.commands import options
-from datasety.imaging import require_dir, require_output_dir
+from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.progress import Progress
 from datasety.masking.targets import MaskTarget, directory_targets, single_target
-from datasety.progress import Progress
 
 
 @click.command("mask")

@@ -8,14 +8,14 @@ import click
 from click.core import ParameterSource
 
 from datasety.commands import options
-from datasety.errors import DatasetyError
-from datasety.imaging import (
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import (
     parse_extensions,
     parse_resolution,
     require_dir,
     require_output_dir,
 )
-from datasety.resizing import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
+from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 
 
 @click.command("resize")
@@ -127,9 +127,9 @@ def command(
     extensions = parse_extensions(input_format)
     # Imported here, not at the top: every `datasety` start loads every command module, and
     # only resize needs libvips and simplejpeg.
-    from datasety.progress import Progress
-    from datasety.resize_batch import output_format_of, resize_images, resize_single
-    from datasety.resize_image import ResizeSpec
+    from datasety.core.progress import Progress
+    from datasety.resize.batch import output_format_of, resize_images, resize_single
+    from datasety.resize.image import ResizeSpec
 
     if input_image or output_image:
         if input_ or output:

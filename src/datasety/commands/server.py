@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 if TYPE_CHECKING:
     from datasety.server.settings import Settings

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from datasety import shuffling
-from datasety.atomic import atomic_write_text
 from datasety.commands import options
-from datasety.imaging import find_images, require_dir, require_output_dir
-from datasety.progress import Progress
-from datasety.randomness import fresh_seed
+from datasety.core.atomic import atomic_write_text
+from datasety.core.inputs import find_images, require_dir, require_output_dir
+from datasety.core.progress import Progress
+from datasety.core.randomness import fresh_seed
+from datasety.shuffle import variants as shuffling
 
 
 @click.command("shuffle")

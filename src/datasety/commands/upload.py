@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from datasety.commands import options
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
+from datasety.core.humanize import human_bytes
+from datasety.core.progress import Progress, jsonl_requested
 from datasety.hub import kinds
 from datasety.hub.plan import Plan, UploadOptions, build_plan, check_repo_id, repo_name_from
-from datasety.humanize import human_bytes
-from datasety.progress import Progress, jsonl_requested
 
 LISTED_FILES = 20  # files the plan lists without --verbose
 

@@ -7,8 +7,8 @@ import os
 import click
 
 from datasety.commands import options
-from datasety.confinement import JOB_ID_ENV, from_env
-from datasety.workflows import (
+from datasety.core.confinement import JOB_ID_ENV, from_env
+from datasety.workflow.steps import (
     check_not_recursive,
     find_workflow_file,
     load_workflow,

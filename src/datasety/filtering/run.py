@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from datasety.atomic import atomic_write_text
-from datasety.errors import DatasetyError
+from datasety.core.atomic import atomic_write_text
+from datasety.core.errors import DatasetyError
+from datasety.core.progress import Progress
 from datasety.filtering.actions import FilterItem, apply, operation
 from datasety.filtering.scorers import ClipScorer, NudeNetScorer, Scorer
 from datasety.models.batching import decode_for_model, run_batches
 from datasety.models.device import choose_device
 from datasety.models.extras import torch_and_transformers
-from datasety.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.models.device import Device
 from datasety.models.extras import model_class, require
 from datasety.models.loading import Note, load_from_dir, model_dir

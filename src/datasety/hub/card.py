@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
+from datasety.core.humanize import human_bytes
 from datasety.hub.loader import Loader
 from datasety.hub.lora import LoraFacts
-from datasety.humanize import human_bytes
 
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasety import atomic
-from datasety.errors import DatasetyError
-from datasety.inspection import list_files
+from datasety.core import atomic
+from datasety.core.errors import DatasetyError
+from datasety.inspect.report import list_files
 
 # huggingface_hub's own token files (``$HF_HOME/token``, ``stored_tokens``) and the usual
 # homes of other secrets. Matched on the lower-cased file name.

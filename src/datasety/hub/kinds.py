@@ -1,6 +1,6 @@
 """What a folder holds, for ``--type auto``: the server's own dataset types, plus models.
 
-The media types come from :func:`datasety.layout.dataset_type`, the rule the server uses when
+The media types come from :func:`datasety.core.layout.dataset_type`, the rule the server uses when
 a dataset is registered, so a folder is the same kind in the web UI and on the Hub. Two kinds
 only an upload needs come on top: ``model`` (weights such as a ``.safetensors`` LoRA make up
 most of the bytes) and ``document`` (PDFs and no media).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from datasety import layout
+from datasety.core import layout
 from datasety.hub.files import LocalFile
 
 UPLOAD_TYPES = ("auto", "image", "audio", "video", "document", "generic", "model")

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from datasety import layout
-from datasety.errors import DatasetyError
+from datasety.core import layout
+from datasety.core.errors import DatasetyError
 from datasety.hub.files import LocalFile
 
 METADATA_JSONL = "metadata.jsonl"

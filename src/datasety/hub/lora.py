@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the format's own limit on the JSON header
 

@@ -15,14 +15,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasety import layout
-from datasety.errors import DatasetyError
+from datasety.core import layout
+from datasety.core.errors import DatasetyError
 from datasety.hub import card, kinds
-from datasety.hub.audio_length import audio_seconds
 from datasety.hub.files import LocalFile, check_no_token, select_files
 from datasety.hub.loader import METADATA_JSONL, Loader, build_loader
 from datasety.hub.lora import LoraFacts, lora_facts, read_metadata
-from datasety.inspection import caption_stats
+from datasety.inspect.report import caption_stats
+from datasety.media.audio_length import audio_seconds
 
 README = "README.md"
 LORA_LIMIT = 20  # weights files described on one card

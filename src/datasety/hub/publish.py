@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.hub.files import LocalFile
 from datasety.hub.plan import README, Plan
 from datasety.models.extras import require

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from datasety.atomic import atomic_path
+from datasety.core.atomic import atomic_path
+from datasety.core.progress import Progress
 from datasety.masking.segmenters import Prepared, build_segmenter
 from datasety.masking.shaping import coverage, finish_mask
 from datasety.masking.targets import MaskTarget
 from datasety.models.batching import decode_for_model, run_batches
 from datasety.models.device import choose_device
 from datasety.models.extras import torch_and_transformers
-from datasety.progress import Progress
 
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "png": {"format": "PNG"},

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasety.errors import DatasetyError
-from datasety.imaging import find_images
-from datasety.layout import placement
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import find_images
+from datasety.core.layout import placement
 
 MASK_FOLDER = "mask"
 MASK_SUFFIX = "_mask"

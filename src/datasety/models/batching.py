@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from PIL import Image
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

@@ -6,7 +6,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 
 class MissingExtraError(DatasetyError):

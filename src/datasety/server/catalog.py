@@ -35,8 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasety import layout
-from datasety.errors import DatasetyError
+from datasety.core import layout
+from datasety.core.errors import DatasetyError
 from datasety.server.fsroot import DatasetRoot
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,

@@ -6,8 +6,8 @@ import functools
 import os
 from pathlib import Path
 
-from datasety import layout
-from datasety.errors import AccessDeniedError, DatasetyError, NotFoundError
+from datasety.core import layout
+from datasety.core.errors import AccessDeniedError, DatasetyError, NotFoundError
 from datasety.server.security import is_within
 from datasety.server.settings import Settings
 from datasety.server.store import Dataset, Store

@@ -1,7 +1,7 @@
 """One error path: every failure becomes the spec's ``{"error": "..."}`` with its status.
 
-Core code raises :class:`datasety.errors.DatasetyError` subclasses (their ``status`` is the HTTP
-status); routes raise :class:`ApiError` for HTTP-only cases (413, 401, ...). Routing errors
+Core code raises :class:`datasety.core.errors.DatasetyError` subclasses (their ``status`` is
+the HTTP status); routes raise :class:`ApiError` for HTTP-only cases (413, 401, ...). Routing errors
 (unknown path, wrong method) and query validation errors land in the same shape.
 """
 
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 log = logging.getLogger("datasety.server")
 

@@ -17,7 +17,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 from datasety.server.routes.files import download
 
 _DOWNLOAD = re.compile(r"/v1/datasets/([^/]+)/files/(.+)")

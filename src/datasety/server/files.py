@@ -21,8 +21,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from datasety import layout
-from datasety.errors import ConflictError, DatasetyError, NotFoundError
+from datasety.core import layout
+from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
 from datasety.server import fsroot
 from datasety.server.bodies import body_chunks, optional_str
 from datasety.server.errors import ApiError

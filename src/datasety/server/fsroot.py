@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasety.errors import AccessDeniedError, ConflictError, DatasetyError, NotFoundError
+from datasety.core.errors import AccessDeniedError, ConflictError, DatasetyError, NotFoundError
 from datasety.server import leftovers
 from datasety.server.security import PATH_MAX, SYMLINK_LOOP, TRAVERSAL, clean_relative
 

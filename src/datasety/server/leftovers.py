@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from datasety import atomic
+from datasety.core import atomic
 from datasety.server.store import Store
 
 try:

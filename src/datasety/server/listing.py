@@ -1,6 +1,6 @@
 """Listing entries from a dataset's files, and their JSON, as pure functions (no disk access).
 
-Files are grouped by :func:`datasety.layout.placement` (folder + base name); a ``.txt`` joins
+Files are grouped by :func:`datasety.core.layout.placement` (folder + base name); a ``.txt`` joins
 the group of the file it is the sidecar of. An entry's caption is its group's ``.txt`` or, for
 audio without one, the file's ``metadata.csv`` row.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
-from datasety import layout
+from datasety.core import layout
 
 PAIR_ROLES = (*layout.ROLES, "image")
 # A caption is text for a person to read: more than this is not read into memory.

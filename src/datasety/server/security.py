@@ -7,7 +7,7 @@ import os
 import posixpath
 from pathlib import Path
 
-from datasety.errors import AccessDeniedError, DatasetyError
+from datasety.core.errors import AccessDeniedError, DatasetyError
 
 TRAVERSAL = "Access denied: Path traversal detected"
 SYMLINK_LOOP = "Invalid path: too many levels of symbolic links"

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 

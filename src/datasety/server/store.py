@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from datasety.errors import NotFoundError
+from datasety.core.errors import NotFoundError
 
 DB_NAME = "datasety.sqlite3"
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pyvips
 
-from datasety import atomic, layout, vips_decode
-from datasety.errors import DatasetyError
+from datasety.core import atomic, layout
+from datasety.core.errors import DatasetyError
+from datasety.media import vips as vips_decode
 
 THUMB_MIN = 16
 THUMB_MAX = 2048

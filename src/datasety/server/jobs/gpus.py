@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")
 NONE_WORDS = {"", "none", "-1"}

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from datasety.progress import PROGRESS_ENV
+from datasety.core.progress import PROGRESS_ENV
 from datasety.server.jobs import procs
 from datasety.server.jobs.executor import Handle, Outcome
 from datasety.server.jobs.logs import exit_path, log_path
@@ -35,7 +35,7 @@ class LocalExecutor:
 
     def __init__(self, jobs_dir: Path, extra_env: Mapping[str, str] | None = None) -> None:
         self.jobs_dir = jobs_dir
-        # Set in every job's environment (the server's roots, see datasety.confinement).
+        # Set in every job's environment (the server's roots, see datasety.core.confinement).
         self.extra_env = dict(extra_env or {})
         jobs_dir.mkdir(parents=True, exist_ok=True)
         # Wrapper pids of the jobs this process started: watch() reaps them when they exit.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from datasety.progress import PROGRESS_PREFIX, parse_progress_line
+from datasety.core.progress import PROGRESS_PREFIX, parse_progress_line
 
 OUTPUT_LINES = 1000
 # GET /v1/jobs shows each job's last few lines, each at most this long (a progress bar redrawn

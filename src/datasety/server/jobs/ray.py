@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from datasety.errors import DatasetyError
-from datasety.invocation import argv_wants_accelerator, parsed_params
-from datasety.progress import PROGRESS_ENV
+from datasety.commands.invocation import argv_wants_accelerator, parsed_params
+from datasety.core.errors import DatasetyError
+from datasety.core.progress import PROGRESS_ENV
 from datasety.server.jobs.executor import Handle, Outcome
 from datasety.server.jobs.logs import log_path
 
@@ -160,8 +160,8 @@ def _clip(text: str) -> str:
 def resources_for(argv: list[str]) -> tuple[float, float]:
     """``(cpus, gpus)`` for a job's argv, from what its command declares in the registry.
 
-    A run that uses a GPU (:func:`~datasety.invocation.argv_wants_accelerator`, the rule the
-    local runner's GPU slots follow) asks for one. A command with ``--workers N`` asks for N
+    A run that uses a GPU (:func:`~datasety.commands.invocation.argv_wants_accelerator`, the rule
+    the local runner's GPU slots follow) asks for one. A command with ``--workers N`` asks for N
     CPUs (0, "every core", asks for 1: Ray's CPUs are a scheduling count, the job still uses
     the cores its node has). Everything else asks for one CPU.
     """
@@ -227,7 +227,7 @@ class RayExecutor:
         self.token = token
         self.jobs_dir = jobs_dir
         self.kill_grace = kill_grace
-        # Set in every job's environment (the server's roots, see datasety.confinement).
+        # Set in every job's environment (the server's roots, see datasety.core.confinement).
         self.extra_env = dict(extra_env or {})
         self.poll_interval = poll_interval
         self.lost_after = LOST_AFTER if lost_after is None else lost_after

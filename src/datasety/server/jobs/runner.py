@@ -40,9 +40,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from datasety.confinement import Confinement, job_env
-from datasety.errors import DatasetyError, NotFoundError
-from datasety.invocation import argv_wants_accelerator, recheck_argv
+from datasety.commands.invocation import argv_wants_accelerator, recheck_argv
+from datasety.core.confinement import Confinement, job_env
+from datasety.core.errors import DatasetyError, NotFoundError
 from datasety.server.jobs import logs
 from datasety.server.jobs.executor import Executor, Handle, Outcome
 from datasety.server.jobs.local import LocalExecutor

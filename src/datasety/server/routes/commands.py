@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datasety.invocation import commands_schema
+from datasety.commands.invocation import commands_schema
 
 router = APIRouter(tags=["commands"])
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from datasety.errors import NotFoundError
+from datasety.core.errors import NotFoundError
 from datasety.server import datasets, downloads, files, json_upload, multipart, thumbnails
 from datasety.server.bodies import is_json
 from datasety.server.catalog import Catalog

@@ -15,9 +15,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datasety.confinement import Confinement
-from datasety.errors import DatasetyError
-from datasety.invocation import build_argv
+from datasety.commands.invocation import build_argv
+from datasety.core.confinement import Confinement
+from datasety.core.errors import DatasetyError
 from datasety.server.bodies import SMALL_JSON_LIMIT, read_json_object
 from datasety.server.errors import ApiError, error_responses
 from datasety.server.jobs import logs

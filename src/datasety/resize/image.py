@@ -2,7 +2,7 @@
 
 Why libvips (pyvips with its binary wheel): its Lanczos resize and JPEG encoder use a fraction
 of the CPU of Pillow's for the same result, and its demand-driven pipeline computes only the
-pixels of the region that is kept. Decoding is :mod:`datasety.vips_decode`'s; from there on
+pixels of the region that is kept. Decoding is :mod:`datasety.media.vips`'s; from there on
 every image takes the same pipeline.
 
 The pipeline: decode (JPEG shrink-on-load when the reduction allows) -> EXIF orientation ->
@@ -19,16 +19,16 @@ from typing import Any, Literal
 
 import pyvips
 
-from datasety.atomic import atomic_path
-from datasety.resizing import (
+from datasety.core.atomic import atomic_path
+from datasety.core.sidecars import carry_caption
+from datasety.media.vips import ImageReadError, decode, probe
+from datasety.resize.geometry import (
     below_minimum,
     cover_crop,
     load_shrink,
     megapixel_size,
     needs_upscale,
 )
-from datasety.sidecars import carry_caption
-from datasety.vips_decode import ImageReadError, decode, probe
 
 Status = Literal["processed", "skipped", "failed"]
 
@@ -56,7 +56,7 @@ class ResizeSpec:
     min_size: tuple[int, int] | None = None
     output_format: str = "jpg"
     dry_run: bool = False
-    # Copy the image's .txt caption beside its output (datasety.sidecars).
+    # Copy the image's .txt caption beside its output (datasety.core.sidecars).
     captions: bool = True
 
 

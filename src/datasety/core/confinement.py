@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 # JSON list of real paths: os.pathsep would split a root whose name holds ':'.
 JOB_ROOTS_ENV = "DATASETY_JOB_ROOTS"

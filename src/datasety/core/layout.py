@@ -22,8 +22,8 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from datasety.errors import DatasetyError
-from datasety.imaging import IMAGE_EXTENSIONS
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import IMAGE_EXTENSIONS
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus", ".wma"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})

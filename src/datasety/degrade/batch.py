@@ -10,7 +10,7 @@ Output names (``EXT`` is the output format's suffix):
 * ``--paired``: the degraded image goes to ``control/<name>`` and the original, in the same
   format, to ``target/<name>``; ``--recursive`` keeps subfolders below both.
 * the image's ``.txt`` caption is copied beside every output, both sides of a pair included,
-  named after it (:mod:`datasety.sidecars`), unless ``--no-captions``.
+  named after it (:mod:`datasety.core.sidecars`), unless ``--no-captions``.
 
 Names that still collide (``photo.jpg`` and ``photo.png`` in one folder both make
 ``photo.png``) are caught while planning: the later file in sorted order is reported as
@@ -31,13 +31,13 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from datasety import degradations
-from datasety.atomic import atomic_write_bytes
-from datasety.errors import DatasetyError
-from datasety.imaging import OUTPUT_FORMATS, find_images
-from datasety.parallel import imap, worker_count
-from datasety.randomness import rng_for
-from datasety.sidecars import carry_caption
+from datasety.core.atomic import atomic_write_bytes
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import OUTPUT_FORMATS, find_images
+from datasety.core.parallel import imap, worker_count
+from datasety.core.randomness import rng_for
+from datasety.core.sidecars import carry_caption
+from datasety.degrade import degradations
 
 # Pillow save options per output format: high quality, since the degradation is the point
 # and the encoder should not add artefacts of its own.

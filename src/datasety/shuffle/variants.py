@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from datasety import __version__
-from datasety.errors import DatasetyError
-from datasety.randomness import rng_for
+from datasety.core.errors import DatasetyError
+from datasety.core.randomness import rng_for
 
 URL_TIMEOUT_S = 10.0
 URL_MAX_BYTES = 10 * 1024 * 1024

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from datasety.atomic import atomic_write_bytes
-from datasety.layout import sidecar_path
+from datasety.core.atomic import atomic_write_bytes
+from datasety.core.layout import sidecar_path
 
 
 def caption_of(image: Path) -> Path:

@@ -43,8 +43,8 @@ from typing import Any
 import click
 
 from datasety.commands import commands, get_command, options, wants_accelerator
-from datasety.confinement import Confinement
-from datasety.errors import DatasetyError
+from datasety.core.confinement import Confinement
+from datasety.core.errors import DatasetyError
 
 JOB_EXCLUDED = frozenset({"server"})
 
@@ -274,10 +274,10 @@ def build_argv(
 ) -> list[str]:
     """The validated argv for ``command`` with ``args``, starting with the command name.
 
-    Raises :class:`~datasety.errors.DatasetyError` with a one-line message for an unknown or
+    Raises :class:`~datasety.core.errors.DatasetyError` with a one-line message for an unknown or
     excluded command, an unknown or repeated parameter, a value of the wrong type or outside
     the choices, and a missing required parameter; with a ``confinement``, also for a path
-    argument outside its roots (see :mod:`datasety.confinement`).
+    argument outside its roots (see :mod:`datasety.core.confinement`).
     """
     click_command = get_runnable(command)
     argv = command_argv(command, click_command, args, confinement)

@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 CROP_POSITIONS = ("top", "center", "bottom", "left", "right")
 

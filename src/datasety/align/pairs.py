@@ -31,8 +31,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from datasety.atomic import atomic_write_bytes
-from datasety.imaging import OUTPUT_FORMATS, find_images
+from datasety.core.atomic import atomic_write_bytes
+from datasety.core.inputs import OUTPUT_FORMATS, find_images
 
 SAVE_OPTIONS: dict[str, dict[str, object]] = {
     "JPEG": {"quality": 95},

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from datasety.errors import DatasetyError
+from datasety.core.errors import DatasetyError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic"}
@@ -74,7 +74,7 @@ def find_images(
 ) -> list[Path]:
     """Image files under ``root``, sorted by relative path; hidden files and folders skipped.
 
-    Hidden names include the temporary files of :mod:`datasety.atomic`, so a batch never
+    Hidden names include the temporary files of :mod:`datasety.core.atomic`, so a batch never
     picks up another run's half-written output.
     """
     wanted = {e.lower() for e in extensions}

@@ -42,8 +42,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from datasety.errors import DatasetyError
-from datasety.layout import (
+from datasety.core.errors import DatasetyError
+from datasety.core.layout import (
     METADATA_CSV,
     caption_candidates,
     file_kind,
@@ -52,8 +52,8 @@ from datasety.layout import (
     placement,
     sidecar_path,
 )
-from datasety.parallel import imap
-from datasety.perceptual import near_groups, phash
+from datasety.core.parallel import imap
+from datasety.media.perceptual import near_groups, phash
 
 KINDS = ("image", "caption", "audio", "video", "other")
 PAIR_ROLES = ("input", "target")
@@ -167,7 +167,7 @@ class InspectReport:
 
 def list_files(root: Path, recursive: bool) -> list[str]:
     """Dataset-relative POSIX paths of every file, sorted; hidden names and symlinked
-    folders are skipped (hidden covers :mod:`datasety.atomic`'s temporary files)."""
+    folders are skipped (hidden covers :mod:`datasety.core.atomic`'s temporary files)."""
     try:
         return sorted(_walk(root, "", recursive))
     except OSError as exc:

@@ -11,10 +11,10 @@ A workflow file is YAML (``.yaml``/``.yml``, read with ``yaml.safe_load``) or JS
 
 A top-level list of steps is accepted too. A step may carry a ``name`` shown in its header,
 and ``continue_on_error: true`` to let the steps after it run when it fails (a step whose
-files partly failed exits 3, see :data:`datasety.progress.ITEMS_FAILED`); the workflow then
+files partly failed exits 3, see :data:`datasety.core.progress.ITEMS_FAILED`); the workflow then
 still ends non-zero (3, "some steps failed"), never as a clean run.
-Every step is checked with :func:`datasety.invocation.build_argv` (the same validator as the
-server's jobs) before the first one runs. Each step then runs as its own
+Every step is checked with :func:`datasety.commands.invocation.build_argv` (the same validator
+as the server's jobs) before the first one runs. Each step then runs as its own
 ``python -m datasety`` process, isolated exactly like a job, in the current folder: relative
 paths mean what they mean on the command line, as with the reference tool. Under a server
 started with ``--root`` (``DATASETY_JOB_ROOTS`` is set), every step's paths must resolve
@@ -40,10 +40,10 @@ from typing import Any
 
 import yaml
 
-from datasety.confinement import Confinement
-from datasety.errors import DatasetyError
-from datasety.invocation import build_argv
-from datasety.progress import ITEMS_FAILED
+from datasety.commands.invocation import build_argv
+from datasety.core.confinement import Confinement
+from datasety.core.errors import DatasetyError
+from datasety.core.progress import ITEMS_FAILED
 
 DEFAULT_FILES = ("datasety.yaml", "datasety.yml", "datasety.json")
 STACK_ENV = "DATASETY_WORKFLOW_STACK"
@@ -106,7 +106,7 @@ def load_workflow(path: Path) -> list[Any]:
 def validate_steps(raw_steps: list[Any], confinement: Confinement | None = None) -> list[Step]:
     """Every step checked against the command registry; the first problem names its step.
 
-    With a ``confinement`` (a server's job, see :mod:`datasety.confinement`), every path
+    With a ``confinement`` (a server's job, see :mod:`datasety.core.confinement`), every path
     argument of every step must also resolve inside its roots.
     """
     steps = []

@@ -1,9 +1,9 @@
 """`datasety resize` over a folder or one file: naming, parallelism and reporting.
 
 :func:`resize_images` and :func:`resize_single` are the plain functions behind the command:
-they take parsed values, report every file through :class:`~datasety.progress.Progress` and
-return the exit code. The pixels are :mod:`datasety.resize_image`'s business, the geometry
-:mod:`datasety.resizing`'s.
+they take parsed values, report every file through :class:`~datasety.core.progress.Progress` and
+return the exit code. The pixels are :mod:`datasety.resize.image`'s business, the geometry
+:mod:`datasety.resize.geometry`'s.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from datasety.errors import DatasetyError
-from datasety.imaging import OUTPUT_FORMATS, find_images
-from datasety.parallel import imap, worker_count
-from datasety.progress import Progress
-from datasety.resize_image import Outcome, ResizeSpec, configure_worker, resize_file
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import OUTPUT_FORMATS, find_images
+from datasety.core.parallel import imap, worker_count
+from datasety.core.progress import Progress
+from datasety.resize.image import Outcome, ResizeSpec, configure_worker, resize_file
 
 # Threads, not processes: decoding (libjpeg-turbo), resizing and encoding (libvips) all run
 # with the GIL released, so threads use every core without starting or forking processes.

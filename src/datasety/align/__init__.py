@@ -1,0 +1,1 @@
+"""`datasety align`: control/target pairs made the same size."""

@@ -1,0 +1,1 @@
+"""`datasety degrade`: the degradation types and the batch that applies them."""

@@ -1,0 +1,1 @@
+"""`datasety inspect`: the dataset report and lint findings."""

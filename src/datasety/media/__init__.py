@@ -1,0 +1,1 @@
+"""Reading and decoding media: libvips decode, perceptual hashes. Imports only core."""

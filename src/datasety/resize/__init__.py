@@ -1,0 +1,1 @@
+"""`datasety resize`: geometry, one image with libvips, the batch."""

@@ -1,0 +1,1 @@
+"""`datasety shuffle`: a caption per image from --group variants."""

@@ -1,0 +1,1 @@
+"""`datasety workflow`: steps from a YAML/JSON file, validated and run in order."""

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from datasety.masking.segmenters import drop_unused_layers
 from datasety.masking.shaping import dilate
 from datasety.server.app import create_app
 from datasety.server.settings import Settings
@@ -204,3 +205,25 @@ def test_dilate_grows_by_the_radius_in_a_square() -> None:
     grown = dilate(mask, 2)
     assert grown.sum() == 25 * 255 and grown[2:7, 2:7].all()
     assert dilate(mask, 0) is mask
+
+
+def test_clipseg_without_its_unused_layers_gives_the_same_logits() -> None:
+    config = transformers.CLIPSegConfig(
+        text_config={"vocab_size": 99, "hidden_size": 16, "intermediate_size": 32,
+                     "num_hidden_layers": 1, "num_attention_heads": 2},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 4,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=16, extract_layers=[0, 1], reduce_dim=8, decoder_num_attention_heads=2,
+        decoder_intermediate_size=16,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.CLIPSegForImageSegmentation(config).eval()
+    pixels = torch.rand(2, 3, 32, 32)
+    ids = torch.tensor([[0, 5, 7, 1], [0, 9, 1, 1]])
+    with torch.inference_mode():
+        conditions = model.get_conditional_embeddings(batch_size=2, input_ids=ids)
+        full = model(pixel_values=pixels, conditional_embeddings=conditions).logits
+        drop_unused_layers(model)
+        assert len(model.clip.vision_model.encoder.layers) == 2
+        cut = model(pixel_values=pixels, conditional_embeddings=conditions).logits
+    assert torch.equal(full, cut)

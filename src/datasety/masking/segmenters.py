@@ -86,6 +86,17 @@ def _upsample(torch: Any, maps: Any, height: int, width: int) -> Any:
     )[0]
 
 
+def drop_unused_layers(model: Any) -> None:
+    """Cut CLIPSeg's vision tower after the last layer its decoder reads.
+
+    The decoder takes the activations of ``extract_layers`` only (3, 6 and 9 of 12 in
+    CIDAS/clipseg-rd64-refined); the layers after the last of them feed just a pooled output
+    that segmentation ignores. Dropping them gives the same masks for a sixth less compute.
+    """
+    encoder = model.clip.vision_model.encoder
+    encoder.layers = encoder.layers[: max(model.config.extract_layers) + 1]
+
+
 class ClipSeg:
     """CLIPSeg: a probability per pixel for each keyword; keywords are encoded once."""
 
@@ -114,6 +125,7 @@ class ClipSeg:
             .to(device.name)
             .eval()
         )
+        drop_unused_layers(self.model)
         text = tokenizer(keywords, padding=True, return_tensors="pt").to(device.name)
         with torch.inference_mode():
             self.conditions = self.model.get_conditional_embeddings(

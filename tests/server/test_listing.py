@@ -592,6 +592,17 @@ def test_a_folder_swapped_for_a_symlink_after_the_scan_shows_nothing_from_outsid
         (root / "sub").rename(root / "moved")
         (root / "sub").symlink_to(tmp_path / "outside")
         # Read through the dataset's descriptor: refused, not the file outside.
-        assert found._caption(entry) == ("", False)
+        with catalog._CaptionReader(found) as reader:
+            assert reader.caption(entry) == ("", False)
     finally:
         found.close()
+
+
+def test_a_caption_that_is_a_symlink_inside_is_read(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    write(dataset_dir, "a.png")
+    write(dataset_dir, "shared/caption.txt", "shared words")
+    (dataset_dir / "a.txt").symlink_to(dataset_dir / "shared" / "caption.txt")
+    entry = listing(client, files_url, limit=1)["files"][0]
+    assert (entry["base"], entry["caption"]) == ("a", "shared words")

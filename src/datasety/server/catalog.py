@@ -25,6 +25,8 @@ Freshness elsewhere (and for the first scan):
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import threading
@@ -37,7 +39,7 @@ from pathlib import Path
 
 from datasety.core import layout
 from datasety.core.errors import DatasetyError
-from datasety.server.fsroot import DatasetRoot
+from datasety.server.fsroot import DatasetRoot, Slot
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
     Entry,
@@ -265,7 +267,8 @@ class Catalog:
             found = [e for e in found if e.lacks_caption(self._metadata_rows)]
         if query.q:
             needle = query.q.lower()
-            found = [e for e in found if e.matches(needle, self._caption(e)[0])]
+            with _CaptionReader(self) as reader:
+                found = [e for e in found if e.matches(needle, reader.caption(e)[0])]
         if len(self._selections) >= SELECTIONS_KEPT:
             del self._selections[next(iter(self._selections))]
         self._selections[key] = found
@@ -275,7 +278,8 @@ class Catalog:
         entries = self._select(query)
         end = None if query.limit is None else query.offset + query.limit
         page = entries[query.offset : end]
-        fragments = b",".join(render(e, query.group, self._caption) for e in page)
+        with _CaptionReader(self) as reader:
+            fragments = b",".join(render(e, query.group, reader.caption) for e in page)
         return head(query.group) + fragments + tail(len(entries))
 
     def _stream(self, entries: list[Entry], pair: bool) -> Iterator[bytes]:
@@ -283,34 +287,32 @@ class Catalog:
         yield head(pair)
         for start in range(0, len(entries), CHUNK_ENTRIES):
             chunk = entries[start : start + CHUNK_ENTRIES]
-            fragments = b",".join(render(e, pair, self._caption) for e in chunk)
+            # The reader holds a folder open: closed before the chunk goes to a slow client.
+            with _CaptionReader(self) as reader:
+                fragments = b",".join(render(e, pair, reader.caption) for e in chunk)
             yield (b"," + fragments) if start else fragments
         yield tail(len(entries))
 
     def _is_current(self, version: int) -> bool:
         return self._version == version
 
-    def _caption(self, entry: Entry) -> tuple[str, bool]:
+    def _caption(self, entry: Entry, reader: _CaptionReader) -> tuple[str, bool]:
         """An entry's caption, and whether it is a ``metadata.csv`` row."""
         rec = entry.caption_file
         if rec is None:
             text = entry.metadata_caption(self._metadata_rows)
             return ("", False) if text is None else (text, True)
         text = rec.text
-        return (text if text is not None else self._read_caption(rec)), False
+        return (text if text is not None else self._read_caption(rec, reader)), False
 
-    def _read_caption(self, rec: FileRec) -> str:
+    def _read_caption(self, rec: FileRec, reader: _CaptionReader) -> str:
         """Read a caption now; kept unless something changed while it was read."""
         version = self._version
         read_ns = time.time_ns()
-        try:
-            # Through the dataset's folder descriptor: a folder swapped for a symlink to
-            # elsewhere since the scan cannot make the listing show a file from outside.
-            with open(self._dataset_root().open_file(rec.path), "rb") as handle:
-                st = os.fstat(handle.fileno())
-                data = handle.read(CAPTION_READ_LIMIT)
-        except (OSError, DatasetyError):
+        found = reader.read(rec)
+        if found is None:
             return ""  # gone since the scan (the next refresh drops it), or now outside
+        data, st = found
         text = data.decode("utf-8", "replace")
         with self._lock:
             if self._version == version:
@@ -619,6 +621,61 @@ class Catalog:
             rec.files[name] = fresh
         self._relayout(folder)
         return True
+
+
+class _CaptionReader:
+    """Reads captions through a descriptor of their folder, walked from the dataset's own
+    (``fsroot``): a folder swapped for a symlink to elsewhere since the scan cannot make a
+    listing show a file from outside. Entries come sorted by folder, so one folder is held
+    open at a time (one walk per folder, not per caption), and only while a page or a chunk
+    is rendered."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._folder: str | None = None
+        self._slot: Slot | None = None
+
+    def __enter__(self) -> _CaptionReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._slot is not None:
+            self._slot.close()
+        self._folder, self._slot = None, None
+
+    def caption(self, entry: Entry) -> tuple[str, bool]:
+        return self._catalog._caption(entry, self)
+
+    def read(self, rec: FileRec) -> tuple[bytes, os.stat_result] | None:
+        """The first ``CAPTION_READ_LIMIT`` bytes of ``rec`` and its stat; None if it is gone,
+        not a regular file, or outside the dataset now."""
+        root = self._catalog._dataset_root()
+        if self._folder != rec.folder:
+            self._release()
+            with contextlib.suppress(DatasetyError, OSError):
+                self._slot = root.walk(rec.path, follow_last=False)  # its folder
+            self._folder = rec.folder
+        if self._slot is None:
+            return None
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(rec.name, flags, dir_fd=self._slot.fd)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                return None
+            try:  # a symlink: followed by the walk, inside the dataset only
+                fd = root.open_file(rec.path)
+            except (DatasetyError, OSError):
+                return None
+        with open(fd, "rb") as handle:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None  # swapped for a FIFO or a device since the scan
+            os.set_blocking(fd, True)
+            return handle.read(CAPTION_READ_LIMIT), st
 
 
 def _entry_key(entry: Entry) -> tuple[str, str]:

@@ -39,7 +39,8 @@ from pathlib import Path
 
 from datasety.core import layout
 from datasety.core.errors import DatasetyError
-from datasety.server.fsroot import DatasetRoot, Slot
+from datasety.server.dimensions import Size, SizeCache, read_size
+from datasety.server.fsroot import DatasetRoot, Slot, fd_path
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
     Entry,
@@ -51,6 +52,7 @@ from datasety.server.listing import (
     tail,
 )
 from datasety.server.listing_cache import BodyCache, clear_folder, file_chunks
+from datasety.server.listing_order import SIZE_SORTS, first_image, sort_entries
 from datasety.server.watch import FolderWatch, watchable
 
 RACY_NS = 2_000_000_000
@@ -95,12 +97,17 @@ class Query:
     missing_caption: bool = False
     limit: int | None = None
     offset: int = 0
+    media_only: bool = False  # only entries with an image, audio or video file
+    sort: str | None = None  # one of listing_order.SORTS; None: folder, then base name
+    descending: bool = False
+    dims: bool = False  # each entry gains "width" and "height"
 
     @property
     def is_plain(self) -> bool:
         # ``limit=0`` is a real page (no entries, just the total): only None means "all".
         paged = self.limit is not None or self.offset
-        return not (self.folder or self.q or self.missing_caption or paged)
+        extras = self.media_only or self.sort or self.dims
+        return not (self.folder or self.q or self.missing_caption or paged or extras)
 
 
 @dataclass
@@ -172,6 +179,7 @@ class Catalog:
         self._wds: dict[str, int] = {}
         self._events: deque[tuple[str | None, str, bool]] = deque()
         self._fsroot: DatasetRoot | None = None
+        self._sizes = SizeCache()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -258,17 +266,31 @@ class Catalog:
     def _select(self, query: Query) -> list[Entry]:
         if self._selections_version != self._version:
             self._selections, self._selections_version = {}, self._version
-        key = (query.folder, query.q, query.missing_caption)
+        key = (
+            *(query.folder, query.q, query.missing_caption),
+            *(query.media_only, query.sort, query.descending),
+        )
         found = self._selections.get(key)
         if found is not None:
             return found
         found = build_entries(self._recs(query.folder)) if query.folder else self._all_entries()
+        if query.media_only:
+            found = [e for e in found if e.has_media]
         if query.missing_caption:
             found = [e for e in found if e.lacks_caption(self._metadata_rows)]
         if query.q:
             needle = query.q.lower()
             with _CaptionReader(self) as reader:
                 found = [e for e in found if e.matches(needle, reader.caption(e)[0])]
+        if query.sort:
+            with _CaptionReader(self) as reader:
+                found = sort_entries(
+                    found,
+                    query.sort,
+                    query.descending,
+                    lambda e: reader.caption(e)[0],
+                    self._image_size,
+                )
         if len(self._selections) >= SELECTIONS_KEPT:
             del self._selections[next(iter(self._selections))]
         self._selections[key] = found
@@ -278,9 +300,50 @@ class Catalog:
         entries = self._select(query)
         end = None if query.limit is None else query.offset + query.limit
         page = entries[query.offset : end]
+        dims = query.dims or query.sort in SIZE_SORTS
         with _CaptionReader(self) as reader:
-            fragments = b",".join(render(e, query.group, reader.caption) for e in page)
+            fragments = b",".join(
+                render(
+                    e, query.group, reader.caption, _size_json(self._image_size(e)) if dims else ""
+                )
+                for e in page
+            )
         return head(query.group) + fragments + tail(len(entries))
+
+    def selection(self, query: Query) -> list[Entry]:
+        """The entries ``query`` selects (all of them: ``limit``/``offset`` ignored)."""
+        with self._lock:
+            self._refresh()
+            return self._select(query)
+
+    def caption_of(self, entry: Entry) -> tuple[str, bool]:
+        """An entry's caption, and whether it is a ``metadata.csv`` row."""
+        with self._lock, _CaptionReader(self) as reader:
+            return self._caption(entry, reader)
+
+    def image_size(self, entry: Entry) -> Size | None:
+        """The (width, height) of an entry's image (a pair's target), or None."""
+        with self._lock:
+            return self._image_size(entry)
+
+    def _image_size(self, entry: Entry) -> Size | None:
+        rec = first_image(entry)
+        if rec is None:
+            return None
+        key = (rec.path, rec.ino, rec.mtime_ns, rec.size)
+        known, size = self._sizes.get(key)
+        if known:
+            return size
+        try:
+            fd = self._dataset_root().open_file(rec.path)
+        except (OSError, DatasetyError):
+            return None  # gone since the scan, or now outside: not remembered
+        try:
+            size = read_size(fd_path(fd))
+        finally:
+            os.close(fd)
+        self._sizes.put(key, size)
+        return size
 
     def _stream(self, entries: list[Entry], pair: bool) -> Iterator[bytes]:
         """The full listing of ``entries`` in chunks (rendered as it is read)."""
@@ -676,6 +739,12 @@ class _CaptionReader:
                 return None  # swapped for a FIFO or a device since the scan
             os.set_blocking(fd, True)
             return handle.read(CAPTION_READ_LIMIT), st
+
+
+def _size_json(size: Size | None) -> str:
+    if size is None:
+        return ',"width":null,"height":null'
+    return f',"width":{size[0]},"height":{size[1]}'
 
 
 def _entry_key(entry: Entry) -> tuple[str, str]:

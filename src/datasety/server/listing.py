@@ -150,27 +150,30 @@ class Entry(tuple[FileRec, ...]):
         return not self.metadata_caption(metadata)
 
     def matches(self, needle: str, caption: str) -> bool:
-        """Case-insensitive ``needle`` (already lower-case) in a file name or ``caption``."""
+        """Case-insensitive ``needle`` (already lower-case) in a file name, the entry's folder
+        (``extra`` or ``extra/`` finds ``extra/img.png``), a file path or ``caption``."""
         return (
             needle in self.base.lower()
+            or any(needle in f.path.lower() for f in self)
             or any(needle in f.name.lower() for f in self)
             or needle in caption.lower()
         )
 
-    def to_json(self, caption: str, from_metadata: bool = False) -> str:
+    def to_json(self, caption: str, from_metadata: bool = False, extra: str = "") -> str:
         """Its ``files[]`` element, as JSON text (what ``dumps`` writes for the dict);
-        ``from_metadata``: the caption is a ``metadata.csv`` row."""
+        ``from_metadata``: the caption is a ``metadata.csv`` row; ``extra``: more members
+        (``,"key":value...``)."""
         caption_file = self.caption_file
         caption_path = caption_file.path if caption_file else ""
         source = f',"caption_source":{_string(layout.METADATA_CSV)}' if from_metadata else ""
         return (
             f'{{"base":{_string(self.base)},"name":{_string(self.files[0].name)},'
             f'"path":{_string(self.path)},"files":[{",".join(f.to_json() for f in self.files)}],'
-            f'"caption":{_string(caption)},"caption_path":{_string(caption_path)}{source}}}'
+            f'"caption":{_string(caption)},"caption_path":{_string(caption_path)}{source}{extra}}}'
         )
 
-    def pair_json(self, caption: str) -> str:
-        """Its ``pairs[]`` element, as JSON text."""
+    def pair_json(self, caption: str, extra: str = "") -> str:
+        """Its ``pairs[]`` element, as JSON text (``extra`` as for :meth:`to_json`)."""
         caption_file = self.caption_file
         roles: dict[str, str] = {}
         for f in self.files:
@@ -182,7 +185,7 @@ class Entry(tuple[FileRec, ...]):
         return (
             f'{{"base":{_string(self.base)},"path":{_string(self.path)},{slots},'
             f'"caption":{_string(caption)},"caption_path":{_string(caption_path)},'
-            f'"all_files":[{",".join(f.to_json() for f in self.files)}]}}'
+            f'"all_files":[{",".join(f.to_json() for f in self.files)}]{extra}}}'
         )
 
 
@@ -203,11 +206,18 @@ def tail(total: int) -> bytes:
     return b'],"total":%d}' % total
 
 
-def render(entry: Entry, pair: bool, caption_of: Callable[[Entry], tuple[str, bool]]) -> bytes:
+def render(
+    entry: Entry,
+    pair: bool,
+    caption_of: Callable[[Entry], tuple[str, bool]],
+    extra: str = "",
+) -> bytes:
     """One entry's JSON (``files[]`` or ``pairs[]`` element); ``caption_of`` gives its
-    caption and whether that is a ``metadata.csv`` row."""
+    caption and whether that is a ``metadata.csv`` row; ``extra``: more members."""
     caption, from_metadata = caption_of(entry)
-    return (entry.pair_json(caption) if pair else entry.to_json(caption, from_metadata)).encode()
+    if pair:
+        return entry.pair_json(caption, extra).encode()
+    return entry.to_json(caption, from_metadata, extra).encode()
 
 
 def _order(rec: FileRec) -> tuple[bool, int, str]:

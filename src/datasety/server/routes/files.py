@@ -42,6 +42,8 @@ class EntryOut(BaseModel):
     caption: str
     caption_path: str
     caption_source: str | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 class PairOut(BaseModel):
@@ -59,6 +61,8 @@ class PairOut(BaseModel):
     caption: str
     caption_path: str
     all_files: list[FileItemOut]
+    width: int | None = None
+    height: int | None = None
 
 
 class ListingOut(BaseModel):
@@ -186,10 +190,17 @@ def list_files(
     dataset_id: str,
     folder: str = Query("", description="Only files under this subfolder"),
     group: bool = Query(False, description="Answer {pairs: [...]} grouped by role"),
-    q: str = Query("", description="Only entries whose file names or caption contain this"),
+    q: str = Query("", description="Only entries whose folder, file names or caption contain this"),
     missing: Literal["caption"] | None = Query(None, description="Only entries without one"),
     limit: int | None = Query(None, ge=0, description="At most this many entries"),
     offset: int = Query(0, ge=0, description="Skip this many entries"),
+    media: bool = Query(
+        False, description="Only entries with an image, audio or video file (no metadata.csv)"
+    ),
+    sort: Literal["name", "size", "width", "height", "aspect", "mtime", "caption_length"]
+    | None = Query(None, description="Order of the entries"),
+    order: Literal["asc", "desc"] = Query("asc", description="Direction of sort"),
+    dims: bool = Query(False, description="Add width and height of each entry's image"),
 ) -> Response:
     """Every file of the dataset grouped by base name, with captions; ``total`` counts the
     entries matching the filters before ``limit``/``offset``."""
@@ -201,6 +212,7 @@ def list_files(
             raise NotFoundError(f"Folder not found: {folder}")
         folder_rel = path.relative_to(root).as_posix() if path != root else ""
     query = ListingQuery(folder_rel, group, q, missing == "caption", limit, offset)
+    query.media_only, query.sort, query.descending, query.dims = media, sort, order == "desc", dims
     catalog = request.app.state.catalogs.get(dataset_id, root)
     body = catalog.listing(query, downloads.accepts_gzip(request))
     headers = {"vary": "Accept-Encoding"}

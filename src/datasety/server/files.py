@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from datasety.core import layout
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
-from datasety.server import fsroot
+from datasety.server import caption_home, fsroot
 from datasety.server.bodies import body_chunks, optional_str
 from datasety.server.errors import ApiError
 from datasety.server.fsroot import FILE_NOT_FOUND, DatasetRoot, Slot
@@ -31,6 +31,7 @@ from datasety.server.listing import CAPTION_READ_LIMIT
 from datasety.server.security import clean_relative
 
 FILE_EXISTS = "File already exists (use PUT to replace it)"
+NO_CAPTION_ON_TEXT = "A caption cannot be attached to a .txt file"
 BAD_METADATA_ID = "A metadata.csv row cannot name a file with '|' or a line break in its name"
 
 
@@ -123,9 +124,7 @@ def parse_write(body: dict[str, Any]) -> WritePlan:
     caption = optional_str(body, "caption")
     metadata = optional_str(body, "metadata")
     if metadata is not None:
-        layout.check_metadata_text(metadata)
-        if not one_field(metadata):
-            raise DatasetyError("metadata text must not contain '|' or line breaks")
+        _check_row_text(metadata)
     # An empty "data" means "no file content", as in the reference server.
     return WritePlan(decode_base64(data) if data else None, caption, metadata)
 
@@ -229,13 +228,20 @@ def _replace(root: DatasetRoot, rel: str, data: bytes) -> None:
             raise _failed(exc) from exc
 
 
-def write_caption(root: DatasetRoot, rel: str, text: str) -> str:
-    """Write the ``.txt`` sidecar of ``rel``; returns the sidecar's dataset path."""
-    sidecar = layout.sidecar_path(rel)
-    if sidecar == rel:
-        raise DatasetyError("A caption cannot be attached to a .txt file")
+def write_caption(root: DatasetRoot, rel: str, text: str, sidecar: str | None = None) -> str:
+    """Write the ``.txt`` caption of ``rel`` (to ``sidecar``, else beside it); returns the
+    caption file's dataset path."""
+    if layout.sidecar_path(rel) == rel:
+        raise DatasetyError(NO_CAPTION_ON_TEXT)
+    sidecar = sidecar or layout.sidecar_path(rel)
     _replace(root, sidecar, text.encode("utf-8"))
     return sidecar
+
+
+def _check_row_text(text: str) -> None:
+    layout.check_metadata_text(text)
+    if not one_field(text):
+        raise DatasetyError("metadata text must not contain '|' or line breaks")
 
 
 def _metadata_content(root: DatasetRoot) -> str | None:
@@ -262,9 +268,17 @@ def write_metadata(root: DatasetRoot, rel: str, text: str, lock: threading.Lock)
 
 def check_write(root: DatasetRoot, rel: str, plan: WritePlan) -> None:
     """Refuse (before anything is written) the sidecars of ``plan`` that ``rel`` cannot have."""
+    to_row = plan.metadata is not None
     if plan.caption is not None:
-        root.check(layout.sidecar_path(rel))
-    if plan.metadata is not None:
+        if layout.sidecar_path(rel) == rel:
+            raise DatasetyError(NO_CAPTION_ON_TEXT)
+        home = caption_home.destination(root, rel)
+        if home == caption_home.METADATA:
+            _check_row_text(plan.caption)
+            to_row = True
+        else:
+            root.check(home)
+    if to_row:
         if not one_field(layout.metadata_id(rel)):
             raise DatasetyError(BAD_METADATA_ID)
         root.check(layout.METADATA_CSV)
@@ -282,7 +296,13 @@ def apply_write(
     elif rel:
         root.walk(rel, create=True).close()  # its folders, as a data write would make them
     if plan.caption is not None:
-        written["caption_path"] = write_caption(root, rel, plan.caption)
+        # The dataset's convention: a transcript goes to metadata.csv, a pair's caption to
+        # where the other pairs keep theirs (datasety.server.caption_home).
+        home = caption_home.destination(root, rel)
+        if home == caption_home.METADATA:
+            written["metadata_path"] = write_metadata(root, rel, plan.caption, lock)
+        else:
+            written["caption_path"] = write_caption(root, rel, plan.caption, home)
     if plan.metadata is not None:
         written["metadata_path"] = write_metadata(root, rel, plan.metadata, lock)
     return written

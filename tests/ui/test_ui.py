@@ -69,6 +69,9 @@ def test_register_rename_and_unregister(
     page.fill("#register-path", str(folder))
     page.fill("#register-name", "Fresh set")
     page.click("#register-form button[type=submit]")
+    # Wait for the UI's own result (the new row) before asking the API: the registration is
+    # finished once the list shows it.
+    expect(page.locator("#datasets-body td[data-col=name]", has_text="Fresh set")).to_have_count(1)
     expect(page.locator("#register-error")).to_be_hidden()
     (dataset,) = [d for d in api.get("/v1/datasets").json()["datasets"] if d["path"] == str(folder)]
     row = page.locator(f'tr[data-id="{dataset["id"]}"]')

@@ -4,9 +4,10 @@
 const TOKEN_KEY = "datasety.token";
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, body = null) {
     super(message);
     this.status = status;
+    this.body = body; // the whole JSON answer: some errors name a field or carry details
   }
 }
 
@@ -50,13 +51,14 @@ function askToken(message) {
 
 async function errorFrom(response) {
   let message = `${response.status} ${response.statusText}`.trim();
+  let body = null;
   try {
-    const body = await response.json();
+    body = await response.json();
     if (body && typeof body.error === "string") message = body.error;
   } catch {
     // Not JSON (a proxy page, an empty body): the status line is the best we have.
   }
-  return new ApiError(response.status, message);
+  return new ApiError(response.status, message, body);
 }
 
 // fetch() with the token; on 401 ask for a token (once per failure) and try again.

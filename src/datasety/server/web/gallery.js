@@ -3,10 +3,10 @@
 // edits the caption, Escape leaves the editor, Space opens the detail view.
 
 import * as api from "./api.js";
-import { captionEditor, entryTarget, sidecarTarget } from "./caption.js";
+import { captionEditor, captionHome, entryTarget, sidecarTarget } from "./caption.js";
 import { openDetail } from "./detail.js";
 import { clear, formatBytes, h } from "./dom.js";
-import { kindOf, Listing, primaryPath } from "./listing.js";
+import { hasPairs, kindOf, Listing, primaryPath } from "./listing.js";
 import { datasetHeader, filterBar, stateFrom } from "./toolbar.js";
 import { uploadZone } from "./upload.js";
 
@@ -17,10 +17,36 @@ function lazyLoader() {
       if (!record.isIntersecting) continue;
       observer.unobserve(record.target);
       const img = record.target;
-      api.showMedia(img, img.dataset.src).catch(() => img.closest(".item")?.classList.add("broken"));
+      api.showMedia(img, img.dataset.src).catch((err) => showBroken(img.closest(".item"), err.message));
     }
   }, { rootMargin: "400px 0px" });
   return observer;
+}
+
+// A file the server could not decode: say so at the top of its card, in the server's words.
+function showBroken(card, message) {
+  if (!card || card.querySelector(".card-error")) return;
+  card.classList.add("broken");
+  card.prepend(h("p", { class: "card-error error", role: "alert" }, message || "This file could not be read"));
+}
+
+// <img> errors say nothing: ask the server why, with the same URL.
+async function explainBroken(card, url) {
+  let message = "";
+  try {
+    const response = await api.send(url);
+    if (!response.ok) message = (await response.json().catch(() => ({}))).error || `${response.status} ${response.statusText}`;
+  } catch (err) {
+    message = err.message;
+  }
+  showBroken(card, message);
+}
+
+// The server's verdict on a file it checked (an upload that does not decode), if any.
+export function checkFailure(entry) {
+  const check = entry.check;
+  if (check && typeof check === "object" && check.ok === false) return check.error || "This file does not decode";
+  return typeof entry.check_error === "string" ? entry.check_error : "";
 }
 
 function mediaFile(entry) {
@@ -31,20 +57,26 @@ function mediaFile(entry) {
 
 // The caption of an image (its sidecar, or its group's shared .txt), or the transcript of an
 // audio file (its metadata.csv row when the dataset has one, else its .txt sidecar).
-function targetFor(datasetId, entry, useMetadata) {
+function targetFor(datasetId, entry, useMetadata, home = null) {
   const path = primaryPath(entry);
-  return useMetadata ? sidecarTarget(datasetId, path, "metadata") : entryTarget(datasetId, entry, path);
+  return useMetadata ? sidecarTarget(datasetId, path, "metadata") : entryTarget(datasetId, entry, path, home);
 }
 
-function imageCard(datasetId, entry, loader, openAt) {
+function imageCard(datasetId, entry, loader, openAt, home) {
   const path = primaryPath(entry);
   const kind = kindOf(path);
-  const target = targetFor(datasetId, entry, false);
+  const target = targetFor(datasetId, entry, false, home);
   const editor = captionEditor({ initial: entry.caption || "", target, label: `Caption of ${path}`, onSaved: (text) => { entry.caption = text; } });
   const card = h("article", { class: "item", tabindex: "-1", dataset: { path } });
   let visual;
-  if (kind === "image") {
-    visual = h("img", { alt: path, loading: "lazy", decoding: "async", dataset: { src: api.fileUrl(datasetId, path, { thumb: 256 }) } });
+  const failure = checkFailure(entry);
+  if (kind === "image" && failure) {
+    // Known bad: no thumbnail request that can only fail.
+    visual = h("span", { class: "placeholder" }, "✕");
+  } else if (kind === "image") {
+    const src = api.fileUrl(datasetId, path, { thumb: 256 });
+    visual = h("img", { alt: path, loading: "lazy", decoding: "async", dataset: { src } });
+    visual.addEventListener("error", () => explainBroken(card, src), { once: true });
     loader.observe(visual);
   } else {
     visual = h("span", { class: "placeholder" }, kind === "video" ? "▶" : (path.split(".").pop() || "?").toUpperCase());
@@ -55,6 +87,7 @@ function imageCard(datasetId, entry, loader, openAt) {
     h("div", { class: "item-meta" }, h("span", { class: "name", title: path }, path), h("span", { class: "muted" }, formatBytes(mediaFile(entry).size_bytes))),
     editor.root,
   );
+  if (failure) showBroken(card, failure);
   card.editor = editor;
   card.target = target;
   card.entry = entry;
@@ -175,7 +208,10 @@ export async function renderDataset(view, datasetId, params) {
     return null;
   }
   const audio = dataset.type === "audio";
-  const useMetadata = audio && (await api.fileExists(datasetId, "metadata.csv"));
+  const [useMetadata, pairs] = await Promise.all([
+    audio && api.fileExists(datasetId, "metadata.csv"),
+    hasPairs(dataset),
+  ]);
   const state = stateFrom(params, audio ? 50 : 100);
   const listing = new Listing(datasetId);
   const loader = lazyLoader();
@@ -203,7 +239,8 @@ export async function renderDataset(view, datasetId, params) {
         return;
       }
       api.releaseMedia(grid);
-      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata) : imageCard(datasetId, entry, loader, openAt))));
+      const home = captionHome(entries);
+      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata) : imageCard(datasetId, entry, loader, openAt, home))));
       for (const el of grid.children) el.setAttribute("role", "listitem");
       const first = grid.querySelector(".item");
       if (first) first.tabIndex = 0;
@@ -220,10 +257,10 @@ export async function renderDataset(view, datasetId, params) {
 
   const pager = filterBar(params, state, load);
   const nav = keyboard(grid, pager, openAt);
-  const upload = uploadZone(datasetId, () => { listing.everything = null; load(); });
+  const upload = uploadZone(datasetId, () => { listing.everything = null; load(); }, { audio });
 
   clear(view,
-    datasetHeader(dataset, "gallery"),
+    datasetHeader(dataset, "gallery", { pairs }),
     pager.root,
     upload.root,
     listError,

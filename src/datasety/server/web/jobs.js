@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { clear, formatDuration, formatTime, h, replaceParams } from "./dom.js";
+import { argsFromArgv, commandLine, failedItems, inputOf, outcomeOf, outputOf } from "./jobfacts.js";
 import { runForm } from "./runform.js";
 
 const ACTIVE = new Set(["queued", "pending", "started", "running", "cancelling"]);
@@ -27,8 +28,11 @@ export function timeLeft(job, now = Date.now() / 1000) {
 }
 
 function statusBadge(job) {
-  return h("span", { class: `status status-${job.status}`, dataset: { status: job.status } }, job.status);
+  const { status, label } = outcomeOf(job);
+  return h("span", { class: `status status-${status}`, dataset: { status } }, label);
 }
+
+const baseName = (path) => path.replace(/\/+$/, "").split("/").pop() || path;
 
 function progressCell(job) {
   const progress = progressOf(job);
@@ -49,6 +53,8 @@ function progressCell(job) {
 function jobRow(job, selected, onSelect) {
   const row = h("li", { class: "job", tabindex: "0", dataset: { id: job.id, status: job.status }, "aria-current": selected ? "true" : null },
     h("div", { class: "job-line" }, h("strong", {}, job.command), statusBadge(job), h("span", { class: "muted", title: formatTime(job.started_at || job.created_at) }, formatTime(job.started_at || job.created_at, { short: true }))),
+    // Two resize jobs look alike: their input folder tells them apart.
+    inputOf(job) ? h("div", { class: "job-input muted", title: inputOf(job) }, baseName(inputOf(job))) : null,
     progressCell(job));
   row.addEventListener("click", () => onSelect(job.id));
   row.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); onSelect(job.id); } });
@@ -56,13 +62,15 @@ function jobRow(job, selected, onSelect) {
 }
 
 // The selected job: its facts, Cancel, and a log that follows the server's stream.
-function jobPanel(jobId, onChanged) {
+function jobPanel(jobId, onChanged, { onRerun }) {
   const head = h("div", { class: "job-head" });
+  const failures = h("div", { class: "failed-items", id: "job-failed" });
   const log = h("pre", { class: "log", id: "job-log", tabindex: "0", "aria-label": "Job log", "aria-live": "off" });
   const error = h("p", { class: "error", role: "alert", hidden: true });
-  const root = h("section", { class: "card job-panel", id: "job-panel", dataset: { id: jobId } }, head, error, log);
+  const root = h("section", { class: "card job-panel", id: "job-panel", dataset: { id: jobId } }, head, error, failures, log);
   const controller = new AbortController();
   let streaming = false;
+  let endSeen = false; // the ended job's full output was read once (its failed files)
   let lines = 0;
 
   const appendLine = (text) => {
@@ -88,6 +96,29 @@ function jobPanel(jobId, onChanged) {
     }
   };
 
+  // The files a job failed, each with its reason, above the log (from the job's full output).
+  const showFailures = (job) => {
+    const items = failedItems(job);
+    if (!items.length) return failures.replaceChildren();
+    failures.replaceChildren(
+      h("h3", {}, `Failed files (${items.length})`),
+      h("ul", {}, items.map(({ item, reason }) => h("li", {}, h("code", {}, item), reason ? h("span", { class: "muted" }, ` ${reason}`) : null))));
+  };
+
+  // An output folder is one click from being browsed: register it (a folder registered
+  // already answers its dataset) and open it.
+  const openOutput = async (job, button) => {
+    button.disabled = true;
+    try {
+      const dataset = await api.registerDataset("", outputOf(job));
+      location.hash = `#/d/${encodeURIComponent(dataset.id)}`;
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  };
+
   const cancel = async (button) => {
     button.disabled = true;
     try {
@@ -105,7 +136,9 @@ function jobPanel(jobId, onChanged) {
     update(job) {
       const facts = [
         ["Status", statusBadge(job)],
-        ["Command", h("code", { class: "argv" }, (job.argv || [job.command]).join(" "))],
+        ["Command", h("code", { class: "argv" }, commandLine(job))],
+        ["Input", inputOf(job)],
+        ["Output", outputOf(job)],
         ["Started", formatTime(job.started_at)],
         ["Ended", formatTime(job.ended_at)],
         ["Exit code", job.exit_code ?? ""],
@@ -114,10 +147,16 @@ function jobPanel(jobId, onChanged) {
       clear(head,
         h("div", { class: "job-title" }, h("h2", {}, job.command), progressCell(job),
           isActive(job) ? h("button", { type: "button", class: "danger", id: "job-cancel", onclick: (e) => cancel(e.currentTarget) }, "Cancel") : null),
+        h("div", { class: "actions job-actions" },
+          h("button", { type: "button", id: "job-rerun", onclick: () => onRerun(job) }, "Re-run…"),
+          !isActive(job) && outputOf(job) ? h("button", { type: "button", id: "job-open-output", onclick: (e) => openOutput(job, e.currentTarget) }, "Open output as dataset") : null),
         h("dl", { class: "info" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
-      if (!streaming) {
+      const ended = !isActive(job);
+      if (!streaming || (ended && !endSeen)) {
+        endSeen = ended;
         // The job list carries only each job's last lines: ask for this job's own output.
         api.getJob(jobId).then((full) => {
+          showFailures(full);
           if (streaming || !Array.isArray(full.output)) return;
           for (const text of full.output.slice(lines)) appendLine(text);
         }, (err) => {
@@ -157,7 +196,7 @@ export async function renderJobs(view, params) {
     selected = id;
     params.set("job", id);
     replaceParams(params);
-    panel = jobPanel(id, refresh);
+    panel = jobPanel(id, refresh, { onRerun: rerun });
     panelSlot.replaceChildren(panel.root);
     refresh().then(() => panel && panel.follow());
   };
@@ -182,8 +221,14 @@ export async function renderJobs(view, params) {
   }
 
   let form = h("p", { class: "muted" }, "Loading commands…");
+  let commands = {};
+  const rerun = (job) => {
+    if (!form.fill || !commands[job.command]) return;
+    form.fill(job.command, argsFromArgv(job, commands[job.command].params || []));
+    form.scrollIntoView({ block: "start" });
+  };
   try {
-    const { commands } = await api.listCommands();
+    ({ commands } = await api.listCommands());
     form = runForm(commands, prefill, async (command, args) => {
       const job = await api.startJob(command, args);
       select(job.id);

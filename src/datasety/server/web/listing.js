@@ -31,6 +31,38 @@ export function primaryPath(entry) {
   return entry.path ? `${entry.path}/${entry.name}` : entry.name;
 }
 
+// What the listing shows but is no item of the dataset: its metadata.csv, and a .txt that
+// belongs to no media file (notes.txt). The server marks them (`item: false`); an older server
+// does not, so the same rule is applied here.
+export function isItem(entry) {
+  if (typeof entry.item === "boolean") return entry.item;
+  const files = entry.files || entry.all_files || [];
+  if (!files.length) return true;
+  if (!entry.path && (entry.name === "metadata.csv" || files.every((f) => f.name === "metadata.csv"))) return false;
+  return !files.every((f) => f.file_type === "caption" || kindOf(f.name) === "caption");
+}
+
+const ROLE_TYPES = new Set(["input", "target", "mask", "control", "canny", "pose", "seg", "depth", "normal"]);
+
+// A group with two or more role files (input + target, ...) is a pair.
+export function isPair(pair) {
+  const files = pair.files || pair.all_files || [];
+  return files.filter((f) => ROLE_TYPES.has(f.file_type)).length >= 2;
+}
+
+// Whether the dataset has pairs: the server's `has_pairs` when it sends one, else a look at the
+// first groups of its listing. Audio datasets have none.
+export async function hasPairs(dataset) {
+  if (typeof dataset.has_pairs === "boolean") return dataset.has_pairs;
+  if (dataset.type === "audio") return false;
+  try {
+    const body = await api.listFiles(dataset.id, { group: "true", limit: 200 });
+    return (body.pairs || []).some(isPair);
+  } catch {
+    return false;
+  }
+}
+
 function matches(entry, q, missing) {
   if (missing && (entry.caption || "").trim()) return false;
   if (!q) return true;
@@ -53,10 +85,15 @@ export class Listing {
       const params = { limit, offset, q, missing: missing ? "caption" : "" };
       if (this.group) params.group = "true";
       const body = await api.listFiles(this.datasetId, params);
-      if (Number.isFinite(body.total)) return { entries: body[key] || [], total: body.total };
+      if (Number.isFinite(body.total)) {
+        const all = body[key] || [];
+        const entries = all.filter(isItem);
+        // Entries the server lists but marks as no item leave the count too (an older server).
+        return { entries, total: body.total - (all.length - entries.length) };
+      }
       this.everything = body[key] || [];
     }
-    const found = this.everything.filter((entry) => matches(entry, q, missing));
+    const found = this.everything.filter((entry) => isItem(entry) && matches(entry, q, missing));
     return { entries: found.slice(offset, offset + limit), total: found.length };
   }
 }

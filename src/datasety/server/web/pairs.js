@@ -2,25 +2,25 @@
 // a compare slider between input and target, and the group's caption below, editable.
 
 import * as api from "./api.js";
-import { captionEditor, textFileTarget } from "./caption.js";
+import { captionEditor, captionHome, newCaptionPath, sidecarTarget, textFileTarget } from "./caption.js";
 import { clear, h } from "./dom.js";
-import { Listing } from "./listing.js";
+import { hasPairs, kindOf, Listing } from "./listing.js";
 import { datasetHeader, filterBar, stateFrom } from "./toolbar.js";
 
 const ROLES = ["input", "target", "mask", "canny", "pose", "seg", "depth", "normal", "image"];
 
-// The group's caption file: the one the listing read, else <group folder>/<base>.txt.
-export function captionPathOf(pair) {
-  if (pair.caption_path) return pair.caption_path;
-  return pair.path ? `${pair.path}/${pair.base}.txt` : `${pair.base}.txt`;
+// The group's caption file: the one the listing read, else where the dataset keeps them.
+export function captionPathOf(pair, home = null) {
+  return pair.caption_path || newCaptionPath(pair, home);
 }
 
-function pairCaption(datasetId, pair) {
-  return captionEditor({
-    initial: pair.caption || "",
-    label: `Caption of ${pair.base}`,
-    target: textFileTarget(datasetId, captionPathOf(pair), Boolean(pair.caption_path)),
-  });
+// An audio file's transcript lives in metadata.csv where the dataset has one: never a .txt.
+function pairCaption(datasetId, pair, home, useMetadata) {
+  const audio = (pair.all_files || []).find((f) => kindOf(f.name) === "audio");
+  const target = audio && useMetadata && !pair.caption_path
+    ? sidecarTarget(datasetId, audio.path, "metadata")
+    : textFileTarget(datasetId, captionPathOf(pair, home), Boolean(pair.caption_path));
+  return captionEditor({ initial: pair.caption || "", label: `${audio ? "Transcript" : "Caption"} of ${pair.base}`, target });
 }
 
 function image(datasetId, path, thumb, alt, onLoad) {
@@ -52,8 +52,8 @@ function compare(datasetId, pair) {
     h("figcaption", { class: "compare-labels" }, h("span", {}, "◀ input"), h("span", {}, "target ▶")));
 }
 
-function pairCard(datasetId, pair) {
-  const editor = pairCaption(datasetId, pair);
+function pairCard(datasetId, pair, home, useMetadata) {
+  const editor = pairCaption(datasetId, pair, home, useMetadata);
   const present = ROLES.filter((role) => pair[role]);
   const card = h("article", { class: "pair item", tabindex: "-1", dataset: { base: pair.base } },
     h("h2", { class: "pair-title" }, pair.base),
@@ -77,6 +77,10 @@ export async function renderPairs(view, datasetId, params) {
     clear(view, h("p", { class: "error", role: "alert" }, err.message));
     return null;
   }
+  const [useMetadata, pairs] = await Promise.all([
+    dataset.type === "audio" && api.fileExists(datasetId, "metadata.csv"),
+    hasPairs(dataset),
+  ]);
   const state = stateFrom(params, 24);
   const listing = new Listing(datasetId, { group: true });
   const list = h("div", { class: "pairs", id: "pairs" });
@@ -90,7 +94,8 @@ export async function renderPairs(view, datasetId, params) {
       const { entries, total } = await listing.page(state);
       if (mine !== generation) return;
       api.releaseMedia(list);
-      clear(list, entries.map((pair) => pairCard(datasetId, pair)));
+      const home = captionHome(entries);
+      clear(list, entries.map((pair) => pairCard(datasetId, pair, home, useMetadata)));
       empty.hidden = entries.length > 0;
       listError.hidden = true;
       pager.update(total, entries.length);
@@ -100,7 +105,7 @@ export async function renderPairs(view, datasetId, params) {
     }
   };
   const pager = filterBar(params, state, load);
-  clear(view, datasetHeader(dataset, "pairs"), pager.root, listError, list, empty);
+  clear(view, datasetHeader(dataset, "pairs", { pairs }), pager.root, listError, list, empty);
   await load();
   return null;
 }

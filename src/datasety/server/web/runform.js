@@ -34,7 +34,8 @@ function field(param, prefill) {
   const kind = fieldKind(param);
   const id = `arg-${param.name}`;
   const hint = param.help ? h("small", { class: "hint", id: `${id}-hint` }, param.help) : null;
-  const common = { id, name: param.name, "aria-describedby": hint ? `${id}-hint` : null, required: Boolean(param.required) && kind !== "checkbox" };
+  const describedBy = [hint ? `${id}-hint` : "", `${id}-error`].filter(Boolean).join(" ");
+  const common = { id, name: param.name, "aria-describedby": describedBy, required: Boolean(param.required) && kind !== "checkbox" };
   let control;
   if (kind === "checkbox") {
     control = h("input", { ...common, type: "checkbox", checked: param.default === true });
@@ -56,6 +57,7 @@ function field(param, prefill) {
     if (kind === "words") props.placeholder = `${param.nargs > 0 ? param.nargs : "several"} values, separated by spaces`;
     if (kind === "integer") props.step = "1";
     if (kind === "float") props.step = "any";
+    if (typeof param.pattern === "string") props.pattern = param.pattern;
     if (param.min !== undefined && param.min !== null) props.min = String(param.min);
     if (param.max !== undefined && param.max !== null) props.max = String(param.max);
     let value = hasDefault(param) && !Array.isArray(param.default) ? String(param.default) : "";
@@ -68,7 +70,73 @@ function field(param, prefill) {
   const wrapper = kind === "checkbox"
     ? h("label", { class: "field check", dataset: { kind } }, control, label)
     : h("label", { class: "field", dataset: { kind } }, label, control);
-  return h("div", { class: "field-wrap" }, wrapper, hint);
+  const error = h("small", { class: "field-error error", id: `${id}-error`, role: "alert", hidden: true });
+  return h("div", { class: "field-wrap", dataset: { param: param.name } }, wrapper, hint, error);
+}
+
+// -- validation --------------------------------------------------------------------------------
+// The form is checked against the /v1/commands schema before anything is sent, and a 400 from
+// the server is shown beside the field it names: a typo is a form error, not a failed job.
+
+/** -> {name: message} for each field the schema says is wrong. */
+export function validateArgs(form, params) {
+  const problems = {};
+  for (const param of params) {
+    const control = form.elements.namedItem(param.name);
+    if (!control) continue;
+    const kind = fieldKind(param);
+    if (kind === "checkbox") continue;
+    const raw = kind === "multiselect" ? [...control.selectedOptions].map((o) => o.value).join(" ") : control.value.trim();
+    if (raw === "") {
+      if (param.required) problems[param.name] = "Required";
+      continue;
+    }
+    if (kind === "integer" || kind === "float") {
+      const value = Number(raw);
+      if (!Number.isFinite(value)) problems[param.name] = "Not a number";
+      else if (kind === "integer" && !Number.isInteger(value)) problems[param.name] = "Must be a whole number";
+      else if (param.min !== undefined && param.min !== null && value < param.min) problems[param.name] = `At least ${param.min}`;
+      else if (param.max !== undefined && param.max !== null && value > param.max) problems[param.name] = `At most ${param.max}`;
+    } else if (kind === "select" && !param.choices.map(String).includes(raw)) {
+      problems[param.name] = `One of ${param.choices.join(", ")}`;
+    } else if (typeof param.pattern === "string" && !new RegExp(`^(?:${param.pattern})$`).test(raw)) {
+      problems[param.name] = param.pattern_hint || `Does not match ${param.pattern}`;
+    }
+  }
+  return problems;
+}
+
+/** The parameter a server error is about: the field it names, else the first flag or name it quotes. */
+export function paramOfError(err, params) {
+  const named = err.body && (err.body.field || err.body.param || err.body.parameter);
+  if (typeof named === "string") {
+    const found = params.find((p) => p.name === named || (p.opts || []).includes(named));
+    if (found) return found.name;
+  }
+  const message = String(err.message || "");
+  for (const param of params) {
+    const spellings = [...(param.opts || []), ...(param.secondary_opts || [])].filter((o) => o.startsWith("--"));
+    if (spellings.some((flag) => new RegExp(`${flag}(?![\\w-])`).test(message))) return param.name;
+  }
+  for (const param of params) {
+    if (new RegExp(`['"‘“]${param.name}['"’”]`).test(message)) return param.name;
+  }
+  return null;
+}
+
+function showFieldError(form, name, message) {
+  const control = form.elements.namedItem(name);
+  const slot = form.querySelector(`#arg-${CSS.escape(name)}-error`);
+  if (!control || !slot) return false;
+  control.setAttribute("aria-invalid", "true");
+  slot.textContent = message;
+  slot.hidden = false;
+  return true;
+}
+
+function clearFieldErrors(form) {
+  for (const slot of form.querySelectorAll(".field-error")) slot.hidden = true;
+  for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
 }
 
 // The args object for POST /v1/jobs: what the user set, leaving click's defaults to click.
@@ -116,7 +184,8 @@ export function runForm(commands, prefill, onRun) {
   const fields = h("div", { class: "fields", id: "run-fields" });
   const error = h("p", { class: "error", id: "run-error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: "primary", id: "run-submit" }, "Run");
-  const form = h("form", { class: "card run-form", id: "run-form", novalidate: false },
+  // The browser's own bubbles are replaced by messages beside each field (validateArgs).
+  const form = h("form", { class: "card run-form", id: "run-form", novalidate: true },
     h("h2", {}, "Run a command"),
     h("label", { class: "field" }, h("span", { class: "label-text" }, "Command"), select),
     description, fields, error,
@@ -132,18 +201,48 @@ export function runForm(commands, prefill, onRun) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
-    if (!form.reportValidity()) return;
+    clearFieldErrors(form);
+    const params = commands[select.value].params || [];
+    const problems = Object.entries(validateArgs(form, params));
+    if (problems.length) {
+      for (const [name, message] of problems) showFieldError(form, name, message);
+      form.elements.namedItem(problems[0][0])?.focus();
+      return;
+    }
     submit.disabled = true;
     try {
-      await onRun(select.value, collectArgs(form, commands[select.value].params || []));
+      await onRun(select.value, collectArgs(form, params));
     } catch (err) {
-      error.textContent = err.message;
-      error.hidden = false;
+      const name = err.status === 400 ? paramOfError(err, params) : null;
+      if (name && showFieldError(form, name, err.message)) form.elements.namedItem(name).focus();
+      else {
+        error.textContent = err.message;
+        error.hidden = false;
+      }
     } finally {
       submit.disabled = false;
     }
   });
   if (names.length) show();
   else fields.textContent = "The server lists no commands.";
+  // Re-run: the form as a job was started (args from argsFromArgv), ready to change and run.
+  form.fill = (command, args) => {
+    if (!commands[command]) return;
+    select.value = command;
+    show();
+    for (const param of commands[command].params || []) {
+      const control = form.elements.namedItem(param.name);
+      if (!control) continue;
+      const kind = fieldKind(param);
+      const value = args[param.name];
+      if (kind === "checkbox") control.checked = value === undefined ? param.default === true : Boolean(value);
+      else if (kind === "multiselect") {
+        const chosen = new Set((value || []).map(String));
+        for (const option of control.options) option.selected = chosen.has(option.value);
+      } else if (value === undefined) control.value = hasDefault(param) && !Array.isArray(param.default) ? String(param.default) : "";
+      else control.value = Array.isArray(value) ? value.join(kind === "lines" ? "\n" : " ") : String(value);
+    }
+    select.focus();
+  };
   return form;
 }

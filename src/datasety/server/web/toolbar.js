@@ -3,7 +3,8 @@
 
 import { debounce, h, replaceParams } from "./dom.js";
 
-export function datasetHeader(dataset, active) {
+// The Pairs tab shows only where the dataset has pairs (`pairs`: hasPairs()).
+export function datasetHeader(dataset, active, { pairs = true } = {}) {
   const id = encodeURIComponent(dataset.id);
   const tab = (name, href, label) => h("a", { href, class: "tab", "aria-current": active === name ? "page" : null }, label);
   return h("div", { class: "dataset-head" },
@@ -13,7 +14,7 @@ export function datasetHeader(dataset, active) {
       h("p", { class: "path muted", title: dataset.path }, dataset.path)),
     h("nav", { class: "tabs", "aria-label": "Dataset views" },
       tab("gallery", `#/d/${id}`, dataset.type === "audio" ? "Files" : "Gallery"),
-      tab("pairs", `#/d/${id}/pairs`, "Pairs"),
+      pairs || active === "pairs" ? tab("pairs", `#/d/${id}/pairs`, "Pairs") : null,
       tab("jobs", `#/jobs?dataset=${id}`, "Run a job")),
   );
 }

@@ -47,11 +47,11 @@ async function uploadOne(datasetId, { file, caption }, ui) {
   ui.done(caption ? "Done, with caption" : "Done");
 }
 
-export function uploadZone(datasetId, onUploaded) {
+export function uploadZone(datasetId, onUploaded, { audio = false } = {}) {
   const list = h("ul", { class: "uploads", id: "uploads" });
   const picker = h("input", { type: "file", multiple: true, id: "upload-picker", class: "visually-hidden" });
   const zone = h("section", { class: "dropzone", id: "dropzone", "aria-label": "Upload" },
-    h("p", {}, "Drop images and their .txt captions here, or ",
+    h("p", {}, audio ? "Drop audio files and their .txt transcripts here, or " : "Drop images and their .txt captions here, or ",
       h("label", { for: "upload-picker", class: "link" }, "choose files"), "."),
     picker, list);
 

@@ -84,7 +84,9 @@ function imageCard(datasetId, entry, loader, openAt, home) {
   const thumb = h("button", { type: "button", class: "thumb", tabindex: "-1", "aria-label": `Open ${path}`, onclick: () => openAt(card) }, visual);
   card.append(
     thumb,
-    h("div", { class: "item-meta" }, h("span", { class: "name", title: path }, path), h("span", { class: "muted" }, formatBytes(mediaFile(entry).size_bytes))),
+    h("div", { class: "item-meta" }, h("span", { class: "name", title: path }, path),
+      Number.isFinite(entry.width) && Number.isFinite(entry.height) ? h("span", { class: "muted dims" }, `${entry.width}×${entry.height}`) : null,
+      h("span", { class: "muted" }, formatBytes(mediaFile(entry).size_bytes))),
     editor.root,
   );
   if (failure) showBroken(card, failure);

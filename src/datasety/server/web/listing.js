@@ -1,6 +1,7 @@
 // One page of a dataset listing, and what the UI needs to know about each entry.
 //
-// The server pages and filters (`limit`, `offset`, `q`, `missing=caption`) and says how many
+// The server pages, sorts and filters (`limit`, `offset`, `q`, `missing=caption`, `sort`,
+// `order`, `folder`; docs/api-additions.md) and says how many
 // entries match (`total`). A server that answers without `total` only speaks the spec's plain
 // listing: then the whole listing is fetched once and filtered and paged here.
 
@@ -79,11 +80,13 @@ export class Listing {
   }
 
   // -> {entries, total}
-  async page({ q = "", missing = false, offset = 0, limit = 100 }) {
+  async page({ q = "", missing = false, offset = 0, limit = 100, sort = "", order = "", folder = "" }) {
     const key = this.group ? "pairs" : "files";
     if (!this.everything) {
-      const params = { limit, offset, q, missing: missing ? "caption" : "" };
+      // media: no metadata.csv or stray .txt items; dims: width and height on each entry.
+      const params = { limit, offset, q, missing: missing ? "caption" : "", sort, order: sort ? order : "", folder, media: "true" };
       if (this.group) params.group = "true";
+      else params.dims = "true";
       const body = await api.listFiles(this.datasetId, params);
       if (Number.isFinite(body.total)) {
         const all = body[key] || [];

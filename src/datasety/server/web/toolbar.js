@@ -22,12 +22,19 @@ export function datasetHeader(dataset, active, { pairs = true } = {}) {
 const PAGE_SIZES = [24, 50, 100, 200, 500];
 
 /**
- * A filter + pager bar. `state` is {q, missing, offset, limit}, read from and written to `params`;
+ * A filter + sort + pager bar. `state` is {q, missing, sort, order, folder, offset, limit}, read
+ * from and written to `params`;
  * `onChange()` reloads the page.
  */
+export const SORTS = [
+  ["", "Folder order"], ["name", "Name"], ["size", "File size"], ["width", "Width"], ["height", "Height"],
+  ["aspect", "Aspect ratio"], ["mtime", "Modified"], ["caption_length", "Caption length"],
+];
+
 export function filterBar(params, state, onChange, { missingFilter = true } = {}) {
   const save = () => {
-    for (const [key, value] of Object.entries({ q: state.q, missing: state.missing ? "caption" : "", offset: state.offset || "", limit: state.limit })) {
+    const saved = { q: state.q, missing: state.missing ? "caption" : "", sort: state.sort, order: state.sort ? state.order : "", folder: state.folder, offset: state.offset || "", limit: state.limit };
+    for (const [key, value] of Object.entries(saved)) {
       if (value === "" || value === undefined) params.delete(key);
       else params.set(key, String(value));
     }
@@ -57,6 +64,27 @@ export function filterBar(params, state, onChange, { missingFilter = true } = {}
     save();
   });
 
+  const sort = h("select", { id: "sort-by", "aria-label": "Sort by" },
+    SORTS.map(([value, label]) => h("option", { value, selected: value === state.sort }, label)));
+  const order = h("button", { type: "button", id: "sort-order", "aria-label": "Sort direction" });
+  const showOrder = () => {
+    order.textContent = state.order === "desc" ? "↓ desc" : "↑ asc";
+    order.hidden = !state.sort;
+  };
+  showOrder();
+  sort.addEventListener("change", () => {
+    state.sort = sort.value;
+    state.offset = 0;
+    showOrder();
+    save();
+  });
+  order.addEventListener("click", () => {
+    state.order = state.order === "desc" ? "asc" : "desc";
+    state.offset = 0;
+    showOrder();
+    save();
+  });
+
   const range = h("span", { class: "range muted", id: "page-range", role: "status" });
   const prev = h("button", { type: "button", id: "page-prev", "aria-label": "Previous page" }, "‹ Prev");
   const next = h("button", { type: "button", id: "page-next", "aria-label": "Next page" }, "Next ›");
@@ -66,6 +94,7 @@ export function filterBar(params, state, onChange, { missingFilter = true } = {}
   const bar = h("div", { class: "toolbar" },
     search,
     missingFilter ? h("label", { class: "check" }, missing, "Missing caption") : null,
+    sort, order,
     h("span", { class: "spacer" }),
     range, prev, next, size);
 
@@ -94,6 +123,9 @@ export function stateFrom(params, defaultLimit) {
   return {
     q: params.get("q") || "",
     missing: params.get("missing") === "caption",
+    sort: SORTS.some(([value]) => value && value === params.get("sort")) ? params.get("sort") : "",
+    order: params.get("order") === "desc" ? "desc" : "asc",
+    folder: params.get("folder") || "",
     offset: Math.max(0, Number(params.get("offset")) || 0),
     limit,
   };

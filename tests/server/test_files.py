@@ -176,7 +176,7 @@ def test_thumbnail_errors(client: TestClient, files_url: str, dataset_dir: Path)
         {"error": "Thumbnails are only available for images"},
     )
     broken = client.get(f"{files_url}/broken.png?thumb=64")
-    assert broken.status_code == 400
+    assert broken.status_code == 422
     assert broken.json()["error"].startswith("Cannot make a thumbnail of broken.png")
     for value in ("8", "99999", "big"):
         bad = client.get(f"{files_url}/ok.png?thumb={value}")

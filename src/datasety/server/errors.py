@@ -50,6 +50,7 @@ _DESCRIPTIONS = {
     409: "Conflict (the file already exists)",
     413: "Request body over the size limit",
     415: "Unsupported media type (a multipart type other than multipart/form-data)",
+    422: "Unprocessable content (an image that does not decode)",
     500: "Internal error (e.g. failed to save or delete a file)",
 }
 

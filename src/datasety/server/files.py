@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from datasety.core import layout
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
-from datasety.server import caption_home, fsroot
+from datasety.server import caption_home, fsroot, image_check
 from datasety.server.bodies import body_chunks, optional_str
 from datasety.server.errors import ApiError
 from datasety.server.fsroot import FILE_NOT_FOUND, DatasetRoot, Slot
@@ -202,10 +202,14 @@ async def stream_upload(
     rel: str,
     exclusive: bool,
     chunks: AsyncIterator[bytes] | None = None,
+    check: bool = False,
 ) -> None:
     """Stream the request body (or ``chunks`` read from it, e.g. a form's file part) to
     ``rel`` through a temporary file; nothing is left behind (file or folder) if the body is
-    short, too large, refused, or the client goes away."""
+    short, too large, refused, or the client goes away.
+
+    With ``check``, an image is decoded before it is installed: one that does not decode is
+    refused (422) and nothing is stored."""
     slot: Slot = await run_in_threadpool(lambda: root.walk(rel, create=True))
     with slot, _saving(slot):
         fd, tmp = _open_temp(slot, exclusive)
@@ -215,6 +219,11 @@ async def stream_upload(
         except BaseException:
             _drop(slot, fd, tmp)
             raise
+        if check and layout.file_kind(rel) == "image":
+            problem = await run_in_threadpool(image_check.problem, fsroot.fd_path(fd))
+            if problem is not None:
+                _drop(slot, fd, tmp)
+                raise image_check.UnreadableImageError(image_check.message(rel, problem))
         # fsync can take seconds for a big file: keep it off the event loop.
         await run_in_threadpool(_commit, slot, fd, tmp, exclusive)
 

@@ -23,6 +23,7 @@ import pyvips
 from datasety.core import atomic, layout
 from datasety.core.errors import DatasetyError
 from datasety.media import vips as vips_decode
+from datasety.server import image_check
 
 THUMB_MIN = 16
 THUMB_MAX = 2048
@@ -32,6 +33,8 @@ MAX_PIXELS = 16384 * 16384
 # libvips spreads one render over the cores already; each holds buffers in proportion to the
 # image's width (about 45 MB for 12000 pixels), so two at once keep the total small.
 MAX_RENDERS = 2
+# Beside a source version's thumbnails: why it cannot be made (answered again, not retried).
+FAILED_SUFFIX = ".failed"
 _renders = threading.BoundedSemaphore(MAX_RENDERS)
 
 
@@ -53,8 +56,16 @@ def thumbnail(cache_dir: Path, dataset_id: str, rel: str, source: Path, size: in
         cached = folder / (stem + suffix)
         if cached.is_file():
             return cached
+    failed = folder / (stem + FAILED_SUFFIX)
+    with contextlib.suppress(FileNotFoundError):
+        # This version failed before: its reason, without decoding it again.
+        raise image_check.UnreadableImageError(failed.read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
-    made = _make(source, folder / stem, size, rel)
+    try:
+        made = _make(source, folder / stem, size, rel)
+    except image_check.UnreadableImageError as exc:
+        atomic.atomic_write_text(failed, str(exc), fsync=False)
+        raise
     for stale in folder.glob(f"{ident}-*"):
         if stale != made and not atomic.is_temp_name(stale.name):
             with contextlib.suppress(FileNotFoundError):
@@ -67,8 +78,9 @@ def _make(source: Path, stem: Path, size: int, rel: str) -> Path:
         try:
             return _render(source, stem, size, rel)
         except (pyvips.Error, vips_decode.ImageReadError, OSError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatasetyError(f"Cannot make a thumbnail of {rel}: {reason}") from exc
+            reason = image_check.reason(exc).replace(str(source), rel)
+            message = f"Cannot make a thumbnail of {rel}: {reason}"
+            raise image_check.UnreadableImageError(message) from exc
 
 
 def _render(source: Path, stem: Path, size: int, rel: str) -> Path:

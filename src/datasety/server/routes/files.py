@@ -23,6 +23,7 @@ from datasety.server.security import clean_relative, confine
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/files", tags=["files"])
 
+CHECK = Query(False, description="Refuse (422) an image that does not decode; nothing is stored")
 NOTHING_TO_WRITE = "Nothing to write: send 'data', 'caption' or 'metadata'"
 
 
@@ -130,7 +131,7 @@ def _open(request: Request, dataset_id: str) -> tuple[str, DatasetRoot]:
 
 
 async def _write_json(
-    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool
+    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool, check: bool
 ) -> tuple[dict[str, str], bool]:
     """A JSON ``{data, caption, metadata}`` write, its base64 data decoded into the file as it
     streams in: the sidecar paths written, and whether the file's own data was."""
@@ -138,7 +139,7 @@ async def _write_json(
     await body.start()
     if body.has_data:
         chunks = body.data_chunks(_checker(root, rel))
-        await files.stream_upload(request, root, rel, exclusive, chunks=chunks)
+        await files.stream_upload(request, root, rel, exclusive, chunks, check)
     elif body.plan.empty:
         raise ApiError(400, NOTHING_TO_WRITE)
     if body.plan.empty:
@@ -159,13 +160,13 @@ def _checker(root: DatasetRoot, rel: str) -> Callable[[files.WritePlan], Awaitab
 
 
 async def _write_form(
-    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool
+    request: Request, dataset_id: str, root: DatasetRoot, rel: str, exclusive: bool, check: bool
 ) -> dict[str, str]:
     """A ``multipart/form-data`` write: its file part streamed to ``rel`` (the form's text
     fields checked before it is installed), then its caption/metadata; the sidecar paths."""
     form = multipart.FormUpload(request)
     chunks = form.file_chunks(_checker(root, rel))
-    await files.stream_upload(request, root, rel, exclusive, chunks=chunks)
+    await files.stream_upload(request, root, rel, exclusive, chunks, check)
     if form.plan.empty:
         return {}
     lock = request.app.state.locks.get(dataset_id)
@@ -295,12 +296,15 @@ def _info_or_thumbnail(
     "/{file_path:path}",
     status_code=201,
     summary="Create a new file (binary, base64, or sidecar caption/metadata)",
-    responses={201: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 500)},
+    responses={201: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 422, 500)},
     openapi_extra=WRITE_BODY,
 )
-async def create_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
+async def create_file(
+    request: Request, dataset_id: str, file_path: str, check: bool = CHECK
+) -> JSONResponse:
     """Raw bytes, JSON ``{data (base64), caption, metadata}``, or a ``multipart/form-data``
-    form (one file part, optional ``caption`` and ``metadata`` fields); folders are created."""
+    form (one file part, optional ``caption`` and ``metadata`` fields); folders are created.
+    With ``check=true`` an image that does not decode is refused (422), nothing stored."""
     dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
     with root:
         rel = clean_relative(file_path)
@@ -309,11 +313,12 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
         await run_in_threadpool(root.check, rel)  # refused before a byte is read
         written: dict[str, str] = {}
         if is_json(request):
-            written, data_written = await _write_json(request, dataset_id, root, rel, True)
+            written, data_written = await _write_json(request, dataset_id, root, rel, True, check)
         elif multipart.is_form(request):
-            written, data_written = await _write_form(request, dataset_id, root, rel, True), True
+            written = await _write_form(request, dataset_id, root, rel, True, check)
+            data_written = True
         else:
-            await files.stream_upload(request, root, rel, exclusive=True)
+            await files.stream_upload(request, root, rel, exclusive=True, check=check)
             data_written = True
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
@@ -325,12 +330,15 @@ async def create_file(request: Request, dataset_id: str, file_path: str) -> JSON
 @router.put(
     "/{file_path:path}",
     summary="Update a file and/or its caption/metadata sidecars",
-    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 500)},
+    responses={200: {"model": WriteOut}, **error_responses(400, 403, 404, 409, 413, 415, 422, 500)},
     openapi_extra=WRITE_BODY,
 )
-async def update_file(request: Request, dataset_id: str, file_path: str) -> JSONResponse:
+async def update_file(
+    request: Request, dataset_id: str, file_path: str, check: bool = CHECK
+) -> JSONResponse:
     """JSON ``{data (base64), caption, metadata}``, a ``multipart/form-data`` form (as for
-    POST), or raw bytes with any other Content-Type to replace the file's content."""
+    POST), or raw bytes with any other Content-Type to replace the file's content
+    (``check=true``: as for POST)."""
     dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
     with root:
         rel = clean_relative(file_path)
@@ -338,13 +346,14 @@ async def update_file(request: Request, dataset_id: str, file_path: str) -> JSON
         written: dict[str, str] = {}
         content_type = request.headers.get("content-type")
         if content_type and multipart.is_form(request):
-            written, data_written = await _write_form(request, dataset_id, root, rel, False), True
+            written = await _write_form(request, dataset_id, root, rel, False, check)
+            data_written = True
         elif content_type and not is_json(request):
-            await files.stream_upload(request, root, rel, exclusive=False)
+            await files.stream_upload(request, root, rel, exclusive=False, check=check)
             data_written = True
         else:
             # Without a Content-Type the body is JSON, as the reference server reads it.
-            written, data_written = await _write_json(request, dataset_id, root, rel, False)
+            written, data_written = await _write_json(request, dataset_id, root, rel, False, check)
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
         _noted, request, dataset_id, rel if data_written else None, *written.values()

@@ -278,7 +278,7 @@ UPLOAD_BAD = """async (bytes) => {
 }"""
 
 
-def test_a_corrupt_upload_is_never_shown_as_a_plain_success(
+def test_a_corrupt_upload_is_refused_and_says_why(
     page: Page, server: Server, tmp_path: Path, register: RegisterFn
 ) -> None:
     folder = tmp_path / "uploads"
@@ -287,9 +287,7 @@ def test_a_corrupt_upload_is_never_shown_as_a_plain_success(
     open_view(page, server, f"/d/{dataset['id']}")
     page.evaluate(UPLOAD_BAD, base64.b64encode(b"garbage" * 30).decode())
     row = page.locator('#uploads li[data-name="corrupt.png"]')
-    expect(row).not_to_have_attribute("data-state", "uploading")
-    expect(row).not_to_have_attribute("data-state", "waiting")
-    # Refused by the server (a failed row), or kept and then flagged on its card: never "Done"
-    # beside a broken thumbnail.
-    if row.get_attribute("data-state") != "failed":
-        expect(page.locator('#gallery .item[data-path="corrupt.png"] .card-error')).to_be_visible()
+    expect(row).to_have_attribute("data-state", "failed")
+    expect(row.locator(".upload-state")).to_contain_text("Not a readable image")
+    assert not (folder / "corrupt.png").exists()
+    expect(page.locator('#gallery .item[data-path="corrupt.png"]')).to_have_count(0)

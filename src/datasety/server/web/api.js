@@ -111,6 +111,16 @@ export const fileInfo = (id, path) => get(fileUrl(id, path, { info: "true" }));
 export const updateFile = (id, path, body) => request("PUT", fileUrl(id, path), body);
 export const createFile = (id, path, body) => request("POST", fileUrl(id, path), body);
 
+// Bulk curation, history and stats (docs/api-additions.md).
+const datasetPath = (id, rest) => `/v1/datasets/${encodeURIComponent(id)}/${rest}`;
+export const bulk = (id, body) => request("POST", datasetPath(id, "bulk"), body);
+export const undoOperation = (id, opId) => request("POST", datasetPath(id, `operations/${encodeURIComponent(opId)}/undo`));
+export const listOperations = (id) => get(datasetPath(id, "operations"));
+export const captionHistory = (id, path) => get(datasetPath(id, `history${query({ path })}`));
+export const restoreVersion = (id, versionId) => request("POST", datasetPath(id, `history/${encodeURIComponent(versionId)}/restore`));
+export const datasetStats = (id, params = {}) => get(datasetPath(id, `stats${query(params)}`));
+export const revertJob = (id) => request("POST", `/v1/jobs/${encodeURIComponent(id)}/revert`);
+
 export async function fileExists(id, path) {
   const response = await send(fileUrl(id, path, { info: "true" }));
   return response.ok;
@@ -126,7 +136,8 @@ export async function fileText(id, path) {
 export function uploadBytes(id, path, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", fileUrl(id, path));
+    // check=true: the server decodes an image before storing it and refuses one that does not.
+    xhr.open("POST", fileUrl(id, path, { check: "true" }));
     // A JSON body means base64 data or sidecar fields to the server: a .json file goes up as bytes.
     const type = file.type && !file.type.includes("json") ? file.type : "application/octet-stream";
     xhr.setRequestHeader("Content-Type", type);

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.server import fastpath
+from datasety.server import downloads, fastpath
 from datasety.server.app import create_app
 from datasety.server.security import is_within
 from datasety.server.settings import Settings
@@ -113,3 +113,17 @@ def test_is_within_compares_whole_components(
     as_paths = tuple(Path(r) for r in roots)
     assert is_within(Path(path), as_paths) is inside
     assert any(Path(path).is_relative_to(r) for r in as_paths) is inside
+
+
+def test_a_small_file_not_in_the_page_cache_streams_instead(
+    client: TestClient, files_url: str, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the event loop a small file is read only if the page cache has it all (RWF_NOWAIT);
+    otherwise it is streamed from worker threads, with the same answer."""
+    photo = make_image(dataset_dir / "photo.png", size=(40, 30))
+    cached = client.get(f"{files_url}/photo.png")
+    monkeypatch.setattr(downloads, "_read_cached", lambda fd, size: None)
+    streamed = client.get(f"{files_url}/photo.png")
+    assert streamed.content == cached.content == photo.read_bytes()
+    assert streamed.headers["etag"] == cached.headers["etag"]
+    assert streamed.headers["content-type"] == cached.headers["content-type"] == "image/png"

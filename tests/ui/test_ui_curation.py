@@ -64,3 +64,124 @@ def test_filtering_by_folder_name_finds_the_folders_items(
         page.fill("#filter-text", text)
         expect(page.locator("#page-range")).to_have_text("1–2 of 2")
         assert shown_paths(page) == ["extra/square.png", "extra/tiny.png"]
+
+
+# -- build 4: detail view, mask overlay, audio, shortcuts, theme -------------------------------
+
+
+def test_detail_view_zooms_with_wheel_and_keys_and_pans_by_drag(
+    page: Page, server: Server, shapes: tuple[Path, dict]
+) -> None:
+    _, dataset = shapes
+    open_view(page, server, f"/d/{dataset['id']}")
+    page.locator('#gallery .item[data-path="wide.png"] .thumb').click()
+    frame = page.locator("#zoom-frame")
+    page.wait_for_function("() => document.querySelector('#detail img.full')?.naturalWidth > 0")
+    expect(frame).to_have_attribute("data-zoom", "1.00")
+    box = frame.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("() => Number(document.querySelector('#zoom-frame').dataset.zoom) > 1.5")
+    before = frame.locator("img").evaluate("i => i.style.transform")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 20)
+    page.mouse.up()
+    assert frame.locator("img").evaluate("i => i.style.transform") != before  # panned
+    page.keyboard.press("0")
+    expect(frame).to_have_attribute("data-zoom", "1.00")
+    page.keyboard.press("+")
+    expect(frame).to_have_attribute("data-zoom", "1.50")
+    page.keyboard.press("-")
+    expect(frame).to_have_attribute("data-zoom", "1.00")
+
+
+def test_mask_overlay_on_the_compare_view_follows_its_opacity_slider(
+    page: Page, server: Server, tmp_path: Path, register: RegisterFn
+) -> None:
+    import io
+
+    from PIL import Image
+
+    folder = tmp_path / "masked"
+    make_image(folder / "m_001_input.png", (100, 100), RED)
+    make_image(folder / "m_001_target.png", (100, 100), (30, 40, 220))
+    make_image(folder / "m_001_mask.png", (100, 100), (255, 255, 255))
+    dataset = register(folder)
+    open_view(page, server, f"/d/{dataset['id']}/pairs")
+    pair = page.locator('.pair[data-base="m_001"]')
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pair img')].every((i) => i.naturalWidth > 0)"
+    )
+    frame = pair.locator(".compare-frame")
+
+    def centre() -> tuple[int, ...]:
+        shot = Image.open(io.BytesIO(frame.screenshot())).convert("RGB")
+        return shot.getpixel((shot.width // 4, shot.height // 2))  # type: ignore[return-value]
+
+    assert centre()[0] > 150 and centre()[1] < 90  # red input, no mask shown
+    pair.locator(".mask-opacity").fill("100")
+    assert frame.evaluate("(f) => f.style.getPropertyValue('--mask')") == "1"
+    assert min(centre()) > 230  # the white mask covers it
+    pair.locator(".mask-opacity").fill("50")
+    assert 120 < centre()[1] < 170  # half red (g 30), half white (g 255)
+
+
+def test_audio_detail_shows_duration_and_a_waveform(
+    page: Page, server: Server, tmp_path: Path, register: RegisterFn
+) -> None:
+    import io
+    import math
+    import struct
+    import wave
+
+    folder = tmp_path / "tones"
+    (folder / "wavs").mkdir(parents=True)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        tone = (int(12000 * math.sin(i / 8)) for i in range(12000))  # 1.5 s
+        out.writeframes(b"".join(struct.pack("<h", v) for v in tone))
+    (folder / "wavs" / "tone.wav").write_bytes(buffer.getvalue())
+    (folder / "metadata.csv").write_text("tone|a tone\n")
+    dataset = register(folder)
+    open_view(page, server, f"/d/{dataset['id']}")
+    page.locator('.audio-row[data-path="wavs/tone.wav"] .details').click()
+    expect(page.locator("#audio-duration")).to_contain_text("1.50 s")
+    # The canvas has ink: the tone's bars are drawn.
+    inked = page.locator("#detail canvas.waveform").evaluate(
+        """(c) => {
+          const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
+          return n;
+        }"""
+    )
+    assert inked > 800 * 20
+
+
+def test_question_mark_shows_the_shortcuts_and_the_theme_toggle_sticks(
+    page: Page, server: Server
+) -> None:
+    open_view(page, server, "/")
+    page.keyboard.press("?")
+    legend = page.locator("#shortcuts")
+    expect(legend).to_be_visible()
+    expect(legend).to_contain_text("Zoom in / out")
+    page.keyboard.press("Escape")
+    expect(legend).to_have_count(0)
+    page.fill("#register-path", "?")  # typed into a field: no legend
+    expect(legend).to_have_count(0)
+
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert light != dark and dark == "rgb(22, 22, 21)"
+    page.reload()
+    page.wait_for_selector("#view[data-ready]")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")

@@ -11,6 +11,11 @@ import { renderDatasets } from "./datasets.js";
 import { renderDataset } from "./gallery.js";
 import { renderJobs } from "./jobs.js";
 import { renderPairs } from "./pairs.js";
+import { initShortcuts } from "./shortcuts.js";
+import { initTheme } from "./theme.js";
+
+initTheme();
+initShortcuts();
 
 const view = document.getElementById("view");
 let cleanup = null;

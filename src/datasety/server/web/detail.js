@@ -1,34 +1,46 @@
 // Detail view: the full-size file and its info in a modal dialog. Left/Right step through the
-// current page; Escape closes and puts focus back on the item that was shown last.
+// current page; Escape closes and puts focus back on the item that was shown last. An image
+// zooms and pans (zoom.js); audio shows its duration and waveform (waveform.js).
 
 import * as api from "./api.js";
 import { captionEditor } from "./caption.js";
 import { formatBytes, h } from "./dom.js";
 import { kindOf, primaryPath } from "./listing.js";
+import { waveform } from "./waveform.js";
+import { zoomable } from "./zoom.js";
 
 function infoTable(rows) {
   return h("dl", { class: "info" }, rows.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+// -> {element, zoom}: the file's preview, and its zoom control for an image.
 function mediaElement(datasetId, path, onSize) {
   const url = api.fileUrl(datasetId, path);
   const kind = kindOf(path);
   if (kind === "image") {
-    const img = h("img", { alt: path, class: "full" });
+    const img = h("img", { alt: path, class: "full", draggable: "false" });
     img.addEventListener("load", () => onSize(`${img.naturalWidth} × ${img.naturalHeight} px`));
     api.showMedia(img, url).catch((err) => onSize(err.message));
-    return img;
+    const frame = h("div", { class: "zoom-frame", id: "zoom-frame" }, img);
+    return { element: frame, zoom: zoomable(frame, img) };
   }
-  if (kind === "audio" || kind === "video") {
+  if (kind === "audio") {
+    const player = h("audio", { controls: true, class: "full" });
+    api.showMedia(player, url).catch((err) => onSize(err.message));
+    onSize("");
+    return { element: h("div", { class: "audio-detail" }, player, waveform(datasetId, path)), zoom: null };
+  }
+  if (kind === "video") {
     const player = h(kind, { controls: true, class: "full" });
     api.showMedia(player, url).catch((err) => onSize(err.message));
-    return player;
+    return { element: player, zoom: null };
   }
-  return h("p", { class: "muted" }, "No preview for this file type.");
+  return { element: h("p", { class: "muted" }, "No preview for this file type."), zoom: null };
 }
 
 export function openDetail({ datasetId, cards, start, onClose }) {
   let index = Math.max(0, cards.indexOf(start));
+  let zoom = null;
   const body = h("div", { class: "detail-body" });
   const title = h("h2", { id: "detail-title" });
   const dialog = h("dialog", { class: "detail", id: "detail", "aria-labelledby": "detail-title" },
@@ -50,6 +62,7 @@ export function openDetail({ datasetId, cards, start, onClose }) {
     const size = h("dd", {}, "…");
     const infoSlot = h("div", {}, "Loading file info…");
     const media = mediaElement(datasetId, path, (text) => { size.textContent = text; });
+    zoom = media.zoom;
     const editor = card.editor && captionEditor({
       initial: card.editor.loaded, // the card's editor saved on blur before this opened
       label: `Caption of ${path}`,
@@ -58,7 +71,7 @@ export function openDetail({ datasetId, cards, start, onClose }) {
     });
     api.releaseMedia(body);
     body.replaceChildren(
-      h("div", { class: "detail-media" }, media),
+      h("div", { class: "detail-media" }, media.element),
       h("aside", {},
         infoSlot,
         h("dl", { class: "info" }, h("dt", {}, "Dimensions"), size),
@@ -83,6 +96,10 @@ export function openDetail({ datasetId, cards, start, onClose }) {
 
   dialog.addEventListener("keydown", (event) => {
     if (event.target.matches("textarea, input")) return;
+    if (zoom && zoom.key(event)) {
+      event.preventDefault();
+      return;
+    }
     if (event.key === "ArrowRight") show(index + 1);
     if (event.key === "ArrowLeft") show(index - 1);
   });

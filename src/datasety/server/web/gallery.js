@@ -3,10 +3,12 @@
 // edits the caption, Escape leaves the editor, Space opens the detail view.
 
 import * as api from "./api.js";
+import { bulkPanel } from "./bulk.js";
 import { captionEditor, captionHome, entryTarget, sidecarTarget } from "./caption.js";
 import { openDetail } from "./detail.js";
 import { clear, formatBytes, h } from "./dom.js";
 import { hasPairs, kindOf, Listing, primaryPath } from "./listing.js";
+import { Selection, selectBox } from "./selection.js";
 import { datasetHeader, filterBar, stateFrom } from "./toolbar.js";
 import { uploadZone } from "./upload.js";
 
@@ -62,7 +64,7 @@ function targetFor(datasetId, entry, useMetadata, home = null) {
   return useMetadata ? sidecarTarget(datasetId, path, "metadata") : entryTarget(datasetId, entry, path, home);
 }
 
-function imageCard(datasetId, entry, loader, openAt, home) {
+function imageCard(datasetId, entry, loader, openAt, home, select) {
   const path = primaryPath(entry);
   const kind = kindOf(path);
   const target = targetFor(datasetId, entry, false, home);
@@ -83,6 +85,7 @@ function imageCard(datasetId, entry, loader, openAt, home) {
   }
   const thumb = h("button", { type: "button", class: "thumb", tabindex: "-1", "aria-label": `Open ${path}`, onclick: () => openAt(card) }, visual);
   card.append(
+    select(path),
     thumb,
     h("div", { class: "item-meta" }, h("span", { class: "name", title: path }, path),
       Number.isFinite(entry.width) && Number.isFinite(entry.height) ? h("span", { class: "muted dims" }, `${entry.width}×${entry.height}`) : null,
@@ -106,7 +109,7 @@ function plainRow(datasetId, entry) {
   return row;
 }
 
-function audioRow(datasetId, entry, useMetadata) {
+function audioRow(datasetId, entry, useMetadata, select, openAt) {
   const path = primaryPath(entry);
   if (kindOf(path) !== "audio") return plainRow(datasetId, entry);
   // The listing's caption is the metadata.csv row when `caption_source` says so; an entry with
@@ -121,13 +124,15 @@ function audioRow(datasetId, entry, useMetadata) {
   }, { once: true });
   const slot = h("div", { class: "transcript" });
   const row = h("article", { class: "item audio-row", tabindex: "-1", dataset: { path } },
-    h("div", { class: "item-meta" }, h("span", { class: "name", title: path }, path), h("span", { class: "muted" }, formatBytes(mediaFile(entry).size_bytes))),
+    h("div", { class: "item-meta" }, select(path), h("span", { class: "name", title: path }, path), h("span", { class: "muted" }, formatBytes(mediaFile(entry).size_bytes)),
+      h("button", { type: "button", class: "details", onclick: () => openAt(row) }, "Details")),
     player,
     slot);
   const mount = (text) => {
+    row.target = targetFor(datasetId, entry, useMetadata);
     row.editor = captionEditor({
       initial: text,
-      target: targetFor(datasetId, entry, useMetadata),
+      target: row.target,
       label: `${useMetadata ? "Transcript" : "Caption"} of ${path}`,
       placeholder: useMetadata ? "No transcript" : "No caption",
     });
@@ -193,9 +198,11 @@ function keyboard(grid, pager, openAt) {
         textarea.focus();
         textarea.setSelectionRange(textarea.value.length, textarea.value.length);
       }
-    } else if (event.key === " " && !item.classList.contains("audio-row")) {
+    } else if (event.key === " " && !item.classList.contains("plain")) {
       event.preventDefault();
       openAt(item);
+    } else if (event.key === "x") {
+      item.querySelector(".select-box")?.click();
     }
   });
   return { focusFirst: () => { const first = items()[0]; if (first) focusItem(first); }, focusItem };
@@ -221,6 +228,30 @@ export async function renderDataset(view, datasetId, params) {
   const empty = h("p", { class: "empty", hidden: true }, "Nothing here matches.");
   const listError = h("p", { class: "error", role: "alert", hidden: true });
   let generation = 0;
+  let lastTotal = 0;
+
+  // Selection and bulk actions: boxes on the cards, a panel while anything is selected.
+  const pagePaths = () => [...grid.querySelectorAll(".item")].map((el) => el.dataset.path);
+  const syncSelection = () => {
+    for (const el of grid.querySelectorAll(".item")) {
+      const on = selection.has(el.dataset.path);
+      el.classList.toggle("selected", on);
+      const box = el.querySelector(".select-box");
+      if (box) box.checked = on;
+    }
+    bulk.update();
+  };
+  const selection = new Selection(() => syncSelection());
+  const bulk = bulkPanel(datasetId, selection, () => { listing.everything = null; load(); });
+  // The listing's filter, as the bulk endpoint's `select.filter` takes it.
+  const currentFilter = () => {
+    const filter = { media: true };
+    if (state.q) filter.q = state.q;
+    if (state.folder) filter.folder = state.folder;
+    if (state.missing) filter.missing = "caption";
+    return filter;
+  };
+  const selectAll = h("button", { type: "button", id: "select-all", onclick: () => selection.selectMatching(currentFilter(), lastTotal) }, "Select all matching");
 
   const openAt = (card) => openDetail({
     datasetId,
@@ -242,7 +273,11 @@ export async function renderDataset(view, datasetId, params) {
       }
       api.releaseMedia(grid);
       const home = captionHome(entries);
-      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata) : imageCard(datasetId, entry, loader, openAt, home))));
+      const select = (path) => selectBox(path, selection, pagePaths);
+      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata, select, openAt) : imageCard(datasetId, entry, loader, openAt, home, select))));
+      lastTotal = total;
+      selectAll.textContent = `Select all ${total.toLocaleString()} matching`;
+      syncSelection();
       for (const el of grid.children) el.setAttribute("role", "listitem");
       const first = grid.querySelector(".item");
       if (first) first.tabIndex = 0;
@@ -257,13 +292,19 @@ export async function renderDataset(view, datasetId, params) {
     }
   };
 
-  const pager = filterBar(params, state, load);
+  const pager = filterBar(params, state, () => {
+    // A new filter: "all matching" meant the old one (paging keeps it).
+    if (selection.matching && JSON.stringify(selection.matching.filter) !== JSON.stringify(currentFilter())) selection.clear();
+    load();
+  });
   const nav = keyboard(grid, pager, openAt);
   const upload = uploadZone(datasetId, () => { listing.everything = null; load(); }, { audio });
 
   clear(view,
     datasetHeader(dataset, "gallery", { pairs }),
     pager.root,
+    h("div", { class: "select-bar" }, selectAll),
+    bulk.root,
     upload.root,
     listError,
     grid,

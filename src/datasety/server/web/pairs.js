@@ -37,6 +37,16 @@ function compare(datasetId, pair) {
     image(datasetId, pair.target, 512, `${pair.base} target`, null),
     h("div", { class: "compare-over" }, image(datasetId, pair.input, 512, `${pair.base} input`, fit)),
     h("span", { class: "compare-line", "aria-hidden": "true" }));
+  // The mask over both, as strong as its slider says (0: hidden).
+  let maskControl = null;
+  if (pair.mask) {
+    const mask = image(datasetId, pair.mask, 512, `${pair.base} mask`, null);
+    mask.classList.add("mask-over");
+    frame.append(mask);
+    const opacity = h("input", { type: "range", min: 0, max: 100, value: 0, class: "mask-opacity", "aria-label": `Mask overlay opacity of ${pair.base}` });
+    opacity.addEventListener("input", () => frame.style.setProperty("--mask", String(opacity.value / 100)));
+    maskControl = h("label", { class: "check mask-control" }, "Mask overlay", opacity);
+  }
   const slider = h("input", { type: "range", min: 0, max: 100, value: 50, class: "compare-slider", "aria-label": `Compare input and target of ${pair.base}` });
   slider.addEventListener("input", () => frame.style.setProperty("--pos", `${slider.value}%`));
   // Dragging on the picture moves the slider too.
@@ -49,7 +59,8 @@ function compare(datasetId, pair) {
   frame.addEventListener("pointerdown", (event) => { frame.setPointerCapture(event.pointerId); drag(event); });
   frame.addEventListener("pointermove", (event) => { if (frame.hasPointerCapture(event.pointerId)) drag(event); });
   return h("figure", { class: "compare" }, frame, slider,
-    h("figcaption", { class: "compare-labels" }, h("span", {}, "◀ input"), h("span", {}, "target ▶")));
+    h("figcaption", { class: "compare-labels" }, h("span", {}, "◀ input"), h("span", {}, "target ▶")),
+    maskControl);
 }
 
 function pairCard(datasetId, pair, home, useMetadata) {

@@ -28,7 +28,7 @@ from datasety.server.store import Store
 # Modules of datasety.server.routes, in the order their routes are matched. Each exposes
 # `router`; one may also expose `lifespan(app)`, an async context manager entered once the
 # store is open (the jobs runner starts and stops there).
-ROUTE_MODULES: list[str] = ["datasets", "files", "jobs", "commands", "docs", "web"]
+ROUTE_MODULES: list[str] = ["datasets", "files", "curation", "jobs", "commands", "docs", "web"]
 
 DESCRIPTION = """The datasety REST API (spec/server-api.txt). Every error answers
 `{"error": "..."}`. With a token, every /v1 request needs `Authorization: Bearer <token>`."""

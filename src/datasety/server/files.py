@@ -14,7 +14,7 @@ import binascii
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from datasety.core import layout
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
-from datasety.server import caption_home, fsroot, image_check
+from datasety.server import caption_home, caption_targets, fsroot, history, image_check
 from datasety.server.bodies import body_chunks, optional_str
 from datasety.server.errors import ApiError
 from datasety.server.fsroot import FILE_NOT_FOUND, DatasetRoot, Slot
@@ -294,10 +294,22 @@ def check_write(root: DatasetRoot, rel: str, plan: WritePlan) -> None:
 
 
 def apply_write(
-    root: DatasetRoot, rel: str, plan: WritePlan, lock: threading.Lock, exclusive: bool
+    root: DatasetRoot,
+    rel: str,
+    plan: WritePlan,
+    lock: threading.Lock,
+    exclusive: bool,
+    record: Callable[[list[history.Change]], None] | None = None,
 ) -> dict[str, str]:
-    """Carry out a validated JSON write to ``rel``; returns the sidecar paths it wrote."""
+    """Carry out a validated JSON write to ``rel``; returns the sidecar paths it wrote.
+    ``record`` is given the caption changes made (the caption history)."""
     written: dict[str, str] = {}
+    targets = []
+    if plan.caption is not None:
+        targets.append(caption_targets.target_for(root, rel))
+    if plan.metadata is not None:
+        targets.append(caption_targets.row_target(rel))
+    before = caption_targets.read_many(root, targets) if record and targets else {}
     # Checked before the data is written, so a refused sidecar writes nothing at all.
     check_write(root, rel, plan)
     if plan.data is not None:
@@ -314,6 +326,9 @@ def apply_write(
             written["caption_path"] = write_caption(root, rel, plan.caption, home)
     if plan.metadata is not None:
         written["metadata_path"] = write_metadata(root, rel, plan.metadata, lock)
+    if record is not None and targets:
+        after = caption_targets.read_many(root, targets)
+        record([history.Change(t, rel, before[t], after[t]) for t in targets])
     return written
 
 

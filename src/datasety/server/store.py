@@ -65,6 +65,48 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0003_job_gpu",
         "ALTER TABLE jobs ADD COLUMN gpu TEXT;",
     ),
+    (
+        # Caption history and undo (server/history.py): every caption change made through the
+        # server with the text it replaced; `target` is a caption file's dataset path or
+        # "metadata.csv#<row id>"; NULL before/after: the file or row did not exist. A bulk
+        # operation's changes share its `operation_id`; its file moves (trash, move) are
+        # `file_moves` rows (`dest` relative to the dataset, or absolute in the trash).
+        "0004_caption_history",
+        """
+        CREATE TABLE operations (
+            id TEXT PRIMARY KEY,
+            dataset_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            params TEXT NOT NULL,
+            items INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            undone_at REAL
+        );
+        CREATE INDEX operations_by_dataset ON operations (dataset_id, created_at);
+        CREATE TABLE caption_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dataset_id TEXT NOT NULL,
+            target TEXT NOT NULL,
+            item TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            source TEXT NOT NULL,
+            operation_id TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX caption_history_by_target ON caption_history (dataset_id, target, id);
+        CREATE INDEX caption_history_by_item ON caption_history (dataset_id, item, id);
+        CREATE INDEX caption_history_by_operation ON caption_history (operation_id);
+        CREATE INDEX caption_history_by_time ON caption_history (created_at);
+        CREATE TABLE file_moves (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            operation_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dest TEXT NOT NULL
+        );
+        CREATE INDEX file_moves_by_operation ON file_moves (operation_id);
+        """,
+    ),
 ]
 
 DATASET_NOT_FOUND = "Dataset not found"

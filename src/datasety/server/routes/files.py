@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from datasety.core.errors import NotFoundError
-from datasety.server import datasets, downloads, files, json_upload, multipart, thumbnails
+from datasety.server import (
+    datasets,
+    downloads,
+    files,
+    history,
+    json_upload,
+    multipart,
+    thumbnails,
+)
 from datasety.server.bodies import is_json
 from datasety.server.catalog import Catalog
 from datasety.server.catalog import Query as ListingQuery
@@ -146,8 +154,20 @@ async def _write_json(
         return {}, True
     lock = request.app.state.locks.get(dataset_id)
     plan, exclusive = body.plan, exclusive and not body.has_data
-    written = await run_in_threadpool(files.apply_write, root, rel, plan, lock, exclusive)
+    written = await run_in_threadpool(
+        files.apply_write, root, rel, plan, lock, exclusive, _recorder(request, dataset_id)
+    )
     return written, body.has_data
+
+
+def _recorder(request: Request, dataset_id: str) -> Callable[[list[history.Change]], None]:
+    """Records a write's caption changes in the caption history."""
+    store = request.app.state.store
+
+    def record(changes: list[history.Change]) -> None:
+        history.record(store, dataset_id, changes, "put")
+
+    return record
 
 
 def _checker(root: DatasetRoot, rel: str) -> Callable[[files.WritePlan], Awaitable[None]]:
@@ -170,7 +190,9 @@ async def _write_form(
     if form.plan.empty:
         return {}
     lock = request.app.state.locks.get(dataset_id)
-    return await run_in_threadpool(files.apply_write, root, rel, form.plan, lock, False)
+    return await run_in_threadpool(
+        files.apply_write, root, rel, form.plan, lock, False, _recorder(request, dataset_id)
+    )
 
 
 def _noted(request: Request, dataset_id: str, *rels: str | None) -> None:

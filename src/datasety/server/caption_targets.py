@@ -1,0 +1,128 @@
+"""Caption texts by *target*: a caption file's dataset path (``a.txt``) or an audio file's
+``metadata.csv`` row (``metadata.csv#<row id>``), read and written many at a time.
+
+A bulk edit of 5,000 captions writes 5,000 files: each goes to a temporary file beside it,
+all of them are flushed to disk with one ``sync`` (not 5,000 ``fsync`` calls), then each is
+renamed into place, so a reader or a crash still never sees half a caption. The
+``metadata.csv`` rows of one call are one rewrite of that file, under the dataset's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import threading
+from collections.abc import Mapping
+
+from datasety.core import layout
+from datasety.core.errors import NotFoundError
+from datasety.server import caption_home, fsroot
+from datasety.server.fsroot import DatasetRoot, Slot
+from datasety.server.listing import CAPTION_READ_LIMIT
+
+ROW_PREFIX = layout.METADATA_CSV + "#"
+
+
+def row_target(audio_rel: str) -> str:
+    """The target of ``audio_rel``'s ``metadata.csv`` row."""
+    return ROW_PREFIX + layout.metadata_id(audio_rel)
+
+
+def is_row(target: str) -> bool:
+    return target.startswith(ROW_PREFIX)
+
+
+def target_for(root: DatasetRoot, media_rel: str) -> str:
+    """Where the caption of ``media_rel`` lives, or would go (the dataset's convention)."""
+    home = caption_home.destination(root, media_rel)
+    return row_target(media_rel) if home == caption_home.METADATA else home
+
+
+def read_many(root: DatasetRoot, targets: list[str]) -> dict[str, str | None]:
+    """The current text of each target (None: no such file or row)."""
+    rows = _metadata_rows(root) if any(is_row(t) for t in targets) else {}
+    texts: dict[str, str | None] = {}
+    for target in targets:
+        if is_row(target):
+            texts[target] = rows.get(target[len(ROW_PREFIX) :])
+            continue
+        try:
+            texts[target] = root.read(target, CAPTION_READ_LIMIT).decode("utf-8", "replace")
+        except NotFoundError:
+            texts[target] = None
+    return texts
+
+
+def _metadata_rows(root: DatasetRoot) -> dict[str, str]:
+    try:
+        raw = root.read(layout.METADATA_CSV)
+    except NotFoundError:
+        return {}
+    return layout.parse_metadata(raw.decode("utf-8", "replace"))
+
+
+def write_many(root: DatasetRoot, texts: Mapping[str, str | None], lock: threading.Lock) -> None:
+    """Set each target to its text (None: remove the file or row), each file atomically."""
+    rows = {t[len(ROW_PREFIX) :]: text for t, text in texts.items() if is_row(t)}
+    sidecars = {t: text for t, text in texts.items() if not is_row(t)}
+    staged: list[tuple[Slot, str]] = []
+    try:
+        for target, text in sidecars.items():
+            if text is None:
+                continue
+            slot = root.walk(target, create=True)
+            fd, tmp = fsroot.write_new(slot)
+            staged.append((slot, tmp))
+            try:
+                fsroot.write_all(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
+        if staged:
+            _sync(root.fd)  # every staged file on disk before any is renamed into place
+        for slot, tmp in staged:
+            fsroot.install(slot, tmp, exclusive=False)
+    finally:
+        for slot, tmp in staged:
+            fsroot.remove_quietly(slot.fd, tmp)
+            slot.close()
+    for target, text in sidecars.items():
+        if text is None:
+            gone = contextlib.suppress(NotFoundError, FileNotFoundError)
+            with gone, root.walk(target, follow_last=False) as slot:
+                os.unlink(slot.entry, dir_fd=slot.fd)
+    if rows:
+        _write_rows(root, rows, lock)
+
+
+def _sync(root_fd: int) -> None:
+    """Flush the file system of ``root_fd`` (syncfs: one call for every staged file); where
+    there is no syncfs, every file system (sync)."""
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None or syncfs(root_fd) != 0:
+        os.sync()
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _write_rows(root: DatasetRoot, rows: Mapping[str, str | None], lock: threading.Lock) -> None:
+    with lock:
+        try:
+            raw = root.read(layout.METADATA_CSV)
+            content = raw.decode("utf-8", "surrogateescape")
+        except NotFoundError:
+            content = ""
+        for row_id, text in rows.items():
+            if text is None:
+                content = layout.remove_metadata_row(content, row_id) or content
+            else:
+                content = layout.set_metadata_row(content, row_id, text)
+        with root.walk(layout.METADATA_CSV, create=True) as slot:
+            fsroot.write_atomic(slot, content.encode("utf-8", "surrogateescape"))

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -20,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from datasety.commands.server import bind_socket
 from datasety.server.connections import protocol_with
+from tests.server.test_process import Server, free_port
 
 LIMIT = 10.0  # seconds a test waits before calling a connection "never closed"
 
@@ -178,3 +180,21 @@ def test_the_servers_own_time_never_counts_against_the_client() -> None:
             assert exchange(conn, upload % len(body) + body).endswith(str(len(body)).encode())
             time.sleep(0.5)
             assert exchange(conn, GET).endswith(b"\r\n\r\n0")
+
+
+@pytest.mark.slow
+def test_the_read_timeout_flag_reaches_the_server(tmp_path: Path) -> None:
+    """``datasety server --read-timeout 1``: a silent connection is closed, a real request on a
+    kept-alive connection is answered (Nagle off: the flag's server is the same protocol)."""
+    server = Server(
+        "--port", str(free_port()), "--data-dir", str(tmp_path / "data"), "--read-timeout", "1"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            request = f"GET /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+            assert exchange(conn, request.encode()).endswith(b'{"datasets":[]}')
+            assert closed_within(conn) < LIMIT
+        with socket.create_connection(("127.0.0.1", server.port)) as idle:
+            assert closed_within(idle) >= 0.9
+    finally:
+        server.stop()

@@ -316,10 +316,11 @@ class Catalog:
             self._refresh()
             return self._select(query)
 
-    def caption_of(self, entry: Entry) -> tuple[str, bool]:
-        """An entry's caption, and whether it is a ``metadata.csv`` row."""
+    def captions_of(self, entries: list[Entry]) -> list[tuple[str, bool]]:
+        """Each entry's caption, and whether it is a ``metadata.csv`` row (one folder
+        descriptor per folder, as a listing reads them)."""
         with self._lock, _CaptionReader(self) as reader:
-            return self._caption(entry, reader)
+            return [self._caption(entry, reader) for entry in entries]
 
     def image_size(self, entry: Entry) -> Size | None:
         """The (width, height) of an entry's image (a pair's target), or None."""

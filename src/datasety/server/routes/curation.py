@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from datasety.core import layout
-from datasety.server import bulk, caption_targets, datasets, history
+from datasety.server import bulk, caption_targets, datasets, history, stats
 from datasety.server.bodies import read_json_object
 from datasety.server.catalog import Catalog
 from datasety.server.errors import error_responses
@@ -111,6 +111,43 @@ class RestoreOut(BaseModel):
     text: str | None
 
 
+class CountOut(BaseModel):
+    count: int
+
+
+class ResolutionOut(CountOut):
+    width: int
+    height: int
+
+
+class RatioOut(CountOut):
+    ratio: str
+
+
+class WordOut(CountOut):
+    word: str
+
+
+class TagOut(CountOut):
+    tag: str
+
+
+class StatsOut(BaseModel):
+    entries: int = Field(description="Entries with an image, audio or video file")
+    files: int
+    kinds: dict[str, int]
+    captions: dict[str, Any] = Field(
+        description="with, without, coverage (0-1), and datasety inspect's caption statistics"
+    )
+    resolutions: list[ResolutionOut]
+    aspect_ratios: list[RatioOut]
+    top_words: list[WordOut]
+    top_tags: list[TagOut]
+    lint: dict[str, list[Any]] | None = Field(
+        None, description="With lint=true: datasety inspect's findings"
+    )
+
+
 def _json_body(model: type[BaseModel]) -> dict[str, object]:
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -187,7 +224,31 @@ def _restore(request: Request, dataset_id: str, version_id: int) -> dict[str, An
     }
 
 
+def _stats(request: Request, dataset_id: str, top: int, lint: bool) -> dict[str, Any]:
+    _, root, catalog = _open(request, dataset_id)
+    root.close()
+    out = stats.dataset_stats(catalog, top)
+    if lint:
+        out["lint"] = stats.lint(catalog.root)
+    return out
+
+
 # -- routes -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/stats",
+    summary="Counts, caption coverage, histograms, top words/tags (and lint findings)",
+    responses={200: {"model": StatsOut}, **error_responses(400, 403, 404)},
+)
+async def get_stats(
+    request: Request,
+    dataset_id: str,
+    top: int = Query(50, ge=1, le=1000, description="Length of the word and tag lists"),
+    lint: bool = Query(False, description="Add datasety inspect's findings (decodes every image)"),
+) -> JSONResponse:
+    """The dataset's statistics, from the listing's catalog (image headers, no decoding)."""
+    return JSONResponse(await run_in_threadpool(_stats, request, dataset_id, top, lint))
 
 
 @router.post(

@@ -185,3 +185,54 @@ def test_question_mark_shows_the_shortcuts_and_the_theme_toggle_sticks(
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     page.click("#theme-toggle")
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
+
+
+# -- build 5: folder tree ----------------------------------------------------------------------
+
+DROP_PNG = """async (png) => {
+  const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+  transfer.items.add(new File(["dropped into extra"], "dropped.txt", { type: "text/plain" }));
+  const target = document.getElementById("dropzone");
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    const init = { bubbles: true, cancelable: true, dataTransfer: transfer };
+    target.dispatchEvent(new DragEvent(type, init));
+  }
+}"""
+
+
+def test_the_folder_tree_filters_the_gallery_and_uploads_go_into_the_chosen_folder(
+    page: Page, server: Server, shapes: tuple[Path, dict]
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    folder, dataset = shapes
+    open_view(page, server, f"/d/{dataset['id']}")
+    tree = page.locator("#folder-tree")
+    expect(tree.locator('[data-folder=""]')).to_contain_text("All files4")
+    expect(tree.locator('[data-folder="extra"]')).to_contain_text("extra2")
+    tree.locator('[data-folder="extra"]').click()
+    expect(page.locator("#page-range")).to_have_text("1–2 of 2")
+    assert shown_paths(page) == ["extra/square.png", "extra/tiny.png"]
+    expect(tree.locator('[data-folder="extra"]')).to_have_attribute("aria-current", "true")
+    expect(page.locator("#upload-where")).to_have_text("Into extra/")
+    assert "folder=extra" in page.url
+
+    png = io.BytesIO()
+    Image.new("RGB", (24, 24), RED).save(png, "PNG")
+    page.evaluate(DROP_PNG, base64.b64encode(png.getvalue()).decode())
+    expect(page.locator('#uploads li[data-name="dropped.png"]')).to_have_attribute(
+        "data-state", "done"
+    )
+    assert (folder / "extra" / "dropped.png").read_bytes() == png.getvalue()
+    assert (folder / "extra" / "dropped.txt").read_text() == "dropped into extra"
+    assert not (folder / "dropped.png").exists()
+    expect(page.locator("#page-range")).to_have_text("1–3 of 3")
+    expect(tree.locator('[data-folder="extra"]')).to_contain_text("extra3")
+
+    tree.locator('[data-folder=""]').click()
+    expect(page.locator("#page-range")).to_have_text("1–5 of 5")

@@ -6,6 +6,7 @@ import * as api from "./api.js";
 import { bulkPanel } from "./bulk.js";
 import { captionEditor, captionHome, entryTarget, sidecarTarget } from "./caption.js";
 import { openDetail } from "./detail.js";
+import { folderTree } from "./folders.js";
 import { clear, formatBytes, h } from "./dom.js";
 import { hasPairs, kindOf, Listing, primaryPath } from "./listing.js";
 import { Selection, selectBox } from "./selection.js";
@@ -298,17 +299,25 @@ export async function renderDataset(view, datasetId, params) {
     load();
   });
   const nav = keyboard(grid, pager, openAt);
-  const upload = uploadZone(datasetId, () => { listing.everything = null; load(); }, { audio });
+  const tree = folderTree(datasetId, () => state.folder, (folder) => {
+    pager.setFolder(folder);
+    tree.draw();
+    upload.showWhere();
+  });
+  const upload = uploadZone(datasetId, () => { listing.everything = null; load(); tree.reload(); }, { audio, folder: () => state.folder });
 
   clear(view,
     datasetHeader(dataset, "gallery", { pairs }),
-    pager.root,
-    h("div", { class: "select-bar" }, selectAll),
-    bulk.root,
-    upload.root,
-    listError,
-    grid,
-    empty);
+    h("div", { class: "with-sidebar" },
+      tree.root,
+      h("div", { class: "main-column" },
+        pager.root,
+        h("div", { class: "select-bar" }, selectAll),
+        bulk.root,
+        upload.root,
+        listError,
+        grid,
+        empty)));
   await load();
   return () => {
     loader.disconnect();

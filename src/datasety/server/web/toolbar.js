@@ -107,6 +107,12 @@ export function filterBar(params, state, onChange, { missingFilter = true } = {}
       prev.disabled = state.offset <= 0;
       next.disabled = state.offset + shown >= total;
     },
+    // Show only what is under `folder` (the folder tree).
+    setFolder(folder) {
+      state.folder = folder;
+      state.offset = 0;
+      save();
+    },
     // Move one page (keyboard navigation past the first or last item).
     step(direction) {
       const target = state.offset + direction * state.limit;

@@ -1,4 +1,4 @@
-// Upload by drag and drop (or a file picker) into the dataset's root folder, with per-file
+// Upload by drag and drop (or a file picker) into the dataset's folder chosen in the tree, with per-file
 // progress. Media files go up as raw bytes; a .txt with the same base name as a dropped file
 // becomes that file's caption ({"caption": ...}); any other .txt is uploaded as it is.
 
@@ -32,32 +32,43 @@ function progressRow(name) {
   return {
     row,
     progress(fraction) { bar.value = fraction; state.textContent = `${Math.round(fraction * 100)}%`; row.dataset.state = "uploading"; },
+    // Bytes are up, a second request (the caption) is still to come: not done yet.
+    step(text) { bar.value = 1; state.textContent = text; },
     done(text = "Done") { bar.value = 1; state.textContent = text; row.dataset.state = "done"; },
     failed(message) { state.textContent = message; row.dataset.state = "failed"; row.classList.add("error"); },
   };
 }
 
-async function uploadOne(datasetId, { file, caption }, ui) {
+async function uploadOne(datasetId, { file, caption }, ui, folder) {
+  const path = folder ? `${folder}/${file.name}` : file.name;
   ui.progress(0);
-  await api.uploadBytes(datasetId, file.name, file, (f) => ui.progress(f));
+  await api.uploadBytes(datasetId, path, file, (f) => ui.progress(f));
   if (caption) {
-    ui.done("Caption…");
-    await api.createFile(datasetId, file.name, { caption: await caption.text() });
+    ui.step("Caption…");
+    await api.createFile(datasetId, path, { caption: await caption.text() });
   }
   ui.done(caption ? "Done, with caption" : "Done");
 }
 
-export function uploadZone(datasetId, onUploaded, { audio = false } = {}) {
+// `folder()`: the folder uploads go into ("" for the dataset's own).
+export function uploadZone(datasetId, onUploaded, { audio = false, folder = () => "" } = {}) {
   const list = h("ul", { class: "uploads", id: "uploads" });
+  const where = h("p", { class: "muted upload-where", id: "upload-where" });
   const picker = h("input", { type: "file", multiple: true, id: "upload-picker", class: "visually-hidden" });
   const zone = h("section", { class: "dropzone", id: "dropzone", "aria-label": "Upload" },
     h("p", {}, audio ? "Drop audio files and their .txt transcripts here, or " : "Drop images and their .txt captions here, or ",
       h("label", { for: "upload-picker", class: "link" }, "choose files"), "."),
-    picker, list);
+    where, picker, list);
+  // Say where the files will land: the folder chosen in the tree, if any.
+  const showWhere = () => {
+    const target = folder();
+    where.textContent = target ? `Into ${target}/` : "";
+  };
 
   const run = async (files) => {
     const plan = planUpload(files);
     if (!plan.length) return;
+    const target = folder();
     const rows = plan.map((item) => progressRow(item.file.name));
     list.replaceChildren(...rows.map((r) => r.row));
     // Two at a time: steady progress without flooding a small server.
@@ -67,7 +78,7 @@ export function uploadZone(datasetId, onUploaded, { audio = false } = {}) {
       while (next < plan.length) {
         const i = next++;
         try {
-          await uploadOne(datasetId, plan[i], rows[i]);
+          await uploadOne(datasetId, plan[i], rows[i], target);
           uploaded += 1;
         } catch (err) {
           rows[i].failed(err.message);
@@ -98,9 +109,11 @@ export function uploadZone(datasetId, onUploaded, { audio = false } = {}) {
   document.addEventListener("dragover", onOver);
   document.addEventListener("drop", onDrop);
 
+  showWhere();
   return {
     root: zone,
     run,
+    showWhere,
     dispose() {
       document.removeEventListener("dragenter", onEnter);
       document.removeEventListener("dragleave", onLeave);

@@ -236,3 +236,39 @@ def test_the_folder_tree_filters_the_gallery_and_uploads_go_into_the_chosen_fold
 
     tree.locator('[data-folder=""]').click()
     expect(page.locator("#page-range")).to_have_text("1–5 of 5")
+
+
+# -- build 3: stats ----------------------------------------------------------------------------
+
+
+def test_stats_panel_counts_histograms_terms_that_filter_and_findings_that_link(
+    page: Page, server: Server, shapes: tuple[Path, dict]
+) -> None:
+    folder, dataset = shapes
+    (folder / "orphan.txt").write_text("a caption of nothing")
+    (folder / "extra" / "tiny_copy.png").write_bytes((folder / "extra" / "tiny.png").read_bytes())
+    open_view(page, server, f"/d/{dataset['id']}")
+    page.get_by_role("link", name="Stats").click()
+    page.wait_for_selector("#stats")
+    expect(page.locator("#stat-counts")).to_contain_text("Items5")
+    expect(page.locator("#caption-summary")).to_contain_text("60% captioned: 3 with, 2 without")
+    expect(page.locator("#resolutions li")).to_have_count(4)  # two are 10x10
+    expect(page.locator("#aspect-ratios")).to_contain_text("1:1")
+    expect(page.locator('#top-tags a[data-term="studio"]')).to_contain_text("studio 2")
+
+    expect(page.locator('#lint [data-kind="captions_without_images"]')).to_contain_text(
+        "orphan.txt"
+    )
+    duplicates = page.locator('#lint [data-kind="exact_duplicates"]')
+    expect(duplicates).to_contain_text("extra/tiny.png")
+    duplicates.locator('a[data-path="extra/tiny_copy.png"]').click()
+    page.wait_for_selector("#gallery")
+    expect(page.locator("#gallery .item")).to_have_count(1)
+    assert shown_paths(page) == ["extra/tiny_copy.png"]
+
+    page.go_back()
+    page.wait_for_selector("#stats")
+    page.locator('#top-tags a[data-term="studio"]').click()
+    page.wait_for_selector("#gallery")
+    expect(page.locator("#page-range")).to_have_text("1–2 of 2")
+    expect(page.locator("#filter-text")).to_have_value("studio")

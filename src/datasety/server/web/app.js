@@ -4,6 +4,7 @@
 //   #/                      datasets
 //   #/d/<id>?q=&missing=    a dataset: gallery (images) or rows (audio)
 //   #/d/<id>/pairs          the dataset's pairs (?group=true)
+//   #/d/<id>/stats          the dataset's stats, findings and bulk operations
 //   #/jobs?dataset=<id>     run form and job list
 
 import { releaseMedia } from "./api.js";
@@ -12,6 +13,7 @@ import { renderDataset } from "./gallery.js";
 import { renderJobs } from "./jobs.js";
 import { renderPairs } from "./pairs.js";
 import { initShortcuts } from "./shortcuts.js";
+import { renderStats } from "./stats.js";
 import { initTheme } from "./theme.js";
 
 initTheme();
@@ -30,6 +32,7 @@ function parseHash() {
 function route() {
   const { parts, params } = parseHash();
   if (parts[0] === "d" && parts[1] && parts[2] === "pairs") return ["datasets", () => renderPairs(view, parts[1], params)];
+  if (parts[0] === "d" && parts[1] && parts[2] === "stats") return ["datasets", () => renderStats(view, parts[1])];
   if (parts[0] === "d" && parts[1]) return ["datasets", () => renderDataset(view, parts[1], params)];
   if (parts[0] === "jobs") return ["jobs", () => renderJobs(view, params)];
   return ["datasets", () => renderDatasets(view)];

@@ -15,6 +15,7 @@ export function datasetHeader(dataset, active, { pairs = true } = {}) {
     h("nav", { class: "tabs", "aria-label": "Dataset views" },
       tab("gallery", `#/d/${id}`, dataset.type === "audio" ? "Files" : "Gallery"),
       pairs || active === "pairs" ? tab("pairs", `#/d/${id}/pairs`, "Pairs") : null,
+      tab("stats", `#/d/${id}/stats`, "Stats"),
       tab("jobs", `#/jobs?dataset=${id}`, "Run a job")),
   );
 }

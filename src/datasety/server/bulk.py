@@ -223,12 +223,13 @@ class Context:
 
 
 def run(
-    root: DatasetRoot, entries: list[Entry], request: Request, context: Context
+    catalog: Catalog, root: DatasetRoot, entries: list[Entry], request: Request, context: Context
 ) -> dict[str, Any]:
-    """Preview or apply ``request`` over ``entries``; the answer's JSON."""
+    """Preview or apply ``request`` over ``entries`` (selected from ``catalog``); the
+    answer's JSON."""
     edit = request.edit
     if edit.op in CAPTION_OPS:
-        items = _caption_items(root, entries, edit)
+        items = _caption_items(catalog, root, entries, edit)
     else:
         items = _file_items(root, entries, edit)
     changing = [item for item in items if item["status"] == "change"]
@@ -256,12 +257,15 @@ def _settled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
 
 
-def _caption_items(root: DatasetRoot, entries: list[Entry], edit: Edit) -> list[dict[str, Any]]:
-    targets = [_target(root, entry) for entry in entries]
-    current = caption_targets.read_many(root, targets)
+def _caption_items(
+    catalog: Catalog, root: DatasetRoot, entries: list[Entry], edit: Edit
+) -> list[dict[str, Any]]:
+    # The catalog's captions: fresh (the selection refreshed it) and, once listed, in memory.
+    captions = catalog.captions_of(entries)
     items = []
-    for entry, target in zip(entries, targets, strict=True):
-        before = current[target]
+    for entry, (text, from_metadata) in zip(entries, captions, strict=True):
+        target = _target(root, entry)
+        before = text if entry.caption_file is not None or from_metadata else None
         after = edit.caption(before or "")
         unchanged = after == (before or "") if before is None else after == before
         items.append(

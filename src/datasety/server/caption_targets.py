@@ -1,10 +1,15 @@
 """Caption texts by *target*: a caption file's dataset path (``a.txt``) or an audio file's
 ``metadata.csv`` row (``metadata.csv#<row id>``), read and written many at a time.
 
-A bulk edit of 5,000 captions writes 5,000 files: each goes to a temporary file beside it,
-all of them are flushed to disk with one ``sync`` (not 5,000 ``fsync`` calls), then each is
-renamed into place, so a reader or a crash still never sees half a caption. The
-``metadata.csv`` rows of one call are one rewrite of that file, under the dataset's lock.
+A bulk edit of 5,000 captions writes 5,000 files: each goes to a temporary file beside it and
+is renamed into place, so a reader never sees half a caption; the file system is flushed once
+at the end (``syncfs``), before the answer says the captions are written, not with an
+``fsync`` per file: on this project's ext4 box, 5,000 fsyncs (or a flush before the renames,
+which makes each rename wait on the journal) take 10-20 s against well under one. ext4 (the
+default ``auto_da_alloc``) writes a file renamed over another before the rename commits, so a
+crash leaves each caption old or new; a file system without that guarantee (XFS) could leave
+an empty caption after a crash mid-operation, which the operation's history still restores.
+The ``metadata.csv`` rows of one call are one rewrite of that file, under the dataset's lock.
 """
 
 from __future__ import annotations
@@ -79,10 +84,10 @@ def write_many(root: DatasetRoot, texts: Mapping[str, str | None], lock: threadi
                 fsroot.write_all(fd, text.encode("utf-8"))
             finally:
                 os.close(fd)
-        if staged:
-            _sync(root.fd)  # every staged file on disk before any is renamed into place
         for slot, tmp in staged:
             fsroot.install(slot, tmp, exclusive=False)
+        if staged:
+            _sync(root.fd)  # all on disk before the caller says they are written
     finally:
         for slot, tmp in staged:
             fsroot.remove_quietly(slot.fd, tmp)
@@ -100,8 +105,15 @@ def _sync(root_fd: int) -> None:
     """Flush the file system of ``root_fd`` (syncfs: one call for every staged file); where
     there is no syncfs, every file system (sync)."""
     syncfs = getattr(_libc(), "syncfs", None)
-    if syncfs is None or syncfs(root_fd) != 0:
-        os.sync()
+    if syncfs is not None:
+        # The dataset's descriptor may be O_PATH, which syncfs refuses: open it for reading.
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
 
 
 @functools.cache

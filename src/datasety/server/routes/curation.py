@@ -179,7 +179,7 @@ def _bulk(request: Request, dataset_id: str, parsed: bulk.Request) -> dict[str, 
     dataset_id, root, catalog = _open(request, dataset_id)
     with root:
         entries = bulk.select(catalog, root, parsed)
-        return bulk.run(root, entries, parsed, _context(request, dataset_id, catalog))
+        return bulk.run(catalog, root, entries, parsed, _context(request, dataset_id, catalog))
 
 
 def _undo(request: Request, dataset_id: str, operation_id: str) -> dict[str, Any]:

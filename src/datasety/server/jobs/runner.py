@@ -42,8 +42,8 @@ from typing import Any
 
 from datasety.commands.invocation import argv_wants_accelerator, recheck_argv
 from datasety.core.confinement import Confinement, job_env
-from datasety.core.errors import DatasetyError, NotFoundError
-from datasety.server.jobs import logs
+from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
+from datasety.server.jobs import logs, manifest
 from datasety.server.jobs.executor import Executor, Handle, Outcome
 from datasety.server.jobs.local import LocalExecutor
 from datasety.server.jobs.records import (
@@ -209,6 +209,16 @@ class JobRunner:
         positions = self._queue_positions() if row.status == QUEUED else {}
         return self._to_json(row, positions, logs.tail_output(self._log(row.id)))
 
+    def revert(self, job_id: str) -> dict[str, Any]:
+        """Undo what an ended job did to captions and remove the files it created (see
+        :mod:`datasety.server.jobs.manifest`); 404 unknown, 409 while it has not ended."""
+        row = self.records.get(job_id)
+        if row is None:
+            raise NotFoundError(JOB_NOT_FOUND)
+        if row.ended_at is None:
+            raise ConflictError("Job has not ended")
+        return manifest.revert(self.jobs_dir, job_id)
+
     def list(self) -> list[dict[str, Any]]:
         """Every job, newest first, each with only the last lines of its output."""
         positions = self._queue_positions()
@@ -300,6 +310,11 @@ class JobRunner:
         # can use a GPU the scheduler did not give it.
         env = {"CUDA_VISIBLE_DEVICES": gpu or ""} if self.gpus else {}
         try:
+            # What its folders hold now, so that POST /v1/jobs/<id>/revert can undo it.
+            manifest.snapshot(self.jobs_dir, row.id, row.argv)
+        except (OSError, ValueError) as exc:
+            log.warning("job %s: no snapshot (%s)", row.id, exc)
+        try:
             handle = self.executor.start(row.id, row.argv, env)
         except (OSError, ValueError) as exc:
             # ValueError: an argv the OS cannot take (a NUL byte); the row must not stay
@@ -375,6 +390,10 @@ class JobRunner:
         else:
             status, error = FAILED, self._failure_reason(row.id, code)
         self.records.finish(row.id, status, code, error, progress)
+        try:
+            manifest.record_end(self.jobs_dir, row.id)
+        except (OSError, ValueError) as exc:
+            log.warning("job %s: no manifest (%s)", row.id, exc)
         self.prune()
 
     def _failure_reason(self, job_id: str, code: int) -> str:

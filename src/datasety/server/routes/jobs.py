@@ -14,6 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from datasety.commands.invocation import build_argv
 from datasety.core.confinement import Confinement
@@ -185,6 +186,27 @@ async def cancel_job(request: Request, job_id: str) -> JSONResponse:
     group, SIGKILL after ``--kill-grace`` seconds."""
     _runner(request).cancel(job_id)
     return JSONResponse({"status": "cancelled"})
+
+
+class Reverted(BaseModel):
+    status: Literal["reverted"]
+    restored: int = Field(description="Caption files (.txt, metadata.csv) written back")
+    removed: int = Field(description="Files the job created, removed")
+    not_restored: list[str] = Field(
+        description="Other files the job overwrote (not snapshotted: left as they are)"
+    )
+
+
+@router.post(
+    "/{job_id}/revert",
+    summary="Undo a job: captions it overwrote written back, files it created removed",
+    responses={200: {"model": Reverted}, **error_responses(404, 409)},
+)
+async def revert_job(request: Request, job_id: str) -> JSONResponse:
+    """409 while the job runs, without a snapshot, after a revert, or when a file it touched
+    changed since it ended (nothing is done then)."""
+    runner = _runner(request)
+    return JSONResponse(await run_in_threadpool(runner.revert, job_id))
 
 
 @router.get(

@@ -606,3 +606,29 @@ def test_a_caption_that_is_a_symlink_inside_is_read(
     (dataset_dir / "a.txt").symlink_to(dataset_dir / "shared" / "caption.txt")
     entry = listing(client, files_url, limit=1)["files"][0]
     assert (entry["base"], entry["caption"]) == ("a", "shared words")
+
+
+def test_a_folder_gone_before_its_watch_keeps_the_others_watched(
+    freshness: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if freshness == "disk":
+        pytest.skip("about inotify")
+    write(tmp_path, "a.png")
+    write(tmp_path, "sub/b.png")
+    found, folder_watch = _catalog_with_watch(tmp_path)
+    add = folder_watch.add
+
+    def vanishing(path: str, folder: str, sink: watch.Sink) -> int:
+        if folder == "sub":
+            raise FileNotFoundError(2, "No such file or directory")
+        return add(path, folder, sink)
+
+    monkeypatch.setattr(folder_watch, "add", vanishing)
+    try:
+        assert _bases(found) == ["a", "b"]
+        assert found._watching  # one folder that went away does not turn inotify off
+        write(tmp_path, "c.png")
+        assert _bases(found) == ["a", "c", "b"]
+    finally:
+        found.close()
+        folder_watch.close()

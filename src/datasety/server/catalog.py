@@ -597,7 +597,9 @@ class Catalog:
             return
         try:
             self._wds[rel] = self._watch.add(os.path.join(self._root, rel), rel, self._queue_event)
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return  # gone (or swapped for a symlink) meanwhile: its parent says so
             self._stop_watching()  # the watch limit, most likely: check the disk instead
 
     def _unwatch_folder(self, rel: str) -> None:

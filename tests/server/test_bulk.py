@@ -232,3 +232,22 @@ def test_unknown_dataset_and_operation(client: TestClient, url: str) -> None:
     assert (response.status_code, response.json()) == (404, {"error": "Dataset not found"})
     response = client.post(f"{url}/operations/nope/undo")
     assert (response.status_code, response.json()) == (404, {"error": "Operation not found"})
+
+
+def test_a_caption_file_written_as_a_file_is_recorded(
+    client: TestClient, url: str, dataset_dir: Path
+) -> None:
+    make_image(dataset_dir / "control" / "s1.png")
+    make_image(dataset_dir / "target" / "s1.png")
+    headers = {"content-type": "text/plain"}
+    assert client.post(f"{url}/files/s1.txt", content=b"one", headers=headers).status_code == 201
+    assert client.put(f"{url}/files/s1.txt", content=b"two", headers=headers).status_code == 200
+    history = client.get(f"{url}/history", params={"path": "s1.txt"}).json()
+    assert [(v["before"], v["text"]) for v in history["versions"]] == [
+        ("one", "two"),
+        (None, "one"),
+    ]
+    # The pair's own path finds the same history.
+    by_image = client.get(f"{url}/history", params={"path": "target/s1.png"}).json()
+    assert by_image["caption_path"] == "s1.txt"
+    assert len(by_image["versions"]) == 2

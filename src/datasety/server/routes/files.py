@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from datasety.core import layout
 from datasety.core.errors import NotFoundError
 from datasety.server import (
+    caption_targets,
     datasets,
     downloads,
     files,
@@ -168,6 +170,26 @@ def _recorder(request: Request, dataset_id: str) -> Callable[[list[history.Chang
         history.record(store, dataset_id, changes, "put")
 
     return record
+
+
+def _text_before(root: DatasetRoot, rel: str) -> tuple[str | None] | None:
+    """For a caption file written as a file (the web UI edits a pair's caption so): its text
+    now, for the caption history (``(None,)``: it does not exist); None for other files."""
+    if layout.file_kind(rel) != "caption":
+        return None
+    return (caption_targets.read_many(root, [rel])[rel],)
+
+
+def _record_text(
+    request: Request,
+    dataset_id: str,
+    root: DatasetRoot,
+    rel: str,
+    before: tuple[str | None],
+) -> None:
+    after = caption_targets.read_many(root, [rel])[rel]
+    change = history.Change(rel, rel, before[0], after)
+    history.record(request.app.state.store, dataset_id, [change], "put")
 
 
 def _checker(root: DatasetRoot, rel: str) -> Callable[[files.WritePlan], Awaitable[None]]:
@@ -333,6 +355,7 @@ async def create_file(
         if not rel:
             raise ApiError(400, "Missing file path")
         await run_in_threadpool(root.check, rel)  # refused before a byte is read
+        text_before = await run_in_threadpool(_text_before, root, rel)
         written: dict[str, str] = {}
         if is_json(request):
             written, data_written = await _write_json(request, dataset_id, root, rel, True, check)
@@ -342,6 +365,8 @@ async def create_file(
         else:
             await files.stream_upload(request, root, rel, exclusive=True, check=check)
             data_written = True
+        if data_written and text_before is not None:
+            await run_in_threadpool(_record_text, request, dataset_id, root, rel, text_before)
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
         _noted, request, dataset_id, rel if data_written else None, *written.values()
@@ -365,6 +390,7 @@ async def update_file(
     with root:
         rel = clean_relative(file_path)
         await run_in_threadpool(files.require_file, root, rel)
+        text_before = await run_in_threadpool(_text_before, root, rel)
         written: dict[str, str] = {}
         content_type = request.headers.get("content-type")
         if content_type and multipart.is_form(request):
@@ -376,6 +402,8 @@ async def update_file(
         else:
             # Without a Content-Type the body is JSON, as the reference server reads it.
             written, data_written = await _write_json(request, dataset_id, root, rel, False, check)
+        if data_written and text_before is not None:
+            await run_in_threadpool(_record_text, request, dataset_id, root, rel, text_before)
     # The catalog lock may be held by a listing: wait for it off the event loop.
     await run_in_threadpool(
         _noted, request, dataset_id, rel if data_written else None, *written.values()

@@ -143,10 +143,6 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def _is_caption(name: str) -> bool:
-    return layout.extension(name) == layout.CAPTION_EXTENSION
-
-
 class Catalog:
     """The cached listing of one dataset folder (``root`` resolved). Thread-safe."""
 

@@ -305,6 +305,9 @@ DRY_RUNS = [
     dry("caption-output", "caption -i in -o out --template t --dry-run", (2, 0, 0)),
     dry("caption-append", "caption -i in --append more --dry-run", (1, 1, 0)),
     dry("caption-api", "caption -i in --llm-api --dry-run", (2, 0, 0)),
+    dry("synthetic", "synthetic -i in -o out -p 'add a hat' --num-images 2 --dry-run", (2, 0, 0)),
+    dry("synthetic-api", "synthetic -i in -o out -p x --image-api --dry-run", (2, 0, 0)),
+    dry("synthetic-single", "synthetic --input-image in/a.png -p x --dry-run", (1, 0, 0)),
     dry("workflow", "workflow -f flow.yaml --dry-run", None),
     dry("upload", "upload -p in --dry-run", None),
 ]

@@ -322,6 +322,7 @@ def test_path_parameters_come_from_the_registry() -> None:
     (a hub id or a folder) and --group (text, a file or a URL) are deliberately not."""
     path_like = {"input", "output", "input_image", "output_image", "output_caption"}
     path_like |= {"target", "control", "file", "directory", "log", "path", "readme_template"}
+    path_like |= {"weights", "gguf", "prompts_file", "reference", "output_file", "llm_gguf"}
     for name, command in runnable_commands().items():
         for param in visible_params(command):
             is_path = isinstance(param.type, click.Path)
@@ -330,6 +331,8 @@ def test_path_parameters_come_from_the_registry() -> None:
     assert isinstance(shuffle_group.type, options.TextOrPath)
     upload_metadata = {public_name(p): p for p in visible_params(commands()["upload"])}["metadata"]
     assert isinstance(upload_metadata.type, options.TextOrPath)
+    synthetic_lora = {public_name(p): p for p in visible_params(commands()["synthetic"])}["lora"]
+    assert isinstance(synthetic_lora.type, options.TextOrPath)  # a file or a hub repo id
     assert command_schema("resize")["params"][0]["type"] == "path"
 
 

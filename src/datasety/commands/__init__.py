@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "caption",
     "mask",
     "filter",
+    "synthetic",
     "inspect",
     "workflow",
     "upload",

@@ -91,6 +91,12 @@ class RetryingClient:
     def close(self) -> None:
         self._client.close()
 
+    def get(self, url: str) -> bytes:
+        """The body at ``url`` (a file an answer points at), with no retries."""
+        response = self._client.get(url)
+        response.raise_for_status()
+        return response.content
+
     def url(self, path: str) -> str:
         return f"{self.endpoint.base_url}/{path.lstrip('/')}"
 

@@ -1,0 +1,125 @@
+"""Tiny random diffusers pipelines at real repository ids, built from configs.
+
+Each builder makes the real pipeline class from components a few kilobytes large and saves it
+(``model_index.json`` and one folder per component) where a download of the real repository
+would lie in the Hugging Face cache. Random weights make noise, not edits: tests check files,
+sizes, names, counts and that a seed repeats its bytes; the loading, calling and writing code
+is the real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.hfcache import byte_level_vocab, save_to_cache, snapshot_dir
+from tests.tinymodels import clip_tokenizer
+
+SDXL_REPO = "stabilityai/stable-diffusion-xl-refiner-1.0"
+FLUX2_KLEIN_REPO = "black-forest-labs/FLUX.2-klein-4B"
+QWEN_EDIT_REPO = "Qwen/Qwen-Image-Edit-2509"
+
+
+def save_sdxl_img2img(hf_home: Path, repo_id: str = SDXL_REPO) -> Path:
+    """A StableDiffusionXLImg2ImgPipeline with a two-block UNet and 32-wide text encoders."""
+    import diffusers
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+        use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=5 * 8 + 32, cross_attention_dim=64,
+    )  # fmt: skip
+    vae = diffusers.AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+        sample_size=32,
+    )  # fmt: skip
+    scheduler = diffusers.EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear",
+        timestep_spacing="leading",
+    )  # fmt: skip
+    tokenizer = clip_tokenizer(tf)
+    tokenizer.model_max_length = 77  # the pipeline pads prompts to it
+    text = dict(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+        pad_token_id=1, projection_dim=32, hidden_act="gelu",
+    )  # fmt: skip
+    pipeline = diffusers.StableDiffusionXLImg2ImgPipeline(
+        vae=vae,
+        text_encoder=tf.CLIPTextModel(tf.CLIPTextConfig(**text)),
+        text_encoder_2=tf.CLIPTextModelWithProjection(tf.CLIPTextConfig(**text)),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        requires_aesthetics_score=True,
+    )
+    return save_to_cache(hf_home, repo_id, pipeline)
+
+
+def save_flux2_klein(hf_home: Path, repo_id: str = FLUX2_KLEIN_REPO) -> Path:
+    """A Flux2KleinPipeline: a one-block transformer over a 28-layer, 16-wide Qwen3 (the
+    pipeline reads hidden states 9, 18 and 27 of its text encoder)."""
+    import diffusers
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    text_encoder = tf.Qwen3ForCausalLM(
+        tf.Qwen3Config(
+            vocab_size=300, hidden_size=16, intermediate_size=32, num_hidden_layers=28,
+            num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+            max_position_embeddings=512,
+        )
+    )  # fmt: skip
+    transformer = diffusers.Flux2Transformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=3 * 16, timestep_guidance_channels=32,
+        axes_dims_rope=(4, 4, 4, 4), guidance_embeds=False,
+    )  # fmt: skip
+    vae = diffusers.AutoencoderKLFlux2(
+        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4,
+        layers_per_block=1, sample_size=32,
+    )  # fmt: skip
+    pipeline = diffusers.Flux2KleinPipeline(
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=qwen_tokenizer(tf),
+        transformer=transformer,
+        is_distilled=True,
+    )
+    return save_to_cache(hf_home, repo_id, pipeline)
+
+
+QWEN_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+    "<|image_pad|>", "<|video_pad|>",
+]  # fmt: skip
+
+
+def qwen_tokenizer(tf: Any) -> Any:
+    """A Qwen2 byte-level tokenizer with the chat and vision special tokens, no merges."""
+    vocab = byte_level_vocab(QWEN_SPECIALS)
+    tokenizer = tf.Qwen2Tokenizer(
+        vocab=vocab, merges=[], unk_token=None, bos_token=None, eos_token="<|im_end|>",
+        pad_token="<|endoftext|>", model_max_length=512,
+    )  # fmt: skip
+    tokenizer.chat_template = (
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+        "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    return tokenizer
+
+
+def model_folder(hf_home: Path, repo_id: str) -> Path:
+    return snapshot_dir(hf_home, repo_id)

@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { captionEditor } from "./caption.js";
 import { formatBytes, h } from "./dom.js";
+import { historyPanel } from "./history.js";
 import { kindOf, primaryPath } from "./listing.js";
 import { waveform } from "./waveform.js";
 import { zoomable } from "./zoom.js";
@@ -67,7 +68,13 @@ export function openDetail({ datasetId, cards, start, onClose }) {
       initial: card.editor.loaded, // the card's editor saved on blur before this opened
       label: `Caption of ${path}`,
       target: card.target,
-      onSaved: (text) => { card.editor.sync(text); entry.caption = text; },
+      onSaved: (text) => { card.editor.sync(text); entry.caption = text; history?.reload(); },
+    });
+    // A restored version shows in both editors (unless one holds unsaved edits).
+    const history = editor && historyPanel(datasetId, path, (text) => {
+      editor.sync(text);
+      card.editor.sync(text);
+      entry.caption = text;
     });
     api.releaseMedia(body);
     body.replaceChildren(
@@ -79,7 +86,7 @@ export function openDetail({ datasetId, cards, start, onClose }) {
         h("ul", { class: "file-list" }, (entry.files || []).map((f) =>
           h("li", {}, h("a", { href: api.fileUrl(datasetId, f.path), target: "_blank", rel: "noopener" }, f.path), " ",
             h("span", { class: "muted" }, [f.file_type, formatBytes(f.size_bytes)].filter(Boolean).join(" · "))))),
-        editor ? [h("h3", {}, "Caption"), editor.root] : null));
+        editor ? [h("h3", {}, "Caption"), editor.root, history.root] : null));
     api.fileInfo(datasetId, path).then(
       (info) => infoSlot.replaceChildren(infoTable([
         ["Path", info.path],

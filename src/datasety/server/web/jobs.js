@@ -119,6 +119,23 @@ function jobPanel(jobId, onChanged, { onRerun }) {
     }
   };
 
+  // Undo what the job wrote: its captions back as they were, the files it created removed
+  // (the server refuses with 409 when a file changed since).
+  const reverted = h("span", { class: "muted", id: "job-reverted", role: "status" });
+  const revert = async (button) => {
+    if (!confirm("Revert this job? Captions it changed go back; files it created are removed.")) return;
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      const answer = await api.revertJob(jobId);
+      reverted.textContent = `Reverted: ${answer.restored} restored, ${answer.removed} removed.`;
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  };
+
   const cancel = async (button) => {
     button.disabled = true;
     try {
@@ -149,7 +166,9 @@ function jobPanel(jobId, onChanged, { onRerun }) {
           isActive(job) ? h("button", { type: "button", class: "danger", id: "job-cancel", onclick: (e) => cancel(e.currentTarget) }, "Cancel") : null),
         h("div", { class: "actions job-actions" },
           h("button", { type: "button", id: "job-rerun", onclick: () => onRerun(job) }, "Re-run…"),
-          !isActive(job) && outputOf(job) ? h("button", { type: "button", id: "job-open-output", onclick: (e) => openOutput(job, e.currentTarget) }, "Open output as dataset") : null),
+          !isActive(job) && outputOf(job) ? h("button", { type: "button", id: "job-open-output", onclick: (e) => openOutput(job, e.currentTarget) }, "Open output as dataset") : null,
+          !isActive(job) ? h("button", { type: "button", class: "danger", id: "job-revert", onclick: (e) => revert(e.currentTarget) }, "Revert…") : null,
+          reverted),
         h("dl", { class: "info" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
       const ended = !isActive(job);
       if (!streaming || (ended && !endSeen)) {

@@ -5,17 +5,15 @@ images: Pillow reads only the header (tens of microseconds a file; libvips takes
 times that), and the answer is kept per (path, inode, mtime, size), so a warm listing reads
 nothing. JPEG EXIF orientation 5-8 swaps the two, as a viewer shows the image. A file Pillow
 cannot open is asked of libvips (HEIF, AVIF); one nobody can read is ``None``.
+
+Pillow and libvips (with numpy) are imported at the first size asked for, not with the server:
+they cost ~30 MB of memory that a server only listing files never needs.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-
-import pyvips
-from PIL import Image, UnidentifiedImageError
-
-from datasety.media import vips
 
 Size = tuple[int, int]
 # Keys kept at most (about 150 bytes each): a million-image dataset costs ~150 MB when sorted
@@ -27,6 +25,11 @@ _ORIENTATION_TAG = 0x0112
 
 def read_size(path: Path) -> Size | None:
     """The upright (width, height) of the image at ``path`` from its header, or None."""
+    import pyvips
+    from PIL import Image, UnidentifiedImageError
+
+    from datasety.media import vips
+
     try:
         with Image.open(path) as image:
             width, height = image.size

@@ -4,6 +4,8 @@ A corrupt upload that is stored silently shows as a broken-image icon and a fail
 on every view; checking at upload costs one small decode (a JPEG shrinks on load, so a 24 MP
 photo costs milliseconds; a PNG streams its decode a few lines at a time, memory bounded).
 Images over the thumbnail pixel budget are checked by their header only.
+
+libvips (with numpy) is imported at the first check, not with the server.
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pyvips
-
 from datasety.core.errors import DatasetyError
-from datasety.media import vips
 
 # Beyond this many pixels only the header is read (a full decode would take seconds).
 MAX_DECODE_PIXELS = 16384 * 16384
@@ -28,6 +27,10 @@ class UnreadableImageError(DatasetyError):
 
 def problem(path: Path) -> str | None:
     """Why the image at ``path`` does not decode, or None when it does."""
+    import pyvips
+
+    from datasety.media import vips
+
     pyvips.cache_set_max(0)  # never serve a replaced file's old pixels
     try:
         probe = vips.probe(path)
@@ -45,7 +48,9 @@ def problem(path: Path) -> str | None:
 
 def reason(exc: BaseException) -> str:
     """One line saying why a decode failed (libvips' own words where it has them)."""
-    detail = getattr(exc, "detail", None) if isinstance(exc, pyvips.Error) else None
+    # pyvips.Error carries libvips' own words in ``detail`` (read without importing pyvips).
+    detail = getattr(exc, "detail", None)
+    detail = detail if isinstance(detail, str) else None
     for text in (detail, str(exc)):
         if text and text.strip():
             return text.strip().splitlines()[0]

@@ -3,7 +3,8 @@ caption coverage, resolution and aspect-ratio histograms, top caption words and 
 request the lint findings of ``datasety inspect`` (which decodes every image).
 
 The histograms, aspect buckets, caption statistics and findings are ``datasety inspect``'s own
-(:mod:`datasety.inspect.report`), so the panel and the command never disagree.
+(:mod:`datasety.inspect.report`), so the panel and the command never disagree. That module
+brings numpy and Pillow: it is imported at the first stats request, not with the server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from datasety.inspect.report import aspect_bucket, caption_stats, inspect_dataset
 from datasety.server.catalog import Catalog, Query
 from datasety.server.listing import MEDIA_KINDS
 
@@ -24,6 +24,8 @@ _WORD = re.compile(r"[^\W_]+")
 
 def dataset_stats(catalog: Catalog, top: int) -> dict[str, Any]:
     """The statistics of the catalog's dataset; ``top``: length of the word and tag lists."""
+    from datasety.inspect.report import aspect_bucket, caption_stats
+
     entries = catalog.selection(Query())
     kinds: Counter[str] = Counter(rec.kind for entry in entries for rec in entry)
     media = [entry for entry in entries if entry.has_media]
@@ -64,4 +66,6 @@ def _most_common(counts: Counter[str], top: int) -> list[tuple[str, int]]:
 
 def lint(root: Path) -> dict[str, list[Any]]:
     """``datasety inspect``'s findings for the dataset folder ``root``."""
+    from datasety.inspect.report import inspect_dataset
+
     return inspect_dataset(root, workers=LINT_WORKERS).findings

@@ -355,11 +355,13 @@ def test_dry_run_writes_nothing(
     assert tuple(int(n) for n in done.groups()) == counts
 
 
-# Dry runs that score or segment, so they load their model: each is tested with a tiny model in
-# a temporary Hugging Face cache beside the command's other tests.
+# Dry runs that score or segment, so they load their model, or that need an LLM server: each is
+# tested (with a tiny model in a temporary Hugging Face cache, or a local fake API) beside the
+# command's other tests.
 MODEL_DRY_RUNS = {
     "mask": "tests/masking/test_mask.py::test_sam3_single_image_dry_run_then_real",
     "filter": "tests/filtering/test_filter.py::test_dry_run_changes_nothing",
+    "character": "tests/generation/test_character.py::test_prompts_only_dry_run_and_one_line_errors",  # noqa: E501
 }
 
 

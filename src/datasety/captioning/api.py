@@ -27,6 +27,7 @@ from datasety.models.openai_api import (
     RequestFailed,
     RetryingClient,
     error_message,
+    message_text,
     run_concurrently,
 )
 
@@ -156,17 +157,7 @@ class ApiCaptioner:
 
 def parse_answer(response: httpx.Response) -> str:
     """The caption in a chat completions answer, or :class:`CaptionFailed` if there is none."""
-    try:
-        content = response.json()["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise CaptionFailed(f"malformed answer: {response.text[:120]!r}") from exc
-    if isinstance(content, list):  # some servers answer with content parts
-        content = " ".join(
-            part.get("text", "") for part in content if isinstance(part, dict) and part.get("text")
-        )
-    if not isinstance(content, str) or not content.strip():
-        raise CaptionFailed("the answer has no caption text")
-    return clean_caption(content)
+    return clean_caption(message_text(response, "caption"))
 
 
 def caption_all(

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "mask",
     "filter",
     "synthetic",
+    "character",
     "sweep",
     "inspect",
     "workflow",

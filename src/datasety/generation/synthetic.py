@@ -4,8 +4,9 @@ Locally the pipeline is loaded once and reused for every image. Sources are deco
 threads ahead of the model (:func:`datasety.models.batching.run_batches`); SDXL img2img takes
 several same-sized sources per call, the instruction-edit families one source per call with
 its ``--num-images`` variants batched. Every output image has its own generator seeded with
-``seed + k`` (k = 0 for the first variant): a seed gives the same bytes on the same device,
-whatever the batch size or the other files in the folder.
+``seed + k`` (k = 0 for the first variant): a seed gives the same bytes on the same device
+and batch size, whatever the other files in the folder (another batch size starts from the
+same noise; batched kernels may round differently).
 """
 
 from __future__ import annotations

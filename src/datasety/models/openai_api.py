@@ -160,6 +160,22 @@ class RetryingClient:
             raise RequestFailed("cancelled")
 
 
+def message_text(response: httpx.Response, what: str = "text") -> str:
+    """The text of a chat completions answer as written (content parts joined), or
+    :class:`RequestFailed` naming ``what`` was missing."""
+    try:
+        content = response.json()["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise RequestFailed(f"malformed answer: {response.text[:120]!r}") from exc
+    if isinstance(content, list):  # some servers answer with content parts
+        content = " ".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and part.get("text")
+        )
+    if not isinstance(content, str) or not content.strip():
+        raise RequestFailed(f"the answer has no {what} text")
+    return content
+
+
 def error_message(response: httpx.Response) -> str:
     """The error an API returned, from OpenAI's ``{"error": {"message"}}`` shape or raw text."""
     try:

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import os
+import posixpath
+import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from datasety.core import layout
 from datasety.core.errors import NotFoundError
-from datasety.server import caption_home, fsroot
+from datasety.server import caption_home, fsroot, leftovers
 from datasety.server.fsroot import DatasetRoot, Slot
 from datasety.server.listing import CAPTION_READ_LIMIT
 
 ROW_PREFIX = layout.METADATA_CSV + "#"
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def row_target(audio_rel: str) -> str:
@@ -49,14 +53,21 @@ def read_many(root: DatasetRoot, targets: list[str]) -> dict[str, str | None]:
     """The current text of each target (None: no such file or row)."""
     rows = _metadata_rows(root) if any(is_row(t) for t in targets) else {}
     texts: dict[str, str | None] = {}
+    files: list[str] = []
     for target in targets:
         if is_row(target):
             texts[target] = rows.get(target[len(ROW_PREFIX) :])
-            continue
+        else:
+            files.append(target)
+    for folder, names in _by_folder(files).items():
         try:
-            texts[target] = root.read(target, CAPTION_READ_LIMIT).decode("utf-8", "replace")
+            slot = _folder(root, folder, create=False)
         except NotFoundError:
-            texts[target] = None
+            texts.update((posixpath.join(folder, name), None) for name in names)
+            continue
+        with slot:
+            for name in names:
+                texts[posixpath.join(folder, name)] = _read(root, slot.fd, folder, name)
     return texts
 
 
@@ -68,37 +79,87 @@ def _metadata_rows(root: DatasetRoot) -> dict[str, str]:
     return layout.parse_metadata(raw.decode("utf-8", "replace"))
 
 
+def _by_folder(paths: Iterable[str]) -> dict[str, list[str]]:
+    folders: dict[str, list[str]] = {}
+    for path in paths:
+        folder, name = posixpath.split(path)
+        folders.setdefault(folder, []).append(name)
+    return folders
+
+
+def _folder(root: DatasetRoot, folder: str, create: bool) -> Slot:
+    """``folder`` of the dataset, open (walked once for all its files; made with
+    ``create``). Its descriptor is the slot's ``fd``."""
+    return root.walk(posixpath.join(folder, "_"), follow_last=False, create=create)
+
+
+def _read(root: DatasetRoot, folder_fd: int, folder: str, name: str) -> str | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        try:  # a symlink: followed by the walk, inside the dataset only
+            raw = root.read(posixpath.join(folder, name), CAPTION_READ_LIMIT)
+        except NotFoundError:
+            return None
+        return raw.decode("utf-8", "replace")
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        return handle.read(CAPTION_READ_LIMIT).decode("utf-8", "replace")
+
+
 def write_many(root: DatasetRoot, texts: Mapping[str, str | None], lock: threading.Lock) -> None:
     """Set each target to its text (None: remove the file or row), each file atomically."""
     rows = {t[len(ROW_PREFIX) :]: text for t, text in texts.items() if is_row(t)}
     sidecars = {t: text for t, text in texts.items() if not is_row(t)}
-    staged: list[tuple[Slot, str]] = []
-    try:
-        for target, text in sidecars.items():
-            if text is None:
-                continue
-            slot = root.walk(target, create=True)
-            fd, tmp = fsroot.write_new(slot)
-            staged.append((slot, tmp))
+    folders = _by_folder(sidecars)
+    wrote = False
+    for folder, names in folders.items():
+        writes = [n for n in names if sidecars[posixpath.join(folder, n)] is not None]
+        with _folder(root, folder, create=bool(writes)) as slot:
+            staged: list[tuple[str, str]] = []
             try:
-                fsroot.write_all(fd, text.encode("utf-8"))
+                for name in writes:
+                    text = sidecars[posixpath.join(folder, name)]
+                    assert text is not None
+                    staged.append((_stage(slot.fd, name, text), name))
+                for index, (tmp, name) in enumerate(staged):
+                    # The name itself is replaced (never a symlink's target).
+                    os.replace(tmp, name, src_dir_fd=slot.fd, dst_dir_fd=slot.fd)
+                    staged[index] = ("", name)
+                    wrote = True
             finally:
-                os.close(fd)
-        for slot, tmp in staged:
-            fsroot.install(slot, tmp, exclusive=False)
-        if staged:
-            _sync(root.fd)  # all on disk before the caller says they are written
-    finally:
-        for slot, tmp in staged:
-            fsroot.remove_quietly(slot.fd, tmp)
-            slot.close()
-    for target, text in sidecars.items():
-        if text is None:
-            gone = contextlib.suppress(NotFoundError, FileNotFoundError)
-            with gone, root.walk(target, follow_last=False) as slot:
-                os.unlink(slot.entry, dir_fd=slot.fd)
+                for tmp, _ in staged:
+                    if tmp:  # not renamed into place
+                        fsroot.remove_quietly(slot.fd, tmp)
+            for name in names:
+                if sidecars[posixpath.join(folder, name)] is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(name, dir_fd=slot.fd)
+    if wrote:
+        _sync(root.fd)  # all on disk before the caller says they are written
     if rows:
         _write_rows(root, rows, lock)
+
+
+def _stage(folder_fd: int, name: str, text: str) -> str:
+    """A hidden temporary file holding ``text`` beside ``name``; its name."""
+    tmp = leftovers.temp_name(name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=folder_fd)
+    try:
+        leftovers.hold(fd)
+        fsroot.write_all(fd, text.encode("utf-8"))
+    except BaseException:
+        os.close(fd)
+        fsroot.remove_quietly(folder_fd, tmp)
+        raise
+    os.close(fd)
+    return tmp
 
 
 def _sync(root_fd: int) -> None:

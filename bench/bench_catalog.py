@@ -126,7 +126,7 @@ def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
             # Wall time and the server's CPU time: on a shared machine the second is the
             # steadier figure.
             cpu = cpu_seconds(proc.pid)
-            seconds, _ = timed(client, url, params={"limit": 100})
+            seconds, cold = timed(client, url, params={"limit": 100})
             out["cold_page"] = seconds * 1000
             out["cold_page_cpu"] = (cpu_seconds(proc.pid) - cpu) * 1000
             cpu = cpu_seconds(proc.pid)
@@ -137,6 +137,12 @@ def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
             entries = files // 2
             if listing["total"] != entries:
                 sys.exit(f"expected {entries} entries, got {listing['total']}")
+            first = json.loads(cold)
+            # Answered before the scan ended ("complete": false) or not, it is the first page.
+            if first["files"] != listing["files"][:100]:
+                sys.exit("the cold first page differs from the full listing's first 100")
+            out["cold_page_early"] = float(first.get("complete", True) is False)
+            del first, cold
             last = entries - 100
             for offset in (0, entries // 4, entries // 2, last):
                 params = {"limit": 100, "offset": offset}
@@ -202,7 +208,7 @@ def measure_reference(folder: Path, rounds: int) -> dict[str, float]:
 def report(files: int, ours: dict[str, float], ref: dict[str, float] | None) -> None:
     print(f"\n== {files:,} files ({files // 2:,} images + captions, shards of {SHARD:,})")
     for key, value in ours.items():
-        unit = "MB" if key.startswith("rss") else "ms"
+        unit = "MB" if key.startswith("rss") else "" if key == "cold_page_early" else "ms"
         line = f"  ours {key:14} {value:10.1f} {unit}"
         if ref is not None and key in ref:
             ratio = ref[key] / value if value else float("nan")

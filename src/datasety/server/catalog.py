@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import os
 import stat
 import threading
@@ -40,6 +41,7 @@ from pathlib import Path
 from datasety.core import layout
 from datasety.core.errors import DatasetyError
 from datasety.server.dimensions import Size, SizeCache, read_size
+from datasety.server.first_scan import ScanProgress, folder_entries, is_role_folder
 from datasety.server.fsroot import DatasetRoot, Slot, fd_path
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
@@ -48,6 +50,7 @@ from datasety.server.listing import (
     build_entries,
     file_rec,
     head,
+    partial_tail,
     render,
     tail,
 )
@@ -101,6 +104,12 @@ class Query:
     sort: str | None = None  # one of listing_order.SORTS; None: folder, then base name
     descending: bool = False
     dims: bool = False  # each entry gains "width" and "height"
+
+    @property
+    def pages_first_scan(self) -> bool:
+        """A page of the listing in its own order: one a first scan can answer early."""
+        filtered = self.folder or self.q or self.missing_caption or self.sort
+        return self.limit is not None and not filtered
 
     @property
     def is_plain(self) -> bool:
@@ -176,6 +185,10 @@ class Catalog:
         self._events: deque[tuple[str | None, str, bool]] = deque()
         self._fsroot: DatasetRoot | None = None
         self._sizes = SizeCache()
+        # The first walk: set while it runs in the background for an early first page.
+        self._walked = False
+        self._progress: ScanProgress | None = None
+        self._start_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -183,7 +196,13 @@ class Catalog:
         """The JSON of a listing (``{"files": [...]}`` or ``{"pairs": [...]}``, with ``total``).
 
         A page or a filtered listing is rendered whole; the full listing is streamed, from a
-        copy on disk of this version when there is one (gzip-compressed if ``gzipped``)."""
+        copy on disk of this version when there is one (gzip-compressed if ``gzipped``). A page
+        asked while the first scan of a big dataset runs is answered as soon as the scan has
+        passed it (see :mod:`datasety.server.first_scan`), with ``"complete": false`` and the
+        entries found so far as its ``total``."""
+        early = self._early_page(query)
+        if early is not None:
+            return Body(data=early)
         with self._lock:
             self._refresh()
             if not query.is_plain:
@@ -221,10 +240,96 @@ class Catalog:
 
     def _dataset_root(self) -> DatasetRoot:
         """The dataset folder, open (once) for reads that cannot leave it."""
+        fsroot = self._fsroot
+        if fsroot is not None:
+            return fsroot  # without the lock: an early page reads while the first scan holds it
         with self._lock:
             if self._fsroot is None:
                 self._fsroot = DatasetRoot(self.root)
             return self._fsroot
+
+    # -- the first scan ---------------------------------------------------------------------
+
+    def _early_page(self, query: Query) -> bytes | None:
+        """``query``'s page from a first scan still running (started here if none has), or
+        None: the scan ended first, or the query needs the whole dataset."""
+        if self._walked or not query.pages_first_scan:
+            return None
+        progress = self._start_first_scan()
+        if progress is None:
+            return None
+        assert query.limit is not None
+        found = progress.page(query.offset, query.limit, query.media_only)
+        if found is None:
+            return None
+        page, known = found
+        metadata = self._early_metadata(progress)
+
+        def caption_of(entry: Entry) -> tuple[str, bool]:
+            # Read, not kept: the scan holds the lock the kept texts are written under.
+            rec = entry.caption_file
+            if rec is None:
+                text = entry.metadata_caption(metadata)
+                return ("", False) if text is None else (text, True)
+            if rec.text is not None:
+                return rec.text, False
+            read = reader.read(rec)
+            return ("" if read is None else read[0].decode("utf-8", "replace")), False
+
+        with _CaptionReader(self) as reader:
+            fragments = b",".join(
+                render(
+                    e,
+                    query.group,
+                    caption_of,
+                    _size_json(self._image_size(e)) if query.dims else "",
+                )
+                for e in page
+            )
+        return head(query.group) + fragments + partial_tail(known)
+
+    def _start_first_scan(self) -> ScanProgress | None:
+        """The running first scan's progress, starting it in the background if need be."""
+        with self._start_lock:
+            if self._progress is not None:
+                return self._progress
+            # Taken by a listing refreshing now (it walks inline): wait for it as usual.
+            if not self._lock.acquire(blocking=False):
+                return None
+            try:
+                if self._walked:
+                    return None
+                self._dataset_root()
+                progress = self._progress = ScanProgress()
+            finally:
+                self._lock.release()
+        threading.Thread(target=self._first_walk, args=(progress,), daemon=True).start()
+        return progress
+
+    def _first_walk(self, progress: ScanProgress) -> None:
+        try:
+            with self._lock:
+                self._refresh()
+                published = progress.entries()
+                if self._stale and published is not None:
+                    # The folders' entries in path order are the listing's: not built twice.
+                    self._entries, self._stale = published, False
+                    self._stale_paths.clear()
+                self._all_entries()  # the next page is a warm one
+        finally:
+            with self._lock:
+                self._progress = None
+            progress.finish()
+
+    def _early_metadata(self, progress: ScanProgress) -> dict[str, str]:
+        """The ``metadata.csv`` rows for an early page (read now; the scan reads them again)."""
+        if not progress.in_top_folder(layout.METADATA_CSV):
+            return {}
+        try:
+            with open(os.path.join(self._root, layout.METADATA_CSV), "rb") as handle:
+                return layout.parse_metadata(handle.read().decode("utf-8", "replace"))
+        except OSError:
+            return {}
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -245,13 +350,7 @@ class Catalog:
         """Replace the entries whose folder is ``path`` (sorted, they lie together)."""
         start = bisect_left(entries, (path, ""), key=_entry_key)
         end = bisect_left(entries, (path + "\0", ""), key=_entry_key)
-        # An entry of ``path`` is made of files in it and in its role folders (control/...).
-        folders = [path] if path in self._dirs else []
-        if folders:
-            folders.extend(d for d in self._dirs[path].subdirs if _is_role_folder(d))
-        recs = (rec for f in folders if f in self._dirs for rec in self._dirs[f].files.values())
-        fresh = [e for e in build_entries(recs) if e.path == path]
-        entries[start:end] = fresh
+        entries[start:end] = folder_entries(path, self._dirs)
 
     def _recs(self, folder: str = "") -> Iterator[FileRec]:
         prefix = folder + "/" if folder else ""
@@ -408,34 +507,48 @@ class Catalog:
             return
         self._stale_paths.add(folder)
         parent, _, name = folder.rpartition("/")
-        if _is_role_folder(name):
+        if is_role_folder(name):
             self._stale_paths.add(parent)  # its images belong to groups of the parent
 
     def _walk(self) -> bool:
         changed = False
         seen: set[str] = set()
+        progress = self._progress
+        # In path order (a subfolder sorts after its parent), so a first scan can publish
+        # its entries as it goes (first_scan.py).
         pending = [""]
         while pending:
-            rel = pending.pop()
+            rel = heapq.heappop(pending)
             try:
                 st = os.stat(os.path.join(self._root, rel), follow_symlinks=False)
             except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                continue
+                st = None
             rec = self._dirs.get(rel)
-            if rec is None or rec.racy or rec.mtime_ns != st.st_mtime_ns or rec.ino != st.st_ino:
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                st = None
+            elif st is not None and (
+                rec is None or rec.racy or rec.mtime_ns != st.st_mtime_ns or rec.ino != st.st_ino
+            ):
                 fresh = self._scan(rel, st, rec)
                 if fresh is None:
-                    continue
-                changed = changed or _differs(rec, fresh)
-                self._dirs[rel] = rec = fresh
+                    st = None
+                else:
+                    changed = changed or _differs(rec, fresh)
+                    self._dirs[rel] = rec = fresh
+            if st is None or rec is None:
+                if progress is not None:
+                    progress.skipped(rel)
+                continue
+            if progress is not None:
+                progress.scanned(rel, rec)
             seen.add(rel)
-            pending.extend(rec.subdirs)
+            for sub in rec.subdirs:
+                heapq.heappush(pending, sub)
         gone = [rel for rel in self._dirs if rel not in seen]
         for rel in gone:
             del self._dirs[rel]
             self._unwatch_folder(rel)
+        self._walked = True
         if changed or gone:
             self._relayout()
             return True
@@ -748,10 +861,6 @@ def _size_json(size: Size | None) -> str:
 
 def _entry_key(entry: Entry) -> tuple[str, str]:
     return entry.key
-
-
-def _is_role_folder(folder: str) -> bool:
-    return folder.rpartition("/")[2].lower() in layout.ROLE_FOLDERS
 
 
 def _differs(old: DirRec | None, new: DirRec) -> bool:

@@ -206,6 +206,11 @@ def tail(total: int) -> bytes:
     return b'],"total":%d}' % total
 
 
+def partial_tail(known: int) -> bytes:
+    """The end of a page answered before the scan finished: ``total`` counts what is known."""
+    return b'],"total":%d,"complete":false}' % known
+
+
 def render(
     entry: Entry,
     pair: bool,

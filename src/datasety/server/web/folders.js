@@ -15,7 +15,9 @@ async function folderCounts(datasetId) {
     const body = await api.listFiles(datasetId, { media: "true", limit: PAGE, offset: page * PAGE });
     const entries = body.files || [];
     for (const entry of entries) counts.set(entry.path || "", (counts.get(entry.path || "") || 0) + 1);
-    if (entries.length < PAGE || !Number.isFinite(body.total) || (page + 1) * PAGE >= body.total) break;
+    // complete: false: the server's first scan still runs, so total only counts what it has seen.
+    const known = body.complete !== false;
+    if (entries.length < PAGE || !Number.isFinite(body.total) || (known && (page + 1) * PAGE >= body.total)) break;
   }
   return counts;
 }

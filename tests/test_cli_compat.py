@@ -141,6 +141,38 @@ REFERENCE_TABLES = {
     "server": """
 | --port |  | int | 8080 |  |  |
 """,
+    "train": """
+| --input | -i | str |  |  | required |
+| --output | -o | str | lora.safetensors |  |  |
+| --model | -m | str | black-forest-labs/FLUX.2-klein-base-4B |  |  |
+| --family |  | str |  |  |  |
+| --steps |  | int | 100 |  |  |
+| --lr |  | float | 0.0001 |  |  |
+| --lora-rank |  | int | 16 |  |  |
+| --lora-alpha |  | float | 16.0 |  |  |
+| --lora-dropout |  | float | 0.0 |  |  |
+| --image-size |  | int | 512 |  |  |
+| --device |  | str | auto | auto,cpu,cuda,mps |  |
+| --seed |  | int | 42 |  |  |
+| --save-every |  | int |  |  |  |
+| --resume |  | str |  |  |  |
+| --validation-split |  | float | 0.0 |  |  |
+| --timestep-type |  | str | sigmoid | sigmoid,lognorm,linear |  |
+| --caption-dropout |  | float | 0.05 |  |  |
+| --gradient-checkpointing |  | flag |  |  |  |
+| --optimizer |  | str | adamw | adamw,adamw8bit |  |
+| --lr-scheduler |  | str | constant | constant,cosine,linear |  |
+| --lr-warmup-steps |  | int | 0 |  |  |
+| --gradient-accumulation-steps |  | int | 1 |  |  |
+| --min-snr-gamma |  | float |  |  |  |
+| --noise-offset |  | float | 0.0 |  |  |
+| --backend |  | str | piper | piper,coqui,f5-tts |  |
+| --test-text |  | str |  |  |  |
+| --batch-size |  | int | 32 |  |  |
+| --sample-rate |  | int | 22050 |  |  |
+| --accelerator |  | str | auto |  |  |
+| --devices |  | str | auto |  |  |
+""",
     "upload": """
 | --path | -p | str |  |  | required |
 | --repo-id | -r | str |  |  |  |
@@ -251,7 +283,7 @@ def test_the_tables_are_the_reference_ones() -> None:
     counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
     assert counts == {
         "filter": 15, "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8,
-        "caption": 20, "workflow": 2, "server": 1, "upload": 11,
+        "caption": 20, "workflow": 2, "server": 1, "upload": 11, "train": 30,
     }  # fmt: skip
     assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "
 

@@ -323,6 +323,7 @@ def test_path_parameters_come_from_the_registry() -> None:
     path_like = {"input", "output", "input_image", "output_image", "output_caption"}
     path_like |= {"target", "control", "file", "directory", "log", "path", "readme_template"}
     path_like |= {"weights", "gguf", "prompts_file", "reference", "output_file", "llm_gguf"}
+    path_like |= {"resume", "cache_dir"}  # train: a checkpoint, the latent cache
     for name, command in runnable_commands().items():
         for param in visible_params(command):
             is_path = isinstance(param.type, click.Path)

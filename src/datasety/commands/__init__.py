@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "synthetic",
     "character",
     "sweep",
+    "train",
     "inspect",
     "workflow",
     "upload",

@@ -35,9 +35,12 @@ def jsonl_requested() -> bool:
     return os.environ.get(PROGRESS_ENV, "").lower() == "jsonl"
 
 
-def format_progress_line(done: int, total: int | None, item: str | None) -> str:
-    """The machine-readable line a job emits (without the newline)."""
-    payload = {"done": done, "total": total, "item": item}
+def format_progress_line(
+    done: int, total: int | None, item: str | None, fields: dict[str, Any] | None = None
+) -> str:
+    """The machine-readable line a job emits (without the newline); ``fields`` are extra
+    numbers a command reports beside the counts (train: ``loss``, ``eta_s``)."""
+    payload = {**(fields or {}), "done": done, "total": total, "item": item}
     return PROGRESS_PREFIX + json.dumps(payload, ensure_ascii=False)
 
 
@@ -80,9 +83,12 @@ class Progress:
     def done(self) -> int:
         return self.n_processed + self.n_skipped + self.n_failed
 
-    def processed(self, item: str, message: str | None = None) -> None:
+    def processed(
+        self, item: str, message: str | None = None, fields: dict[str, Any] | None = None
+    ) -> None:
+        """One item done; ``fields`` go into the job's progress beside done/total."""
         self.n_processed += 1
-        self._line(item, message or item)
+        self._line(item, message or item, fields)
 
     def skipped(self, item: str, reason: str) -> None:
         self.n_skipped += 1
@@ -119,18 +125,19 @@ class Progress:
 
     # -- rendering -------------------------------------------------------------------------
 
-    def _line(self, item: str, message: str) -> None:
+    def _line(self, item: str, message: str, fields: dict[str, Any] | None = None) -> None:
         if self.bar:
-            self._emit_progress(item)
+            self._emit_progress(item, fields)
             self._draw_bar()
             return
         position = f"[{self.done}/{self.total}] " if self.total else ""
         print(position + message, file=self.out, flush=True)
-        self._emit_progress(item)
+        self._emit_progress(item, fields)
 
-    def _emit_progress(self, item: str | None) -> None:
+    def _emit_progress(self, item: str | None, fields: dict[str, Any] | None = None) -> None:
         if self._jsonl:
-            print(format_progress_line(self.done, self.total, item), file=self.out, flush=True)
+            line = format_progress_line(self.done, self.total, item, fields)
+            print(line, file=self.out, flush=True)
 
     def _draw_bar(self) -> None:
         if not self.bar:

@@ -11,6 +11,7 @@ person reads: ``output`` (the last 1,000 lines), ``GET .../logs`` (text/plain) a
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -164,13 +165,27 @@ class LogTail:
 
 
 def last_progress(lines: list[tuple[int, bytes]]) -> dict[str, Any] | None:
-    """``{done, total}`` of the last progress line among ``lines``, or None if there is none."""
+    """``{done, total}`` of the last progress line among ``lines``, or None if there is none,
+    plus the numeric fields a command added to it (train: ``loss``, ``eta_s``, ``lr``)."""
     for _, line in reversed(lines):
         if is_progress(line):
             payload = parse_progress_line(decode(line))
             if payload is not None:
-                return {"done": payload["done"], "total": payload.get("total")}
+                extra = {
+                    key: value
+                    for key, value in payload.items()
+                    if key not in PROGRESS_KEYS and _is_number(value)
+                }
+                return {**extra, "done": payload["done"], "total": payload.get("total")}
     return None
+
+
+PROGRESS_KEYS = frozenset({"done", "total", "item"})
+
+
+def _is_number(value: Any) -> bool:
+    """A finite number (a NaN loss stays out: JSON has no NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def sse_event(data: str, event_id: int | None = None, event: str | None = None) -> bytes:

@@ -1,0 +1,205 @@
+"""`datasety train`: LoRA fine-tuning of image models (FLUX.2-klein, SDXL) on a folder of
+captioned images. Voice training (the reference's --backend piper) is not built yet: its
+flags are accepted by the parser, for scripts written for the reference, and refused with a
+one-line error when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from datasety.commands import options
+from datasety.core.errors import DatasetyError
+from datasety.core.inputs import require_dir
+from datasety.core.progress import Progress
+
+DEFAULT_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
+# The reference's voice-training flags; what they configure is not built yet.
+VOICE_FLAGS = ("backend", "test_text", "sample_rate", "accelerator", "devices")
+IMAGE_BATCH_DEFAULT = 1
+
+
+def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -> Any:
+    return click.option(
+        name, type=click.IntRange(min=minimum), default=default, show_default=True, help=help
+    )
+
+
+@click.command("train")
+@click.option(
+    "--input", "-i", "input_", type=options.PATH, required=True,
+    help="Folder of training images with .txt captions beside them (NAME.jpg + NAME.txt)",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", type=options.PATH, default="lora.safetensors", show_default=True,
+    help="The LoRA file to write (.safetensors); checkpoints go to OUTPUT_STEM.checkpoints/",
+)  # fmt: skip
+@click.option(
+    "--model", "-m", default=DEFAULT_MODEL, show_default=True,
+    help="Base model: a Hugging Face repository id or a local diffusers folder",
+)  # fmt: skip
+@click.option(
+    "--family", default=None,
+    help="Model family: flux (= flux2, FLUX.2-klein) or sdxl; default: read from the model's "
+    "config or id. qwen and the voice families (piper, coqui, f5-tts) are not built yet",
+)  # fmt: skip
+@_positive_int("--steps", 100, "Optimizer steps to train")
+@click.option(
+    "--lr", type=options.FiniteFloatRange(min=0.0, min_open=True), default=1e-4,
+    show_default=True, help="Learning rate",
+)  # fmt: skip
+@_positive_int("--lora-rank", 16, "LoRA rank")
+@click.option(
+    "--lora-alpha", type=options.FiniteFloatRange(min=0.0, min_open=True), default=16.0,
+    show_default=True, help="LoRA alpha (strength = alpha / rank)",
+)  # fmt: skip
+@click.option(
+    "--lora-dropout", type=options.FiniteFloatRange(min=0.0, max=1.0, max_open=True),
+    default=0.0, show_default=True, help="Dropout on the LoRA layers while training",
+)  # fmt: skip
+@_positive_int(
+    "--image-size", 512, "Training resolution: each image trains at about SIZE x SIZE pixels "
+    "in the aspect-ratio bucket nearest its shape", minimum=64,
+)  # fmt: skip
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+    show_default=True, help="Where it trains; auto picks a CUDA or Apple GPU when torch sees one",
+)  # fmt: skip
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed")
+@_positive_int(
+    "--save-every", None, "Write a resumable checkpoint every N steps (OUTPUT_STEM.checkpoints/"
+    "step-N.pt) and report the validation loss",
+)  # fmt: skip
+@click.option(
+    "--resume", type=options.PATH, default=None,
+    help="Continue exactly from a checkpoint: a step-N.pt file or a .checkpoints folder "
+    "(its latest); same model, data and settings",
+)  # fmt: skip
+@click.option(
+    "--validation-split", type=options.FiniteFloatRange(min=0.0, max=1.0, max_open=True),
+    default=0.0, show_default=True,
+    help="Fraction of the images held out; their loss is reported at checkpoints and the end",
+)  # fmt: skip
+@click.option(
+    "--timestep-type", type=click.Choice(["sigmoid", "lognorm", "linear"]), default="sigmoid",
+    show_default=True,
+    help="How noise levels are drawn: sigmoid of a normal, of a half-width normal, or uniform",
+)  # fmt: skip
+@click.option(
+    "--caption-dropout", type=options.FiniteFloatRange(min=0.0, max=1.0), default=0.05,
+    show_default=True, help="Probability of training a sample with an empty caption",
+)  # fmt: skip
+@click.option(
+    "--gradient-checkpointing", is_flag=True, default=False,
+    help="Recompute activations in the backward pass: less memory, slower steps",
+)  # fmt: skip
+@click.option(
+    "--optimizer", type=click.Choice(["adamw", "adamw8bit"]), default="adamw", show_default=True,
+    help="adamw8bit: bitsandbytes' 8-bit AdamW (CUDA only)",
+)  # fmt: skip
+@click.option(
+    "--lr-scheduler", type=click.Choice(["constant", "cosine", "linear"]), default="constant",
+    show_default=True, help="Learning-rate schedule after the warm-up",
+)  # fmt: skip
+@_positive_int("--lr-warmup-steps", 0, "Steps of linear learning-rate warm-up", minimum=0)
+@_positive_int(
+    "--gradient-accumulation-steps", 1, "Batches whose gradients add up to one optimizer step"
+)
+@click.option(
+    "--min-snr-gamma", type=options.FiniteFloatRange(min=0.0, min_open=True), default=None,
+    help="Min-SNR loss weighting with this gamma (5 is common); default: off",
+)  # fmt: skip
+@click.option(
+    "--noise-offset", type=options.FiniteFloatRange(min=0.0), default=0.0, show_default=True,
+    help="Per-channel offset noise strength (helps very dark and very bright images)",
+)  # fmt: skip
+@click.option(
+    "--backend", type=click.Choice(["piper", "coqui", "f5-tts"]), default="piper",
+    show_default=True, help="Voice training backend (voice training is not built yet)",
+)  # fmt: skip
+@click.option("--test-text", default=None, help="Voice training only (not built yet)")
+@_positive_int(
+    "--batch-size", 32, "Images per batch (one bucket per batch); image LoRA uses 1 unless "
+    "given, as the reference did (32 is the reference's voice-training default)",
+)  # fmt: skip
+@_positive_int("--sample-rate", 22050, "Voice training only (not built yet)")
+@click.option(
+    "--accelerator", default="auto", show_default=True, help="Voice training only (not built yet)"
+)
+@click.option(
+    "--devices", default="auto", show_default=True, help="Voice training only (not built yet)"
+)
+@options.recursive()
+@click.option(
+    "--cache-dir", type=options.PATH, default=None,
+    help="Where latents and caption embeddings are cached (default: "
+    "$XDG_CACHE_HOME/datasety/train)",
+)  # fmt: skip
+@click.pass_context
+def command(ctx: click.Context, **params: Any) -> int:
+    """Train a LoRA on a folder of captioned images.
+
+    Works on diffusers + peft + accelerate: one device, or several GPUs under
+    `accelerate launch` / `torchrun` (see docs/training.md). Images train in aspect-ratio
+    buckets; latents and caption embeddings are cached on disk once. The LoRA is a
+    .safetensors file diffusers' load_lora_weights reads, with the base model, steps, rank and
+    dataset hash in its header.
+    """
+    from datasety.training.loop import TrainSettings, train
+
+    input_dir = require_dir(params["input_"], "--input")
+    _refuse_unbuilt(ctx, input_dir)
+    batch_size = params["batch_size"]
+    if ctx.get_parameter_source("batch_size") is ParameterSource.DEFAULT:
+        batch_size = IMAGE_BATCH_DEFAULT
+    output = Path(params["output"])
+    if output.suffix != ".safetensors":
+        output = output.with_name(output.name + ".safetensors")
+    settings = TrainSettings(
+        input=input_dir,
+        output=output,
+        model=params["model"],
+        family=params["family"],
+        steps=params["steps"],
+        lr=params["lr"],
+        lora_rank=params["lora_rank"],
+        lora_alpha=params["lora_alpha"],
+        lora_dropout=params["lora_dropout"],
+        image_size=params["image_size"],
+        device=params["device"],
+        seed=params["seed"],
+        save_every=params["save_every"],
+        resume=params["resume"],
+        validation_split=params["validation_split"],
+        timestep_type=params["timestep_type"],
+        caption_dropout=params["caption_dropout"],
+        gradient_checkpointing=params["gradient_checkpointing"],
+        optimizer=params["optimizer"],
+        lr_scheduler=params["lr_scheduler"],
+        lr_warmup_steps=params["lr_warmup_steps"],
+        gradient_accumulation_steps=params["gradient_accumulation_steps"],
+        min_snr_gamma=params["min_snr_gamma"],
+        noise_offset=params["noise_offset"],
+        batch_size=batch_size,
+        recursive=params["recursive"],
+        cache_dir=Path(params["cache_dir"]) if params["cache_dir"] else None,
+    )
+    reporter = Progress(total=settings.steps)
+    train(settings, reporter)
+    return reporter.finish()
+
+
+def _refuse_unbuilt(ctx: click.Context, input_dir: Path) -> None:
+    """Voice training is not built: a voice dataset or a voice flag is a one-line error."""
+    if (input_dir / "metadata.csv").is_file() and not any(input_dir.glob("*.txt")):
+        raise DatasetyError(
+            "voice training (an LJSpeech folder with metadata.csv) is not built yet in this "
+            "version; train accepts a folder of images with .txt captions"
+        )
+    for name in VOICE_FLAGS:
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            flag = "--" + name.replace("_", "-")
+            raise DatasetyError(f"{flag} is for voice training, which is not built yet")

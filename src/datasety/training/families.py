@@ -1,0 +1,274 @@
+"""What differs between the model families ``train`` knows: loading, encoding, the loss.
+
+Each family encodes captions and images once (the results are cached on disk, see
+:mod:`.cache`), then trains a LoRA on its denoiser (SDXL's UNet, FLUX.2's transformer) from
+those cached tensors: the text encoders and the VAE are not even loaded when everything is
+cached.
+
+``sdxl``: epsilon (or v-) prediction on DDPM noise, size/crop conditioning from the bucket.
+``flux2`` (FLUX.2-klein): rectified flow, velocity target ``noise - latents``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasety.core.errors import DatasetyError
+
+# Reference spellings first: `--family flux` is FLUX.2-klein there.
+FAMILY_ALIASES = {"flux": "flux2", "flux2": "flux2", "flux2-klein": "flux2", "sdxl": "sdxl"}
+NOT_BUILT_FAMILIES = {
+    "qwen": "Qwen-Image LoRA training is not built yet in this version (use --family flux2 or "
+    "sdxl)",
+    "piper": "voice training (--family piper) is not built yet in this version",
+    "coqui": "voice training (--family coqui) is not built yet in this version",
+    "f5-tts": "voice training (--family f5-tts) is not built yet in this version",
+}
+PIPELINE_FAMILIES = {
+    "StableDiffusionXLPipeline": "sdxl",
+    "StableDiffusionXLImg2ImgPipeline": "sdxl",
+    "Flux2KleinPipeline": "flux2",
+    "QwenImagePipeline": "qwen",
+    "QwenImageEditPipeline": "qwen",
+    "QwenImageEditPlusPipeline": "qwen",
+}
+FAMILY_CHOICES = ("flux", "flux2", "sdxl", "qwen", "piper", "coqui", "f5-tts")
+
+
+def normalize_family(name: str) -> str:
+    """``flux2`` or ``sdxl`` for a ``--family`` value, or a one-line error."""
+    key = name.strip().lower()
+    if key in NOT_BUILT_FAMILIES:
+        raise DatasetyError(NOT_BUILT_FAMILIES[key])
+    if key not in FAMILY_ALIASES:
+        raise DatasetyError(f"--family {name!r}: choose one of {', '.join(FAMILY_CHOICES)}")
+    return FAMILY_ALIASES[key]
+
+
+def family_from_id(model: str) -> str | None:
+    """The family a model id names (``...FLUX.2-klein...`` -> flux2), or None."""
+    lowered = model.lower()
+    if "flux.2" in lowered or "flux2" in lowered:
+        return "flux2"
+    if "xl" in lowered and ("stable-diffusion" in lowered or "sdxl" in lowered):
+        return "sdxl"
+    if "qwen-image" in lowered:
+        return "qwen"
+    return None
+
+
+def family_from_config(model_dir: Path) -> str | None:
+    """The family ``model_index.json`` names through its pipeline class, or None."""
+    try:
+        index = json.loads((model_dir / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return PIPELINE_FAMILIES.get(str(index.get("_class_name", "")))
+
+
+def detect_family(model: str, model_dir: Path, requested: str | None) -> str:
+    """``--family`` when given, else what the model's config or id says."""
+    if requested:
+        return normalize_family(requested)
+    found = family_from_config(model_dir) or family_from_id(model)
+    if found is None:
+        raise DatasetyError(
+            f"cannot tell the model family of {model}; pass --family flux2 or --family sdxl"
+        )
+    return normalize_family(found)
+
+
+@dataclass
+class LossInputs:
+    """What one training batch needs besides the denoiser: stacked cached features, the
+    random generator, and the loss options."""
+
+    features: dict[str, Any]
+    generator: Any
+    timestep_type: str
+    noise_offset: float
+    min_snr_gamma: float | None
+
+
+def sample_u(torch: Any, count: int, timestep_type: str, generator: Any) -> Any:
+    """Noise levels in (0, 1) for ``count`` samples, as the reference draws them: sigmoid of a
+    standard normal, sigmoid of a half-scale normal (lognorm), or uniform (linear)."""
+    if timestep_type == "linear":
+        return torch.rand(count, generator=generator)
+    scale = 0.5 if timestep_type == "lognorm" else 1.0
+    u = torch.sigmoid(torch.randn(count, generator=generator) * scale)
+    return u.clamp(0.001, 0.999)
+
+
+def per_sample_mse(torch: Any, prediction: Any, target: Any) -> Any:
+    error = torch.nn.functional.mse_loss(prediction.float(), target.float(), reduction="none")
+    return error.mean(dim=tuple(range(1, error.ndim)))
+
+
+class Family:
+    """The interface of one family (see the module docstring)."""
+
+    name = ""
+    pipeline_class = ""
+    denoiser_name = ""  # the pipeline component that gets the LoRA, and the key prefix
+    target_modules: tuple[str, ...] = ()
+
+    def __init__(self, torch: Any, diffusers: Any) -> None:
+        self.torch = torch
+        self.diffusers = diffusers
+
+    def load_encoders(self, model_dir: Path, device: str, dtype: Any) -> Any:
+        """The pipeline without its denoiser: what encodes captions and images."""
+        cls = getattr(self.diffusers, self.pipeline_class)
+        pipe = cls.from_pretrained(model_dir, dtype=dtype, **{self.denoiser_name: None})
+        return pipe.to(device)
+
+    def load_denoiser(self, model_dir: Path, dtype: Any) -> Any:
+        cls = self.denoiser_class()
+        return cls.from_pretrained(model_dir, subfolder=self.denoiser_name, dtype=dtype)
+
+    def denoiser_class(self) -> Any:
+        raise NotImplementedError
+
+    def load_training_constants(self, model_dir: Path) -> None:
+        """Read what the loss needs from the model (its noise schedule)."""
+
+    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def encode_image(
+        self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def losses(self, denoiser: Any, inputs: LossInputs) -> Any:
+        """One loss per sample of the batch (already weighted by --min-snr-gamma)."""
+        raise NotImplementedError
+
+    def noise(self, latents: Any, inputs: LossInputs) -> Any:
+        torch = self.torch
+        noise = torch.randn(latents.shape, generator=inputs.generator)
+        if inputs.noise_offset:
+            offset = torch.randn(
+                latents.shape[0], latents.shape[1], 1, 1, generator=inputs.generator
+            )
+            noise = noise + inputs.noise_offset * offset
+        return noise.to(latents.device, latents.dtype)
+
+
+class SDXL(Family):
+    name = "sdxl"
+    pipeline_class = "StableDiffusionXLPipeline"
+    denoiser_name = "unet"
+    target_modules = ("to_q", "to_k", "to_v", "to_out.0")
+
+    def denoiser_class(self) -> Any:
+        return self.diffusers.UNet2DConditionModel
+
+    def load_training_constants(self, model_dir: Path) -> None:
+        config = self.diffusers.DDPMScheduler.load_config(model_dir, subfolder="scheduler")
+        self.scheduler = self.diffusers.DDPMScheduler.from_config(config)
+
+    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+        embeds, _, pooled, _ = pipe.encode_prompt(
+            caption, device=pipe.device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        return {"prompt_embeds": embeds[0], "pooled": pooled[0]}
+
+    def encode_image(
+        self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
+    ) -> dict[str, Any]:
+        torch = self.torch
+        vae = pipe.vae
+        # SDXL's VAE overflows in float16: it encodes in float32.
+        if vae.dtype != torch.float32:
+            vae.to(torch.float32)
+        latents = vae.encode(pixels.float()).latent_dist.mean
+        latents = latents * vae.config.scaling_factor
+        height, width = pixels.shape[-2:]
+        time_ids = torch.tensor([original[1], original[0], crop[0], crop[1], height, width])
+        return {"latents": latents[0], "time_ids": time_ids.float()}
+
+    def losses(self, denoiser: Any, inputs: LossInputs) -> Any:
+        torch = self.torch
+        f = inputs.features
+        latents = f["latents"]
+        noise = self.noise(latents, inputs)
+        total = self.scheduler.config.num_train_timesteps
+        u = sample_u(torch, latents.shape[0], inputs.timestep_type, inputs.generator)
+        timesteps = (u * total).long().clamp(0, total - 1).to(latents.device)
+        noisy = self.scheduler.add_noise(latents, noise, timesteps)
+        prediction = denoiser(
+            noisy,
+            timesteps,
+            encoder_hidden_states=f["prompt_embeds"],
+            added_cond_kwargs={"text_embeds": f["pooled"], "time_ids": f["time_ids"]},
+            return_dict=False,
+        )[0]
+        v_prediction = self.scheduler.config.prediction_type == "v_prediction"
+        target = self.scheduler.get_velocity(latents, noise, timesteps) if v_prediction else noise
+        loss = per_sample_mse(torch, prediction, target)
+        if inputs.min_snr_gamma:
+            alphas = self.scheduler.alphas_cumprod.to(latents.device)[timesteps]
+            snr = alphas / (1 - alphas)
+            clipped = snr.clamp(max=inputs.min_snr_gamma)
+            loss = loss * (clipped / (snr + 1) if v_prediction else clipped / snr)
+        return loss
+
+
+class Flux2(Family):
+    name = "flux2"
+    pipeline_class = "Flux2KleinPipeline"
+    denoiser_name = "transformer"
+    # Attention and the fused single-block projections, as the reference targets them.
+    target_modules = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj",
+                      "add_v_proj", "to_add_out", "to_qkv_mlp_proj")  # fmt: skip
+
+    def denoiser_class(self) -> Any:
+        return self.diffusers.Flux2Transformer2DModel
+
+    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+        embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
+        return {"prompt_embeds": embeds[0]}
+
+    def encode_image(
+        self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
+    ) -> dict[str, Any]:
+        latents = pipe._encode_vae_image(pixels.to(pipe.vae.dtype), generator=None)
+        return {"latents": latents[0]}
+
+    def losses(self, denoiser: Any, inputs: LossInputs) -> Any:
+        torch = self.torch
+        pipeline = getattr(self.diffusers, self.pipeline_class)
+        f = inputs.features
+        latents = f["latents"]
+        embeds = f["prompt_embeds"]
+        noise = self.noise(latents, inputs)
+        sigma = sample_u(torch, latents.shape[0], inputs.timestep_type, inputs.generator)
+        sigma = sigma.to(latents.device, latents.dtype)
+        s = sigma.view(-1, 1, 1, 1)
+        noisy = (1 - s) * latents + s * noise
+        guidance = None
+        if getattr(denoiser.config, "guidance_embeds", False):
+            guidance = torch.ones(latents.shape[0], device=latents.device, dtype=latents.dtype)
+        prediction = denoiser(
+            hidden_states=pipeline._pack_latents(noisy),
+            timestep=sigma,
+            guidance=guidance,
+            encoder_hidden_states=embeds,
+            txt_ids=pipeline._prepare_text_ids(embeds).to(latents.device),
+            img_ids=pipeline._prepare_latent_ids(latents).to(latents.device),
+            return_dict=False,
+        )[0]
+        target = pipeline._pack_latents(noise - latents)
+        loss = per_sample_mse(torch, prediction[:, : target.shape[1]], target)
+        if inputs.min_snr_gamma:
+            snr = ((1 - sigma) / sigma).float() ** 2
+            loss = loss * (snr.clamp(max=inputs.min_snr_gamma) / snr)
+        return loss
+
+
+FAMILIES: dict[str, type[Family]] = {"sdxl": SDXL, "flux2": Flux2}

@@ -1,0 +1,444 @@
+"""The training loop: one loop on accelerate, from one CPU to several GPUs.
+
+Under ``accelerate launch`` or ``torchrun`` every process runs this same function; each
+draws its own share of every step's batches (process ``r`` of ``n`` takes batch
+``i * n + r``), accelerate averages the gradients, and only the main process writes files.
+
+What makes ``--resume`` exact: the batch order is a function of (seed, batch index), the
+noise comes from one torch generator whose state is checkpointed, as are torch's global RNG
+(LoRA dropout), the optimizer and the LR scheduler. A resumed run therefore computes the
+same losses as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from datasety import __version__
+from datasety.core.errors import DatasetyError
+from datasety.core.progress import Progress
+from datasety.models.device import choose_device
+from datasety.models.extras import require
+from datasety.models.loading import model_dir as find_model_dir
+from datasety.training import checkpoint as ckpt
+from datasety.training.cache import FeatureCache, default_cache_dir
+from datasety.training.data import (
+    Sample,
+    batch_at,
+    dataset_hash,
+    fit_to_bucket,
+    load_samples,
+    split_validation,
+)
+from datasety.training.families import FAMILIES, Family, LossInputs, detect_family
+from datasety.training.lora_file import lora_state, save_lora
+
+MAX_GRAD_NORM = 1.0
+WEIGHT_DECAY = 1e-4
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything ``datasety train`` was asked to do, flags by name."""
+
+    input: Path
+    output: Path
+    model: str
+    family: str | None = None
+    steps: int = 100
+    lr: float = 1e-4
+    lora_rank: int = 16
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    image_size: int = 512
+    device: str = "auto"
+    seed: int = 42
+    save_every: int | None = None
+    resume: str | None = None
+    validation_split: float = 0.0
+    timestep_type: str = "sigmoid"
+    caption_dropout: float = 0.05
+    gradient_checkpointing: bool = False
+    optimizer: str = "adamw"
+    lr_scheduler: str = "constant"
+    lr_warmup_steps: int = 0
+    gradient_accumulation_steps: int = 1
+    min_snr_gamma: float | None = None
+    noise_offset: float = 0.0
+    batch_size: int = 1
+    recursive: bool = False
+    cache_dir: Path | None = None
+
+
+@dataclass
+class Features:
+    """Where each sample's cached tensors are."""
+
+    image_keys: list[str]
+    caption_keys: list[str]
+    empty_key: str
+
+
+def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
+    """Train a LoRA; returns a summary (``losses`` per step, ``output``, ...)."""
+    torch, diffusers, peft, accelerate = require(
+        "train", "torch", "diffusers", "peft", "accelerate", purpose="train"
+    )
+    diffusers.utils.logging.disable_progress_bar()
+    # One line per step is the log; loaders' progress bars would fill a job's log.
+    require("train", "transformers")[0].utils.logging.disable_progress_bar()
+    device = choose_device(torch, settings.device)
+    if settings.optimizer == "adamw8bit" and device.name != "cuda":
+        raise DatasetyError(
+            f"--optimizer adamw8bit needs bitsandbytes on a CUDA GPU; this run is on "
+            f"{device.name}: use --optimizer adamw"
+        )
+    accelerator = accelerate.Accelerator(
+        cpu=device.name == "cpu",
+        mixed_precision="bf16" if str(device.dtype) == "torch.bfloat16" else "no",
+    )
+    main = accelerator.is_main_process
+    note = reporter.note if main else (lambda _message: None)
+
+    folder = find_model_dir(settings.model, note=note)
+    family_name = detect_family(settings.model, folder, settings.family)
+    family: Family = FAMILIES[family_name](torch, diffusers)
+    family.load_training_constants(folder)
+    samples = load_samples(settings.input, settings.image_size, settings.recursive)
+    data_hash = dataset_hash(samples)
+    train_set, validation = split_validation(samples, settings.validation_split, settings.seed)
+    note(
+        f"Training a {family_name} LoRA on {settings.model}: {len(train_set)} images"
+        f"{f' (+{len(validation)} validation)' if validation else ''}, "
+        f"{len({s.bucket for s in train_set})} aspect buckets, device {device.describe()}"
+    )
+
+    fingerprint = {
+        "model": settings.model,
+        "family": family_name,
+        "dataset_hash": data_hash,
+        "lora_rank": settings.lora_rank,
+        "lora_alpha": settings.lora_alpha,
+        "batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "seed": settings.seed,
+        "processes": accelerator.num_processes,
+    }
+    resumed = None
+    if settings.resume:
+        # Checked before any model loads: a mismatch is a one-line error within seconds.
+        file = ckpt.resolve_resume(settings.resume)
+        resumed = ckpt.load_checkpoint(file)
+        ckpt.check_compatible(resumed.get("settings", {}), fingerprint, file)
+        if int(resumed["step"]) >= settings.steps:
+            raise DatasetyError(
+                f"--resume is at step {resumed['step']}; --steps {settings.steps} is done"
+            )
+
+    cache = FeatureCache(
+        settings.cache_dir or default_cache_dir(), family_name, folder, str(device.dtype)
+    )
+    with accelerator.main_process_first():
+        features = encode_all(family, cache, folder, samples, device, note)
+
+    torch.manual_seed(settings.seed)
+    denoiser = family.load_denoiser(folder, device.dtype)
+    denoiser.requires_grad_(False)
+    config = peft.LoraConfig(
+        r=settings.lora_rank,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        init_lora_weights="gaussian",
+        target_modules=present_targets(denoiser, family.target_modules),
+    )
+    denoiser.add_adapter(config)
+    for param in denoiser.parameters():
+        if param.requires_grad:
+            param.data = param.data.float()  # LoRA weights train in float32
+    if settings.gradient_checkpointing:
+        denoiser.enable_gradient_checkpointing()
+    denoiser.to(accelerator.device)
+    trainable = [p for p in denoiser.parameters() if p.requires_grad]
+    optimizer = make_optimizer(torch, settings, trainable)
+    scheduler = make_scheduler(torch, settings, optimizer)
+    denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
+
+    generator = torch.Generator().manual_seed(settings.seed + accelerator.process_index)
+    start = 0
+    if resumed is not None:
+        start = restore(
+            torch, peft, resumed, accelerator.unwrap_model(denoiser), optimizer, scheduler,
+            generator,
+        )  # fmt: skip
+        note(f"Resuming at step {start} of {settings.steps}")
+
+    accumulation = settings.gradient_accumulation_steps
+    world = accelerator.num_processes
+    losses: list[float] = []
+    reporter.n_processed = start
+    began = time.monotonic()
+    denoiser.train()
+    for step in range(start, settings.steps):
+        step_loss = torch.zeros((), device=accelerator.device)
+        for micro in range(accumulation):
+            index = (step * accumulation + micro) * world + accelerator.process_index
+            batch = [
+                train_set[i] for i in batch_at(train_set, settings.batch_size, settings.seed, index)
+            ]
+            inputs = LossInputs(
+                features=stack(torch, cache, features, samples, batch, settings, generator,
+                               accelerator.device),
+                generator=generator,
+                timestep_type=settings.timestep_type,
+                noise_offset=settings.noise_offset,
+                min_snr_gamma=settings.min_snr_gamma,
+            )  # fmt: skip
+            last = micro == accumulation - 1
+            sync = accelerator.no_sync(denoiser) if not last and world > 1 else _nothing()
+            with sync, accelerator.autocast():
+                loss = family.losses(denoiser, inputs).mean() / accumulation
+                accelerator.backward(loss)
+            step_loss += loss.detach()
+        accelerator.clip_grad_norm_(trainable, MAX_GRAD_NORM)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        mean_loss = float(accelerator.reduce(step_loss, reduction="mean").item())
+        losses.append(mean_loss)
+        done = step + 1
+        elapsed = time.monotonic() - began
+        eta = elapsed / (done - start) * (settings.steps - done)
+        if main:
+            lr = scheduler.get_last_lr()[0]
+            reporter.processed(
+                f"step {done}",
+                f"step {done}/{settings.steps} loss={mean_loss:.6f} lr={lr:.2e}",
+                fields={"loss": round(mean_loss, 6), "eta_s": round(eta, 1), "lr": lr},
+            )  # fmt: skip
+        if settings.save_every and done % settings.save_every == 0 and done < settings.steps:
+            if main:
+                path = ckpt.checkpoint_path(settings.output, done)
+                state = checkpoint_state(
+                    torch, peft, accelerator.unwrap_model(denoiser), optimizer, scheduler,
+                    generator, done, fingerprint,
+                )  # fmt: skip
+                ckpt.save_checkpoint(path, state)
+                note(f"Checkpoint saved: {path}")
+            report_validation(torch, family, denoiser, cache, features, samples, validation,
+                              settings, accelerator, note)  # fmt: skip
+            accelerator.wait_for_everyone()
+
+    validation_loss = report_validation(
+        torch, family, denoiser, cache, features, samples, validation, settings, accelerator, note
+    )
+    accelerator.wait_for_everyone()
+    if main:
+        unwrapped = accelerator.unwrap_model(denoiser)
+        state = peft.get_peft_model_state_dict(unwrapped)
+        tensors = lora_state(state, family.denoiser_name, settings.lora_alpha / settings.lora_rank)
+        metadata = {
+            "base_model": settings.model,
+            "family": family_name,
+            "steps": str(settings.steps),
+            "lora_rank": str(settings.lora_rank),
+            "lora_alpha": str(settings.lora_alpha),
+            "alpha_folded_into_lora_B": "true",
+            "dataset_hash": data_hash,
+            "images": str(len(train_set)),
+            "settings": _settings_json(settings),
+            "version": __version__,
+        }
+        save_lora(settings.output, tensors, metadata)
+        note(f"LoRA saved: {settings.output} ({len(tensors)} tensors)")
+    return {
+        "losses": losses,
+        "output": str(settings.output),
+        "family": family_name,
+        "validation_loss": validation_loss,
+    }
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _settings_json(settings: TrainSettings) -> str:
+    import json
+
+    return json.dumps(
+        {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()}
+    )
+
+
+def present_targets(denoiser: Any, wanted: tuple[str, ...]) -> list[str]:
+    """The ``wanted`` module names this denoiser has (architectures differ in which
+    projections they fuse)."""
+    names = {name for name, _ in denoiser.named_modules()}
+    present = [t for t in wanted if any(n == t or n.endswith("." + t) for n in names)]
+    if not present:
+        raise DatasetyError("the model has none of the attention layers a LoRA trains")
+    return present
+
+
+def encode_all(
+    family: Family, cache: FeatureCache, folder: Path, samples: list[Sample], device: Any, note: Any
+) -> Features:
+    """Cache keys for every sample, encoding what is not cached yet (the encoders load only
+    then, and are freed before training)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    image_keys = [cache.key("image", s.digest, s.bucket) for s in samples]
+    caption_keys = [cache.key("caption", s.caption) for s in samples]
+    empty_key = cache.key("caption", "")
+    missing_images = [i for i, key in enumerate(image_keys) if not cache.has(key)]
+    texts = {key: s.caption for key, s in zip(caption_keys, samples, strict=True)}
+    texts[empty_key] = ""
+    missing_captions = {key: text for key, text in texts.items() if not cache.has(key)}
+    if missing_images or missing_captions:
+        note(
+            f"Encoding {len(missing_images)} images and {len(missing_captions)} captions into "
+            f"the cache ({cache.folder}); later runs reuse them"
+        )
+        pipe = family.load_encoders(folder, device.name, device.dtype)
+        with torch.inference_mode():
+            for key, text in missing_captions.items():
+                cache.store(key, family.encode_caption(pipe, text))
+            for i in missing_images:
+                sample = samples[i]
+                with Image.open(sample.image) as image:
+                    fitted, top, left = fit_to_bucket(image.convert("RGB"), sample.bucket)
+                array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
+                pixels = (
+                    torch.from_numpy(array).permute(2, 0, 1)[None].to(device.name, device.dtype)
+                )
+                cache.store(
+                    image_keys[i], family.encode_image(pipe, pixels, sample.size, (top, left))
+                )
+        del pipe
+    else:
+        note(f"Latents and caption embeddings found in the cache ({cache.folder})")
+    return Features(image_keys, caption_keys, empty_key)
+
+
+def stack(
+    torch: Any,
+    cache: FeatureCache,
+    features: Features,
+    samples: list[Sample],
+    batch: list[Sample],
+    settings: TrainSettings,
+    generator: Any,
+    device: Any,
+    dropout: bool = True,
+) -> dict[str, Any]:
+    """The batch's cached tensors stacked on ``device``; each caption replaced by the empty
+    one with probability ``--caption-dropout``."""
+    position = {s.image: i for i, s in enumerate(samples)}
+    rows: list[dict[str, Any]] = []
+    for sample in batch:
+        i = position[sample.image]
+        drop = (
+            dropout
+            and settings.caption_dropout > 0
+            and (float(torch.rand((), generator=generator)) < settings.caption_dropout)
+        )
+        caption = features.empty_key if drop else features.caption_keys[i]
+        rows.append({**cache.load(features.image_keys[i]), **cache.load(caption)})
+    return {key: torch.stack([row[key] for row in rows]).to(device) for key in rows[0]}
+
+
+def report_validation(
+    torch: Any, family: Family, denoiser: Any, cache: FeatureCache, features: Features,
+    samples: list[Sample], validation: list[Sample], settings: TrainSettings,
+    accelerator: Any, note: Any,
+) -> float | None:  # fmt: skip
+    """The mean loss over the held-out images at fixed noise (comparable between calls)."""
+    if not validation:
+        return None
+    generator = torch.Generator().manual_seed(settings.seed)
+    denoiser.eval()
+    total = 0.0
+    with torch.no_grad(), accelerator.autocast():
+        for sample in validation:
+            batch = stack(torch, cache, features, samples, [sample], settings, generator,
+                          accelerator.device, dropout=False)  # fmt: skip
+            inputs = LossInputs(batch, generator, "linear", 0.0, None)
+            total += float(family.losses(denoiser, inputs).mean())
+    denoiser.train()
+    mean = total / len(validation)
+    note(f"Validation loss: {mean:.6f} over {len(validation)} images")
+    return mean
+
+
+def make_optimizer(torch: Any, settings: TrainSettings, params: list[Any]) -> Any:
+    if settings.optimizer == "adamw8bit":
+        (bnb,) = require("train", "bitsandbytes", purpose="--optimizer adamw8bit")
+        return bnb.optim.AdamW8bit(params, lr=settings.lr, weight_decay=WEIGHT_DECAY)
+    return torch.optim.AdamW(params, lr=settings.lr, weight_decay=WEIGHT_DECAY)
+
+
+def make_scheduler(torch: Any, settings: TrainSettings, optimizer: Any) -> Any:
+    """--lr-scheduler constant|cosine|linear after --lr-warmup-steps of linear warm-up."""
+    warmup = settings.lr_warmup_steps
+    total = settings.steps
+    kind = settings.lr_scheduler
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if kind == "linear":
+            return max(0.0, 1.0 - progress)
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def checkpoint_state(
+    torch: Any, peft: Any, denoiser: Any, optimizer: Any, scheduler: Any, generator: Any,
+    step: int, fingerprint: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {
+        "step": step,
+        "settings": fingerprint,
+        "lora": {k: v.detach().cpu() for k, v in peft.get_peft_model_state_dict(denoiser).items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": {
+            "python": list(random.getstate()[1]),
+            "torch": torch.get_rng_state(),
+            "cuda": cuda,
+            "generator": generator.get_state(),
+        },
+    }
+
+
+def restore(
+    torch: Any, peft: Any, state: dict[str, Any], denoiser: Any, optimizer: Any,
+    scheduler: Any, generator: Any,
+) -> int:  # fmt: skip
+    """Load a checkpoint's state into the run; returns the step it continues from."""
+    peft.set_peft_model_state_dict(denoiser, state["lora"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng = state["rng"]
+    random.setstate((3, tuple(rng["python"]), None))
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    generator.set_state(rng["generator"])
+    return int(state["step"])

@@ -1,0 +1,239 @@
+"""`datasety train` with tiny random SDXL and FLUX.2-klein pipelines in a temporary HF cache.
+
+Nothing is downloaded: the pipelines are built from configs under the real repository ids and
+the runs are offline (``HF_HUB_OFFLINE=1``). Each run is 2-4 steps on four tiny images; what
+is checked is real: the LoRA file loads into the diffusers pipeline and changes its output,
+a resumed run computes the same losses as one that never stopped, a job reports loss and ETA.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from datasety.commands.invocation import argv_wants_accelerator
+from datasety.core.progress import Progress
+from datasety.models.loading import model_dir
+from datasety.server.app import create_app
+from datasety.server.settings import Settings
+from datasety.training import data
+from datasety.training.lora_file import read_metadata
+from tests.clirun import run_main
+from tests.training.tiny import FLUX2_REPO, SDXL_REPO, save_flux2_klein_base, save_sdxl
+
+torch = pytest.importorskip("torch")
+diffusers = pytest.importorskip("diffusers")
+pytest.importorskip("peft")
+pytest.importorskip("accelerate")
+
+# diffusers' Euler scheduler calls np.array() on a tensor; torch 2.13's __array__ takes no
+# copy= keyword, which numpy 2 warns about (the values are the same).
+EULER_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+
+
+@pytest.fixture(scope="module")
+def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("hf")
+    save_sdxl(home)
+    save_flux2_klein_base(home)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def offline(hf_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DATASETY_PROGRESS", raising=False)
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    shapes = [(64, 64), (128, 64), (64, 64), (64, 128)]
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40)]
+    for index, (size, colour) in enumerate(zip(shapes, colours, strict=True)):
+        Image.new("RGB", size, colour).save(folder / f"img{index}.png")
+        (folder / f"img{index}.txt").write_text(f"a plain colour number {index}")
+    return folder
+
+
+def train_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    return run_main(capsys, "train", "--image-size", "64", "--device", "cpu", *args)
+
+
+def generate(pipe: Any, **extra: Any) -> Any:
+    generator = torch.Generator().manual_seed(0)
+    return pipe(
+        prompt="a plain colour", num_inference_steps=2, height=64, width=64, generator=generator,
+        output_type="np", **extra,
+    ).images  # fmt: skip
+
+
+@pytest.mark.filterwarnings(EULER_WARNING)
+@pytest.mark.parametrize(
+    ("repo", "pipeline", "prefix"),
+    [(SDXL_REPO, "StableDiffusionXLPipeline", "unet."),
+     (FLUX2_REPO, "Flux2KleinPipeline", "transformer.")],
+    ids=["sdxl", "flux2"],
+)  # fmt: skip
+def test_the_lora_loads_into_the_pipeline_and_changes_its_output(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path, repo: str,
+    pipeline: str, prefix: str,
+) -> None:  # fmt: skip
+    output = tmp_path / "out" / "style.safetensors"
+    code, out, err = train_cli(
+        capsys, "-i", str(dataset), "-o", str(output), "-m", repo, "--steps", "2", "--lr", "0.05",
+        "--lora-rank", "4", "--lora-alpha", "8",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "step 2/2 loss=" in out
+    meta = read_metadata(output)
+    assert meta["base_model"] == repo and meta["steps"] == "2" and meta["lora_rank"] == "4"
+    assert meta["dataset_hash"] == data.dataset_hash(data.load_samples(dataset, 64))
+    from safetensors.torch import load_file
+
+    keys = list(load_file(str(output)))
+    assert keys and all(k.startswith(prefix) and ".lora_" in k for k in keys)
+
+    pipe = getattr(diffusers, pipeline).from_pretrained(model_dir(repo, note=lambda _: None))
+    pipe.set_progress_bar_config(disable=True)
+    before = generate(pipe)
+    pipe.load_lora_weights(str(output))
+    after = generate(pipe)
+    assert before.shape == after.shape
+    assert abs(before - after).max() > 1e-4
+
+
+def settings(dataset: Path, output: Path, **changes: Any) -> Any:
+    from datasety.training.loop import TrainSettings
+
+    base: dict[str, Any] = dict(
+        input=dataset, output=output, model=FLUX2_REPO, steps=4, image_size=64, device="cpu",
+        lr=1e-2, lora_rank=4, lora_dropout=0.1, caption_dropout=0.5, lr_scheduler="cosine",
+        lr_warmup_steps=1, gradient_accumulation_steps=2, batch_size=2, noise_offset=0.05,
+        save_every=2,
+    )  # fmt: skip
+    base.update(changes)
+    return TrainSettings(**base)
+
+
+def test_resume_continues_with_the_same_losses(dataset: Path, tmp_path: Path) -> None:
+    from datasety.training.loop import train
+
+    whole = train(settings(dataset, tmp_path / "whole.safetensors"), Progress(total=4))
+    checkpoint = tmp_path / "whole.checkpoints" / "step-000002.pt"
+    assert checkpoint.is_file()
+    resumed = train(
+        settings(dataset, tmp_path / "resumed.safetensors", resume=str(checkpoint.parent)),
+        Progress(total=4),
+    )
+    assert len(whole["losses"]) == 4 and len(resumed["losses"]) == 2
+    assert resumed["losses"] == whole["losses"][2:]
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "whole.safetensors"))
+    b = load_file(str(tmp_path / "resumed.safetensors"))
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_resume_refuses_other_settings(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
+) -> None:
+    from datasety.training.loop import train
+
+    train(settings(dataset, tmp_path / "a.safetensors", steps=3), Progress(total=3))
+    code, _, err = train_cli(
+        capsys, "-i", str(dataset), "-o", str(tmp_path / "b.safetensors"), "--lora-rank", "8",
+        "--resume", str(tmp_path / "a.checkpoints"), "--steps", "3",
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith("Error: --resume") and "lora_rank=4" in err and len(err.splitlines()) == 1
+
+
+def test_a_second_run_reuses_the_cached_latents(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
+) -> None:
+    args = ("-i", str(dataset), "-o", str(tmp_path / "x.safetensors"), "--steps", "1")
+    code, out, err = train_cli(capsys, *args)
+    assert code == 0, err
+    assert "Encoding 4 images and 5 captions" in out
+    code, out, err = train_cli(capsys, *args)
+    assert code == 0, err
+    assert "found in the cache" in out and "Encoding" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--optimizer", "adamw8bit"), "--optimizer adamw8bit needs bitsandbytes on a CUDA GPU"),
+        (("--family", "qwen"), "Qwen-Image LoRA training is not built yet"),
+        (("--sample-rate", "16000"), "--sample-rate is for voice training, which is not built"),
+        (("--backend", "coqui"), "--backend is for voice training, which is not built"),
+        (("--family", "nope"), "--family 'nope': choose one of"),
+    ],
+)
+def test_what_is_not_built_or_not_possible_is_one_line(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path, extra: tuple[str, ...],
+    message: str,
+) -> None:  # fmt: skip
+    code, _, err = train_cli(capsys, "-i", str(dataset), "-o", str(tmp_path / "x"), *extra)
+    assert code == 1
+    assert err.startswith("Error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("x*"))
+
+
+def test_a_voice_dataset_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "metadata.csv").write_text("a|hello\n")
+    code, _, err = train_cli(capsys, "-i", str(tmp_path))
+    assert code == 1 and "voice training" in err and "not built yet" in err
+
+
+def test_buckets_keep_the_aspect_ratio_and_batches_repeat() -> None:
+    assert data.bucket_for(1024, 1024, 512) == (512, 512)
+    width, height = data.bucket_for(1920, 1080, 512)
+    assert width > height and width % 64 == 0 and height % 64 == 0
+    assert abs(width * height - 512 * 512) < 0.15 * 512 * 512
+    samples = [
+        data.Sample(Path(f"{i}.png"), "", str(i), (w, h), data.bucket_for(w, h, 64))
+        for i, (w, h) in enumerate([(64, 64), (128, 64), (64, 64), (64, 128), (64, 64)])
+    ]
+    first = [data.batch_at(samples, 2, 7, i) for i in range(12)]
+    assert first == [data.batch_at(samples, 2, 7, i) for i in range(12)]
+    for batch in first:
+        assert len({samples[i].bucket for i in batch}) == 1
+    epoch = data.epoch_batches(samples, 2, 7, 0)
+    assert sorted(i for batch in epoch for i in batch) == list(range(5))
+
+
+def test_a_train_job_reports_loss_and_eta(dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "job.safetensors"
+    args = {"input": str(dataset), "output": str(output), "steps": 2, "image_size": 64,
+            "device": "cpu"}  # fmt: skip
+    assert argv_wants_accelerator(["train", "--input", str(dataset)])
+    assert not argv_wants_accelerator(["train", "--input", str(dataset), "--device", "cpu"])
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        client.headers["Host"] = "localhost"
+        listed = client.get("/v1/commands").json()["commands"]
+        names = {p["name"] for p in listed["train"]["params"]}
+        assert {"lora_rank", "min_snr_gamma", "resume", "timestep_type"} <= names
+        created = client.post("/v1/jobs", json={"command": "train", "args": args})
+        assert created.status_code == 202, created.text
+        url = f"/v1/jobs/{created.json()['id']}"
+        deadline = time.monotonic() + 300  # a bound for a hung job, not a speed check
+        while (job := client.get(url).json())["ended_at"] is None:
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+    assert job["status"] == "done", job
+    progress = job["progress"]
+    assert progress["done"] == progress["total"] == 2
+    assert isinstance(progress["loss"], float) and progress["eta_s"] == 0
+    assert json.loads(read_metadata(output)["settings"])["steps"] == 2

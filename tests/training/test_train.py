@@ -9,6 +9,9 @@ a resumed run computes the same losses as one that never stopped, a job reports 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -212,6 +215,31 @@ def test_buckets_keep_the_aspect_ratio_and_batches_repeat() -> None:
         assert len({samples[i].bucket for i in batch}) == 1
     epoch = data.epoch_batches(samples, 2, 7, 0)
     assert sorted(i for batch in epoch for i in batch) == list(range(5))
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_under_torchrun(dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "ddp.safetensors"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()), "-m",
+         "datasety", "train", "-i", str(dataset), "-o", str(output), "--steps", "2",
+         "--image-size", "64", "--device", "cpu", "--save-every", "1"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    # One process reports and writes; both trained (a checkpoint records two processes).
+    assert result.stdout.count("step 2/2 loss=") == 1
+    assert result.stdout.count("Done: ") == 1
+    state = torch.load(tmp_path / "ddp.checkpoints" / "step-000001.pt", weights_only=True)
+    assert state["settings"]["processes"] == 2
+    assert read_metadata(output)["steps"] == "2"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_a_train_job_reports_loss_and_eta(dataset: Path, tmp_path: Path) -> None:

@@ -188,8 +188,9 @@ def command(ctx: click.Context, **params: Any) -> int:
         cache_dir=Path(params["cache_dir"]) if params["cache_dir"] else None,
     )
     reporter = Progress(total=settings.steps)
-    train(settings, reporter)
-    return reporter.finish()
+    summary = train(settings, reporter)
+    # Under `accelerate launch` / `torchrun` only the main process reports.
+    return reporter.finish() if summary["main"] else 0
 
 
 def _refuse_unbuilt(ctx: click.Context, input_dir: Path) -> None:

@@ -128,7 +128,10 @@ class Family:
 
     def load_denoiser(self, model_dir: Path, dtype: Any) -> Any:
         cls = self.denoiser_class()
-        return cls.from_pretrained(model_dir, subfolder=self.denoiser_name, dtype=dtype)
+        model = cls.from_pretrained(model_dir, subfolder=self.denoiser_name, dtype=dtype)
+        # Kept here: under several processes the model is wrapped (DDP) and hides its config.
+        self.denoiser_config = model.config
+        return model
 
     def denoiser_class(self) -> Any:
         raise NotImplementedError
@@ -252,7 +255,7 @@ class Flux2(Family):
         s = sigma.view(-1, 1, 1, 1)
         noisy = (1 - s) * latents + s * noise
         guidance = None
-        if getattr(denoiser.config, "guidance_embeds", False):
+        if getattr(self.denoiser_config, "guidance_embeds", False):
             guidance = torch.ones(latents.shape[0], device=latents.device, dtype=latents.dtype)
         prediction = denoiser(
             hidden_states=pipeline._pack_latents(noisy),

@@ -256,6 +256,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         save_lora(settings.output, tensors, metadata)
         note(f"LoRA saved: {settings.output} ({len(tensors)} tensors)")
     return {
+        "main": main,
         "losses": losses,
         "output": str(settings.output),
         "family": family_name,

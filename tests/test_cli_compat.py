@@ -20,6 +20,53 @@ import pytest
 from datasety.commands import commands
 
 REFERENCE_TABLES = {
+    "audio": """
+| --input | -i | str |  |  | required |
+| --output | -o | str |  |  | required |
+| --sample-rate |  | int | 22050 |  |  |
+| --metadata |  | flag |  |  |  |
+| --template |  | str |  |  |  |
+| --demucs |  | flag |  |  |  |
+| --demucs-model |  | str | htdemucs |  |  |
+| --whisper-model |  | str | base |  |  |
+| --language |  | str |  |  |  |
+| --device |  | str | auto |  |  |
+| --vad |  | flag |  |  |  |
+| --min-duration |  | float | 1.5 |  |  |
+| --max-duration |  | float | 30.0 |  |  |
+| --merge-gap |  | float | 0.0 |  |  |
+| --normalize-numbers |  | flag |  |  |  |
+| --no-clean-text |  | flag |  |  |  |
+| --phoneme-map |  | str |  |  |  |
+| --keep-temp |  | str |  |  |  |
+| --resume |  | flag |  |  |  |
+| --overwrite |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --verbose | -V | flag |  |  |  |
+| --workers |  | int | 1 |  |  |
+""",
+    "video": """
+| --input | -i | str |  |  | required |
+| --output | -o | str |  |  | required |
+| --demucs |  | flag |  |  |  |
+| --demucs-model |  | str | htdemucs |  |  |
+| --whisper-model |  | str | base |  |  |
+| --language |  | str |  |  |  |
+| --device |  | str | auto |  |  |
+| --vad |  | flag |  |  |  |
+| --min-duration |  | float | 1.5 |  |  |
+| --max-duration |  | float | 30.0 |  |  |
+| --merge-gap |  | float | 0.0 |  |  |
+| --re-encode |  | flag |  |  |  |
+| --normalize-numbers |  | flag |  |  |  |
+| --no-clean-text |  | flag |  |  |  |
+| --template |  | str |  |  |  |
+| --resume |  | flag |  |  |  |
+| --overwrite |  | flag |  |  |  |
+| --dry-run |  | flag |  |  |  |
+| --verbose | -V | flag |  |  |  |
+| --workers |  | int | 1 |  |  |
+""",
     "filter": """
 | --input | -i | str |  |  | required |
 | --output | -o | str |  |  |  |
@@ -283,7 +330,8 @@ def test_the_tables_are_the_reference_ones() -> None:
     counts = {name: len(t.strip().splitlines()) for name, t in REFERENCE_TABLES.items()}
     assert counts == {
         "filter": 15, "mask": 17, "resize": 17, "degrade": 17, "align": 6, "shuffle": 8,
-        "caption": 20, "workflow": 2, "server": 1, "upload": 11, "train": 30,
+        "caption": 20, "workflow": 2, "server": 1, "upload": 11, "train": 30, "audio": 23,
+        "video": 20,
     }  # fmt: skip
     assert parse_row("shuffle", "| --separator |  | str |   |  |  |").default == " "
 

@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "sweep",
     "train",
     "inspect",
+    "audio",
+    "video",
     "workflow",
     "upload",
     "server",

@@ -362,6 +362,8 @@ MODEL_DRY_RUNS = {
     "mask": "tests/masking/test_mask.py::test_sam3_single_image_dry_run_then_real",
     "filter": "tests/filtering/test_filter.py::test_dry_run_changes_nothing",
     "character": "tests/generation/test_character.py::test_prompts_only_dry_run_and_one_line_errors",  # noqa: E501
+    "audio": "tests/speech/test_audio.py::test_dry_run_lists_sources_and_writes_nothing",
+    "video": "tests/speech/test_video.py::test_dry_run_lists_videos_and_writes_nothing",
 }
 
 

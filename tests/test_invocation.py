@@ -324,10 +324,15 @@ def test_path_parameters_come_from_the_registry() -> None:
     path_like |= {"target", "control", "file", "directory", "log", "path", "readme_template"}
     path_like |= {"weights", "gguf", "prompts_file", "reference", "output_file", "llm_gguf"}
     path_like |= {"resume", "cache_dir"}  # train: a checkpoint, the latent cache
+    path_like |= {"phoneme_map", "keep_temp"}
     for name, command in runnable_commands().items():
         for param in visible_params(command):
             is_path = isinstance(param.type, click.Path)
-            assert is_path == (public_name(param) in path_like), (name, public_name(param))
+            # audio and video's --resume is the reference's flag, not train's checkpoint path.
+            named_like_a_path = public_name(param) in path_like and not (
+                name in {"audio", "video"} and public_name(param) == "resume"
+            )
+            assert is_path == named_like_a_path, (name, public_name(param))
     shuffle_group = {public_name(p): p for p in visible_params(commands()["shuffle"])}["group"]
     assert isinstance(shuffle_group.type, options.TextOrPath)
     upload_metadata = {public_name(p): p for p in visible_params(commands()["upload"])}["metadata"]

@@ -67,3 +67,13 @@ def test_resume_skips_a_finished_video(
     assert {name: (out / name).read_bytes() for name in clip_names(out)} == before
     code, _, stderr = run_main(capsys, *args)
     assert code == 1 and "use --resume to continue or --overwrite" in stderr
+
+
+def test_dry_run_lists_videos_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], talk: Talk, tmp_path: Path
+) -> None:
+    out = tmp_path / "never"
+    code, stdout, _ = run_main(capsys, "video", "-i", str(talk.video), "-o", str(out), "--dry-run")
+    assert code == 0
+    assert f"talk: {talk.video} (" in stdout and stdout.strip().endswith("1 sources")
+    assert not out.exists()

@@ -2,11 +2,11 @@
 tiny Whisper in CTranslate2's format, cached under the repository id faster-whisper resolves.
 
 A random Whisper writes random bytes, which no test could check. This one is built random and
-then rigged: its decoder's last layer norm returns one constant vector, and one vocabulary
-entry, `` hello``, points along it, so every step predicts `` hello``. The encoder, the
-cross-attention that places words in time, the feature extractor and every file faster-whisper
-reads are the real ones; transcripts are "hello hello ...", spread over the speech by
-CTranslate2's own word alignment.
+then rigged (see :func:`_rig`) to say `` hello`` a fixed number of times per segment and stop.
+The encoder, the cross-attention that places words in time, the feature extractor and every
+file faster-whisper reads are the real ones; transcripts are "hello hello ...", placed in time
+by CTranslate2's own word alignment (which, with random weights, bunches words together: tests
+check layout, limits and flags, not where a sentence's words fall).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 from tests.hfcache import snapshot_dir
 
 RIGGED_WORD = "hello"
-RIGGED_WORDS = 8
-# Decoder positions: <|startoftranscript|> <|en|> <|transcribe|> <|0.00|>, then the words.
-RIGGED_END = 4 + RIGGED_WORDS
+RIGGED_WORDS = 40
+# Decoder positions before the words: <|startoftranscript|> <|en|> <|transcribe|> <|0.00|>.
+PROMPT = 4
 WHISPER_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>
 
 
@@ -90,8 +90,17 @@ def whisper_tokenizer() -> Any:
     return tokenizer
 
 
-def save_faster_whisper(hf_home: Path, repo_id: str = "Systran/faster-whisper-tiny") -> Path:
-    """The rigged tiny Whisper, converted to CTranslate2, at ``repo_id`` in ``hf_home``."""
+def save_faster_whisper(
+    hf_home: Path,
+    repo_id: str = "Systran/faster-whisper-tiny",
+    words: int = RIGGED_WORDS,
+    width: int = 64,
+    layers: int = 1,
+    heads: int = 2,
+) -> Path:
+    """The rigged Whisper, converted to CTranslate2, at ``repo_id`` in ``hf_home``: tiny by
+    default; the benchmark asks for whisper-tiny's real shape (384 wide, 4 layers, 6 heads)
+    and a segment's worth of ``words``, so that both tools do a real model's work."""
     import ctranslate2
     import torch
     import transformers as tf
@@ -110,16 +119,16 @@ def save_faster_whisper(hf_home: Path, repo_id: str = "Systran/faster-whisper-ti
         sot = tokenizer.token_to_id("<|startoftranscript|>")
         eot = tokenizer.token_to_id("<|endoftext|>")
         config = tf.WhisperConfig(
-            vocab_size=token_count + WHISPER_TIMESTAMPS, num_mel_bins=80, d_model=64,
-            encoder_layers=1, encoder_attention_heads=2, decoder_layers=1,
-            decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
+            vocab_size=token_count + WHISPER_TIMESTAMPS, num_mel_bins=80, d_model=width,
+            encoder_layers=layers, encoder_attention_heads=heads, decoder_layers=layers,
+            decoder_attention_heads=heads, encoder_ffn_dim=4 * width, decoder_ffn_dim=4 * width,
             max_source_positions=1500, max_target_positions=448, decoder_start_token_id=sot,
             bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, suppress_tokens=[],
             begin_suppress_tokens=[eot],
         )  # fmt: skip
         torch.manual_seed(0)
         model = tf.WhisperForConditionalGeneration(config)
-        _rig(torch, model, tokenizer.token_to_id("Ġ" + RIGGED_WORD), eot)
+        _rig(torch, model, tokenizer.token_to_id("Ġ" + RIGGED_WORD), eot, PROMPT + words)
         model.generation_config.suppress_tokens = []
         model.generation_config.begin_suppress_tokens = [eot]
         model.save_pretrained(source)
@@ -132,12 +141,12 @@ def save_faster_whisper(hf_home: Path, repo_id: str = "Systran/faster-whisper-ti
     return folder
 
 
-def _rig(torch: Any, model: Any, word_id: int, end_id: int) -> None:
-    """Every segment reads `` hello`` x :data:`RIGGED_WORDS`, then ends.
+def _rig(torch: Any, model: Any, word_id: int, end_id: int, end: int) -> None:
+    """Every segment reads `` hello`` until decoder position ``end``, then ends.
 
     The decoder layers add nothing to the residual stream (their output projections are
     zero), so what reaches the output is the token's embedding plus its position's. The
-    positions before :data:`RIGGED_END` point along the `` hello`` embedding, the later ones
+    positions before ``end`` point along the `` hello`` embedding, the later ones
     (harder) along the end-of-text one: the model says `` hello`` a few times and stops, so
     faster-whisper sees a short, plausible segment instead of a loop it would retry at every
     temperature. The cross-attention that word alignment reads is untouched.
@@ -156,5 +165,5 @@ def _rig(torch: Any, model: Any, word_id: int, end_id: int) -> None:
         embeddings[word_id] = word_dir * 20.0
         embeddings[end_id] = end_dir * 20.0
         positions = decoder.embed_positions.weight
-        positions[:RIGGED_END] = word_dir * 50.0
-        positions[RIGGED_END:] = end_dir * 50.0
+        positions[:end] = word_dir * 50.0
+        positions[end:] = end_dir * 50.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datasety.speech.segments import EDGE_PAD, plan_clips
 from datasety.speech.transcribe import Segment, Word
 
@@ -65,3 +67,12 @@ def test_short_clips_are_set_aside_and_empty_segments_ignored() -> None:
     clips, short = plan_clips([empty, short_one, long_one], 1.5, 30.0, 0.0)
     assert [c.text for c in clips] == ["hello there"]
     assert [c.text for c in short] == ["hi"]
+
+
+def test_vad_regions_are_packed_into_whisper_windows() -> None:
+    pytest.importorskip("silero_vad")
+    from datasety.speech.vad import packed
+
+    regions = [(1.0, 4.0), (5.0, 9.0), (10.0, 30.5), (31.0, 33.0), (90.0, 95.0)]
+    assert packed(regions) == [(1.0, 30.5), (31.0, 33.0), (90.0, 95.0)]
+    assert packed([]) == []

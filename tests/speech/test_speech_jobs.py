@@ -35,6 +35,7 @@ def test_an_audio_job_reports_each_source_and_writes_the_dataset(
     args = {
         "input": str(sources), "output": str(out), "metadata": True, "vad": True,
         "whisper-model": "tiny", "language": "en", "min-confidence": "0", "merge-gap": "0.5",
+        "min-duration": "0.5",
         "device": "cpu",
     }  # fmt: skip
     data_dir = tmp_path / "data"

@@ -15,7 +15,7 @@ import numpy as np
 from datasety.captioning.text import apply_template
 from datasety.media.audio import SPEECH_RATE, clipped_fraction, resample
 from datasety.speech import text as texts
-from datasety.speech.segments import Clip, plan_clips
+from datasety.speech.segments import Clip, plan_clips, within_regions
 from datasety.speech.transcribe import Transcriber
 
 NO_SPEECH_PROB = 0.6  # Whisper's own cut-off for "this window is not speech"
@@ -56,10 +56,13 @@ def hear(
     speech = resample(samples, rate, SPEECH_RATE)
     regions = None
     if settings.vad:
-        from datasety.speech.vad import speech_regions
+        from datasety.speech.vad import packed, speech_regions
 
         regions = speech_regions(speech)
-    segments, language = transcriber.transcribe(speech, settings.language, regions)
+    spans = packed(regions) if regions is not None else None
+    segments, language = transcriber.transcribe(speech, settings.language, spans)
+    if regions:
+        segments = within_regions(segments, regions)
     clips, too_short = plan_clips(
         segments, settings.min_duration, settings.max_duration, settings.merge_gap
     )

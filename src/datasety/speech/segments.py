@@ -114,3 +114,43 @@ def _pad_edges(clips: list[Clip]) -> None:
         if index + 1 < len(clips):
             padded_end = min(padded_end, (end + edges[index + 1][0]) / 2)
         clip.start, clip.end = max(0.0, padded_start), padded_end
+
+
+def within_regions(segments: list[Segment], regions: list[tuple[float, float]]) -> list[Segment]:
+    """``segments`` split where VAD heard silence: a segment's words go to the speech region
+    nearest each word's middle, clamped inside it, one segment per region touched.
+
+    Whisper transcribes a packed window holding several regions and may stretch a word over
+    the pause between them; VAD knows where the pause is, so no clip spans it (unless
+    ``--merge-gap`` joins the clips afterwards).
+    """
+    if not regions:
+        return segments
+    out: list[Segment] = []
+    for segment in segments:
+        groups: dict[int, list[Word]] = {}
+        for word in segment.words:
+            middle = (word.start + word.end) / 2
+            index = min(range(len(regions)), key=lambda i: _distance(middle, regions[i]))
+            low, high = regions[index]
+            start = min(max(word.start, low), high)
+            groups.setdefault(index, []).append(
+                Word(start, min(max(word.end, start), high), word.text, word.probability)
+            )
+        for words in groups.values():
+            out.append(
+                Segment(
+                    words[0].start,
+                    words[-1].end,
+                    "".join(w.text for w in words),
+                    words,
+                    segment.avg_logprob,
+                    segment.no_speech_prob,
+                )
+            )
+    return out
+
+
+def _distance(moment: float, region: tuple[float, float]) -> float:
+    start, end = region
+    return 0.0 if start <= moment <= end else min(abs(moment - start), abs(moment - end))

@@ -335,7 +335,10 @@ class Catalog:
 
     def _all_entries(self) -> list[Entry]:
         if self._stale:
-            self._entries = build_entries(self._recs())
+            # Folder by folder in path order (a folder's entries are made of it and its role
+            # folders), so building never holds the groups of the whole dataset at once.
+            dirs = self._dirs
+            self._entries = [e for path in sorted(dirs) for e in folder_entries(path, dirs)]
             self._stale = False
             self._stale_paths.clear()
         elif self._stale_paths:

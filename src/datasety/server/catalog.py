@@ -853,7 +853,11 @@ class _CaptionReader:
             if not stat.S_ISREG(st.st_mode):
                 return None  # swapped for a FIFO or a device since the scan
             os.set_blocking(fd, True)
-            return handle.read(CAPTION_READ_LIMIT), st
+            # The size it has, not the limit: a read of the limit allocates (and faults in)
+            # a megabyte per caption. A file grown since its fstat reads as of the fstat;
+            # its next check sees the change.
+            size = st.st_size if 0 < st.st_size < CAPTION_READ_LIMIT else CAPTION_READ_LIMIT
+            return handle.read(size), st
 
 
 def _size_json(size: Size | None) -> str:

@@ -9,6 +9,7 @@ a resumed run computes the same losses as one that never stopped, a job reports 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -234,6 +235,43 @@ def test_two_cpu_processes_under_torchrun(dataset: Path, tmp_path: Path) -> None
     state = torch.load(tmp_path / "ddp.checkpoints" / "step-000001.pt", weights_only=True)
     assert state["settings"]["processes"] == 2
     assert read_metadata(output)["steps"] == "2"
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_leaves_complete_files_and_resumes(dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "cancel.safetensors"
+    folder = tmp_path / "cancel.checkpoints"
+    args = ["-i", str(dataset), "-o", str(output), "--image-size", "64", "--device", "cpu"]
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "datasety", "train", *args, "--steps", "500", "--save-every",
+             "1"],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # a bound for a hung run, not a speed check
+        while len(list(folder.glob("step-*.pt"))) < 2:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)  # what a job's cancel sends
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert not output.exists()
+    assert [p.name for p in folder.iterdir() if not p.name.startswith("step-")] == []
+    latest = max(folder.glob("step-*.pt"))
+    step = torch.load(latest, weights_only=True)["step"]
+    code = subprocess.run(
+        [sys.executable, "-m", "datasety", "train", *args, "--steps", str(step + 1),
+         "--resume", str(folder)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert code.returncode == 0, code.stderr
+    assert f"Resuming at step {step} of {step + 1}" in code.stdout
+    assert read_metadata(output)["steps"] == str(step + 1)
 
 
 def free_port() -> int:

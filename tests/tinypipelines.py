@@ -123,3 +123,21 @@ def qwen_tokenizer(tf: Any) -> Any:
 
 def model_folder(hf_home: Path, repo_id: str) -> Path:
     return snapshot_dir(hf_home, repo_id)
+
+
+def save_sdxl_lora(hf_home: Path, folder: Path, repo_id: str = SDXL_REPO) -> Path:
+    """A random rank-2 LoRA over the tiny SDXL UNet's attention (``B`` not zero, so it
+    changes the output), saved as diffusers saves one: ``pytorch_lora_weights.safetensors``."""
+    import diffusers
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(1)
+    unet = diffusers.UNet2DConditionModel.from_pretrained(snapshot_dir(hf_home, repo_id) / "unet")
+    modules = ["to_q", "to_k", "to_v", "to_out.0"]
+    unet.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=modules, init_lora_weights=False))
+    diffusers.StableDiffusionXLImg2ImgPipeline.save_lora_weights(
+        folder, unet_lora_layers=get_peft_model_state_dict(unet)
+    )
+    return folder / "pytorch_lora_weights.safetensors"

@@ -12,7 +12,13 @@ from PIL import Image
 from datasety.server.app import create_app
 from datasety.server.settings import Settings
 from tests.clirun import run_main as run_cli
-from tests.tinypipelines import FLUX2_KLEIN_REPO, SDXL_REPO, save_flux2_klein, save_sdxl_img2img
+from tests.tinypipelines import (
+    FLUX2_KLEIN_REPO,
+    SDXL_REPO,
+    save_flux2_klein,
+    save_sdxl_img2img,
+    save_sdxl_lora,
+)
 
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
@@ -151,6 +157,26 @@ def test_skip_existing_single_image_and_dry_run(
     assert code == 0, err
     with Image.open(sources / "red_target.webp") as edited:
         assert edited.format == "WEBP" and edited.size == (64, 64)
+
+
+def test_a_lora_changes_the_edit_by_its_scale(
+    hf_home: Path, sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("peft")
+    lora = save_sdxl_lora(hf_home, tmp_path / "lora")
+    made = {}
+    for label, extra in [("base", ()), ("off", (f"{lora}:0",)), ("on", (f"{lora}:0.8",))]:
+        out = tmp_path / label
+        flags = [flag for spec in extra for flag in ("--lora", spec)]
+        code, stdout, err = run_cli(
+            capsys, "synthetic", "-i", str(sources), "-o", str(out), "-p", "x", *SDXL,
+            "--seed", "2", *flags,
+        )  # fmt: skip
+        assert code == 0, err
+        made[label] = (out / "target" / "red.png").read_bytes()
+    assert f"LoRA {lora} at scale 0.8" in stdout
+    assert made["off"] == made["base"]
+    assert made["on"] != made["base"]
 
 
 def test_weights_load_into_the_unet_and_bad_inputs_are_one_line_errors(

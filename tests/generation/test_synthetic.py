@@ -213,6 +213,29 @@ def test_weights_load_into_the_unet_and_bad_inputs_are_one_line_errors(
         assert err.startswith("Error: ") and message in err and "Traceback" not in err
 
 
+def test_qwen_image_edit_without_torchvision_says_so_in_one_line(
+    hf_home: Path, sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """transformers' Qwen2-VL processor cannot be built without torchvision, whose wheel does
+    not import beside the CPU torch build; the family is read from the model's index."""
+    import importlib.util
+    import json
+
+    from tests.hfcache import snapshot_dir
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here")
+    index = {"_class_name": "QwenImageEditPlusPipeline", "_diffusers_version": "0.42.1"}
+    folder = snapshot_dir(hf_home, "acme/edit-model")
+    (folder / "model_index.json").write_text(json.dumps(index))
+    code, _, err = run_cli(
+        capsys, "synthetic", "-i", str(sources), "-o", str(tmp_path / "o"), "-p", "x",
+        "--model", "acme/edit-model",
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith("Error: Qwen-Image-Edit needs torchvision") and err.count("\n") == 1
+
+
 def test_a_server_job_runs_synthetic_and_commands_lists_it(sources: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from datasety.core.errors import DatasetyError
 from datasety.generation.families import Family, loadable_model, pick_family
 from datasety.models.device import Device, choose_device
-from datasety.models.extras import require
+from datasety.models.extras import MissingExtraError, require
 from datasety.models.loading import load_from_dir, model_dir
 
 Note = Callable[[str], None]
@@ -92,6 +93,8 @@ def load_pipeline(settings: PipelineSettings, purpose: str, note: Note) -> Loade
     started = time.monotonic()
     folder = model_dir(repo_id, note)
     family = pick_family(settings.family, repo_id, folder)
+    if family.name == "qwen-image-edit":
+        require_torchvision()
     class_name = family.text_class if settings.text_to_image else family.edit_class
     pipeline_class = getattr(diffusers, class_name, None)
     if pipeline_class is None:
@@ -118,6 +121,19 @@ def load_pipeline(settings: PipelineSettings, purpose: str, note: Note) -> Loade
         f"loaded in {time.monotonic() - started:.1f} s"
     )
     return Loaded(pipeline, family, torch, device, generator_device)
+
+
+def require_torchvision() -> None:
+    """Qwen-Image-Edit's processor is transformers' Qwen2-VL processor, which cannot be built
+    without torchvision (its video processor registry lives there). torchvision is no part of
+    the ``generate`` extra: its PyPI wheel only imports beside the torch build it was made for."""
+    try:
+        import_module("torchvision")
+    except ImportError as exc:
+        raise MissingExtraError(
+            "Qwen-Image-Edit needs torchvision (transformers' Qwen2-VL processor uses it), which "
+            "is not installed: install the torchvision build that matches your torch"
+        ) from exc
 
 
 def check_files(settings: PipelineSettings) -> None:

@@ -13,6 +13,12 @@ from datasety.commands import options
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def uses_accelerator(params: dict[str, Any]) -> bool:
+    """--run runs synthetic on the local pipeline (a GPU) unless every run uses the image API;
+    writing the file alone uses none."""
+    return bool(params.get("run")) and not params.get("image_api")
+
+
 def _axis(flag: str, example: str, what: str) -> Callable[[F], F]:
     return click.option(
         flag, default=None, help=f"Comma-separated {what} to sweep (e.g. {example})"

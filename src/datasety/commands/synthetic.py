@@ -34,7 +34,8 @@ uses_accelerator = gen.uses_accelerator
     "--weights",
     type=options.PATH,
     default=None,
-    help="A local .safetensors checkpoint loaded into the pipeline's transformer/UNet (and VAE)",
+    help="A local .safetensors of diffusers-named tensors (bare, or under model.diffusion_model./"
+    "transformer./unet. and vae.) loaded into the pipeline's transformer/UNet and VAE",
 )
 @click.option(
     "--cpu-offload",

@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/{datasets,gallery,pairs,jobs}.png from the running web UI.
+"""Regenerate docs/screenshots/*.png (datasets, gallery, pairs, jobs, bulk, stats, detail,
+phone) from the running web UI.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--dark]
 
@@ -158,6 +159,42 @@ def shoot(server: Server, out: Path, dark: bool, folders: dict[str, Path], work:
                 page.wait_for_timeout(300)
             page.screenshot(path=str(out / f"{name}.png"))
             print(out / f"{name}.png")
+
+        # Curation: a selection with a bulk prefix previewed, the stats panel, an item's detail
+        # with its caption history, and the datasets page on a phone.
+        page.goto(f"{server.url}/#/d/{ids['landscapes']}")
+        settle(page)
+        boxes = page.locator("#gallery .item .select-box")
+        boxes.nth(0).click()
+        boxes.nth(3).click(modifiers=["Shift"])
+        page.select_option("#bulk-op", "prefix")
+        page.fill("#bulk-text", "ohwx, ")
+        page.click("#bulk-preview-button")
+        page.wait_for_selector("#bulk-preview")
+        page.screenshot(path=str(out / "bulk.png"))
+        print(out / "bulk.png")
+
+        page.goto(f"{server.url}/#/d/{ids['landscapes']}/stats")
+        page.wait_for_selector("#lint", timeout=60_000)
+        settle(page)
+        page.screenshot(path=str(out / "stats.png"))
+        print(out / "stats.png")
+
+        page.goto(f"{server.url}/#/d/{ids['landscapes']}")
+        settle(page)
+        page.locator("#gallery .item .thumb").nth(4).click()
+        page.wait_for_selector("#caption-history li[data-id]")
+        page.wait_for_function("() => document.querySelector('#detail img.full')?.naturalWidth > 0")
+        page.screenshot(path=str(out / "detail.png"))
+        print(out / "detail.png")
+
+        phone = browser.new_page(
+            viewport={"width": 390, "height": 844}, color_scheme="dark" if dark else "light"
+        )
+        phone.goto(f"{server.url}/#/")
+        settle(phone)
+        phone.screenshot(path=str(out / "phone.png"))
+        print(out / "phone.png")
         browser.close()
 
 

@@ -89,3 +89,22 @@ def test_select_all_matching_the_filter_then_find_replace_and_delete_to_trash(
     expect(page.locator("#bulk-summary")).to_contain_text("Undone")
     assert (folder / "tall.png").is_file()
     assert (folder / "tall.txt").read_text() == "ohwx, a tall crimson bar, studio"
+
+
+def test_move_the_selection_into_a_folder_and_the_tree_follows(
+    page: Page, server: Server, shapes: tuple[Path, dict]
+) -> None:
+    folder, dataset = shapes
+    open_view(page, server, f"/d/{dataset['id']}")
+    page.locator('#gallery .item[data-path="wide.png"] .select-box').click()
+    page.select_option("#bulk-op", "move")
+    page.fill("#bulk-folder", "rejected")
+    page.click("#bulk-preview-button")
+    expect(page.locator("#bulk-preview")).to_contain_text("rejected/wide.png")
+    page.click("#bulk-apply")
+    expect(page.locator("#bulk-summary")).to_contain_text("Applied: 1 changed")
+    assert (folder / "rejected" / "wide.png").is_file()
+    assert (folder / "rejected" / "wide.txt").read_text() == "ohwx, wide"
+    assert not (folder / "wide.png").exists()
+    expect(page.locator('#folder-tree [data-folder="rejected"]')).to_contain_text("rejected1")
+    expect(page.locator('#gallery .item[data-path="rejected/wide.png"]')).to_have_count(1)

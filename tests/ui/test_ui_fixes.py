@@ -85,6 +85,7 @@ def test_an_audio_dataset_has_no_pairs_tab_no_stray_items_and_audio_wording(
         "wavs/b.wav",
     ]
     expect(page.locator("#page-range")).to_have_text("1–2 of 2")
+    expect(page.locator(".tabs")).to_have_attribute("data-pairs", "no")
     expect(page.locator(".tabs")).not_to_contain_text("Pairs")
     expect(page.locator("#dropzone")).to_contain_text("Drop audio files")
     expect(page.locator("#dropzone")).not_to_contain_text("images")
@@ -119,9 +120,11 @@ def test_the_pairs_tab_shows_on_a_dataset_with_pairs_only(
 
     open_view(page, server, f"/d/{plain_set['id']}")
     expect(page.locator("#gallery .item")).to_have_count(1)  # notes.txt is no item
+    expect(page.locator(".tabs")).to_have_attribute("data-pairs", "no")
     expect(page.locator(".tabs")).not_to_contain_text("Pairs")
     expect(page.locator("#dropzone")).to_contain_text("Drop images")
     open_view(page, server, f"/d/{edit_set['id']}")
+    expect(page.locator(".tabs")).to_have_attribute("data-pairs", "yes")
     expect(page.locator(".tabs")).to_contain_text("Pairs")
 
 

@@ -62,6 +62,7 @@ function branch(node, current, onPick) {
  */
 export function folderTree(datasetId, current, onPick) {
   const list = h("ul", { class: "tree", id: "folder-tree" }, h("li", { class: "muted" }, "Reading folders…"));
+  // reload() reads the folders: the gallery calls it once its first page shows.
   const root = h("nav", { class: "folders card", "aria-label": "Folders" }, h("h2", {}, "Folders"), list);
   let tree = null;
   const draw = () => { if (tree) list.replaceChildren(branch(tree, current(), onPick)); };
@@ -69,6 +70,5 @@ export function folderTree(datasetId, current, onPick) {
     tree = buildTree(counts);
     draw();
   }, (err) => list.replaceChildren(h("li", { class: "error" }, err.message)));
-  reload();
   return { root, draw, reload };
 }

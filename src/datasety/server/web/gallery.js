@@ -218,10 +218,8 @@ export async function renderDataset(view, datasetId, params) {
     return null;
   }
   const audio = dataset.type === "audio";
-  const [useMetadata, pairs] = await Promise.all([
-    audio && api.fileExists(datasetId, "metadata.csv"),
-    hasPairs(dataset),
-  ]);
+  const useMetadata = audio && (await api.fileExists(datasetId, "metadata.csv"));
+  const pairs = hasPairs(dataset); // not awaited: the first thumbnails do not wait for the tab
   const state = stateFrom(params, audio ? 50 : 100);
   const listing = new Listing(datasetId);
   const loader = lazyLoader();
@@ -243,7 +241,8 @@ export async function renderDataset(view, datasetId, params) {
     bulk.update();
   };
   const selection = new Selection(() => syncSelection());
-  const bulk = bulkPanel(datasetId, selection, () => { listing.everything = null; load(); });
+  // After a bulk action (a move or delete changes the folders too).
+  const bulk = bulkPanel(datasetId, selection, () => { listing.everything = null; load(); tree.reload(); });
   // The listing's filter, as the bulk endpoint's `select.filter` takes it.
   const currentFilter = () => {
     const filter = { media: true };
@@ -319,6 +318,7 @@ export async function renderDataset(view, datasetId, params) {
         grid,
         empty)));
   await load();
+  tree.reload(); // after the first page: 5,000 entries' folders do not hold up the thumbnails
   return () => {
     loader.disconnect();
     upload.dispose();

@@ -88,10 +88,8 @@ export async function renderPairs(view, datasetId, params) {
     clear(view, h("p", { class: "error", role: "alert" }, err.message));
     return null;
   }
-  const [useMetadata, pairs] = await Promise.all([
-    dataset.type === "audio" && api.fileExists(datasetId, "metadata.csv"),
-    hasPairs(dataset),
-  ]);
+  const useMetadata = dataset.type === "audio" && (await api.fileExists(datasetId, "metadata.csv"));
+  const pairs = hasPairs(dataset);
   const state = stateFrom(params, 24);
   const listing = new Listing(datasetId, { group: true });
   const list = h("div", { class: "pairs", id: "pairs" });

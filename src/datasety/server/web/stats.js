@@ -88,9 +88,9 @@ export async function renderStats(view, datasetId) {
     clear(view, h("p", { class: "error", role: "alert" }, err.message));
     return null;
   }
-  const [stats, pairs, ops] = await Promise.all([
+  const pairs = hasPairs(dataset);
+  const [stats, ops] = await Promise.all([
     api.datasetStats(datasetId).catch((err) => err),
-    hasPairs(dataset),
     api.listOperations(datasetId).catch(() => ({ operations: [] })),
   ]);
   const head = datasetHeader(dataset, "stats", { pairs });

@@ -3,7 +3,8 @@
 
 import { debounce, h, replaceParams } from "./dom.js";
 
-// The Pairs tab shows only where the dataset has pairs (`pairs`: hasPairs()).
+// The Pairs tab shows only where the dataset has pairs (`pairs`: hasPairs(), a boolean or the
+// promise of one: the page does not wait for it, the tab appears when it is known).
 export function datasetHeader(dataset, active, { pairs = true } = {}) {
   const id = encodeURIComponent(dataset.id);
   const tab = (name, href, label) => h("a", { href, class: "tab", "aria-current": active === name ? "page" : null }, label);
@@ -14,10 +15,21 @@ export function datasetHeader(dataset, active, { pairs = true } = {}) {
       h("p", { class: "path muted", title: dataset.path }, dataset.path)),
     h("nav", { class: "tabs", "aria-label": "Dataset views" },
       tab("gallery", `#/d/${id}`, dataset.type === "audio" ? "Files" : "Gallery"),
-      pairs || active === "pairs" ? tab("pairs", `#/d/${id}/pairs`, "Pairs") : null,
+      pairsTab(pairs, active, tab("pairs", `#/d/${id}/pairs`, "Pairs")),
       tab("stats", `#/d/${id}/stats`, "Stats"),
       tab("jobs", `#/jobs?dataset=${id}`, "Run a job")),
   );
+}
+
+function pairsTab(pairs, active, link) {
+  if (active === "pairs") return link;
+  const slot = h("span", { class: "tab-slot" });
+  Promise.resolve(pairs).then((yes) => {
+    if (yes) slot.replaceWith(link);
+    // Known now (tests and scripts can wait for it): "yes" or "no".
+    (link.closest(".tabs") || slot.closest(".tabs"))?.setAttribute("data-pairs", yes ? "yes" : "no");
+  });
+  return slot;
 }
 
 const PAGE_SIZES = [24, 50, 100, 200, 500];

@@ -6,6 +6,7 @@
 
 import * as api from "./api.js";
 import { h } from "./dom.js";
+import { isPair, ROLE_TYPES } from "./listing.js";
 
 const LABELS = { idle: "", dirty: "Unsaved", saving: "Saving…", saved: "Saved", failed: "Failed", conflict: "Conflict" };
 
@@ -172,8 +173,7 @@ const stemOf = (path) => {
 
 const dirOf = (path) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "");
 const filesOf = (entry) => entry.files || entry.all_files || [];
-const ROLE_FILE = new Set(["input", "target", "mask", "control", "canny", "pose", "seg", "depth", "normal"]);
-const hasRoles = (entry) => filesOf(entry).filter((f) => ROLE_FILE.has(f.file_type)).length >= 2;
+
 
 /**
  * Where this dataset keeps the captions of its pairs, learnt from the entries that have one:
@@ -183,9 +183,9 @@ const hasRoles = (entry) => filesOf(entry).filter((f) => ROLE_FILE.has(f.file_ty
 export function captionHome(entries) {
   const votes = new Map();
   for (const entry of entries) {
-    if (!entry.caption_path || !hasRoles(entry)) continue;
+    if (!entry.caption_path || !isPair(entry)) continue;
     const dir = dirOf(entry.caption_path);
-    const beside = filesOf(entry).find((f) => ROLE_FILE.has(f.file_type) && dirOf(f.path) === dir && dir !== (entry.path || ""));
+    const beside = filesOf(entry).find((f) => ROLE_TYPES.has(f.file_type) && dirOf(f.path) === dir && dir !== (entry.path || ""));
     const home = beside ? beside.file_type : "";
     votes.set(home, (votes.get(home) || 0) + 1);
   }
@@ -204,7 +204,7 @@ export function newCaptionPath(entry, home) {
   const files = filesOf(entry);
   const roleFile = (role) => files.find((f) => f.file_type === role);
   const folder = entry.path || "";
-  const inRoleFolders = files.some((f) => ROLE_FILE.has(f.file_type) && dirOf(f.path) !== folder);
+  const inRoleFolders = files.some((f) => ROLE_TYPES.has(f.file_type) && dirOf(f.path) !== folder);
   const role = home !== null && home !== undefined ? home : inRoleFolders ? "target" : "";
   const beside = role ? roleFile(role) : null;
   const dir = beside ? dirOf(beside.path) : folder;
@@ -216,6 +216,6 @@ export function entryTarget(datasetId, entry, mediaPath, home = null) {
   const own = `${stemOf(mediaPath)}.txt`;
   if (entry.caption_path && entry.caption_path !== own) return textFileTarget(datasetId, entry.caption_path, true);
   // A pair's caption is the group's, not a sidecar of whichever role file is listed first.
-  if (!entry.caption_path && hasRoles(entry)) return textFileTarget(datasetId, newCaptionPath(entry, home), false);
+  if (!entry.caption_path && isPair(entry)) return textFileTarget(datasetId, newCaptionPath(entry, home), false);
   return sidecarTarget(datasetId, mediaPath);
 }

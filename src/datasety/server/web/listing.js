@@ -43,7 +43,8 @@ export function isItem(entry) {
   return !files.every((f) => f.file_type === "caption" || kindOf(f.name) === "caption");
 }
 
-const ROLE_TYPES = new Set(["input", "target", "mask", "control", "canny", "pose", "seg", "depth", "normal"]);
+// The file_type of a file that plays a role in a pair.
+export const ROLE_TYPES = new Set(["input", "target", "mask", "control", "canny", "pose", "seg", "depth", "normal"]);
 
 // A group with two or more role files (input + target, ...) is a pair.
 export function isPair(pair) {

@@ -92,6 +92,9 @@ def test_detail_view_zooms_with_wheel_and_keys_and_pans_by_drag(
     expect(frame).to_have_attribute("data-zoom", "1.00")
     page.keyboard.press("+")
     expect(frame).to_have_attribute("data-zoom", "1.50")
+    page.keyboard.press("Shift+ArrowLeft")  # pans, stays on this item
+    assert "translate(60px, 0px)" in frame.locator("img").evaluate("i => i.style.transform")
+    expect(page.locator("#detail-title")).to_have_text("wide.png")
     page.keyboard.press("-")
     expect(frame).to_have_attribute("data-zoom", "1.00")
 

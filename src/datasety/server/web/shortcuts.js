@@ -10,7 +10,7 @@ const SHORTCUTS = [
   ]],
   ["Detail view", [
     ["← →", "Previous / next item"], ["+ / −", "Zoom in / out"], ["0", "Fit to the window"],
-    ["Wheel, pinch", "Zoom at the pointer"], ["Drag", "Pan a zoomed image"], ["Escape", "Close"],
+    ["Wheel, pinch", "Zoom at the pointer"], ["Drag, Shift+arrows", "Pan a zoomed image"], ["Escape", "Close"],
   ]],
   ["Everywhere", [["?", "This legend"]]],
 ];

@@ -1,9 +1,11 @@
 // Zoom and pan for the detail view's image: the wheel and a two-finger pinch zoom at the
-// pointer, a drag pans, and + / - / 0 zoom from the keyboard. The image keeps its fitted size;
+// pointer, a drag pans, and + / - / 0 zoom and Shift+arrows pan from the keyboard. The image keeps its fitted size;
 // a CSS transform (scale, then translate) does the rest, so no pixel is re-fetched.
 
 const MIN = 1;
 const MAX = 16;
+const STEP = 60; // pixels per Shift+arrow
+const PAN = { ArrowLeft: [STEP, 0], ArrowRight: [-STEP, 0], ArrowUp: [0, STEP], ArrowDown: [0, -STEP] };
 
 export function zoomable(frame, img) {
   let scale = 1;
@@ -71,7 +73,12 @@ export function zoomable(frame, img) {
       if (event.key === "+" || event.key === "=") zoomAt(scale * 1.5);
       else if (event.key === "-" || event.key === "_") zoomAt(scale / 1.5);
       else if (event.key === "0") zoomAt(1);
-      else return false;
+      else if (event.shiftKey && scale > 1 && PAN[event.key]) {
+        // Shift+arrows pan a zoomed image (plain arrows step to the previous / next item).
+        x += PAN[event.key][0];
+        y += PAN[event.key][1];
+        render();
+      } else return false;
       return true;
     },
     get scale() { return scale; },

@@ -1,0 +1,143 @@
+"""`train` against the reference on a CPU with tiny models: the per-step overhead.
+
+    .venv/bin/python bench/bench_train.py                  # 3 rounds, FLUX.2-klein
+    .venv/bin/python bench/bench_train.py --family sdxl --rounds 5
+
+What it does, all in ``bench/.work/train``:
+
+1. builds the test suite's tiny random FLUX.2-klein (or SDXL) pipeline into a temporary
+   Hugging Face cache (``tests/training/tiny.py``) and passes its snapshot folder as
+   ``--model`` to both tools, with ``HF_HUB_OFFLINE=1``;
+2. runs the reference 0.44.0's own ``datasety`` package (from ``bench/.venv-reference``) on
+   this interpreter, so both tools use the same torch, diffusers and peft: what differs is
+   the tools' code;
+3. times each tool at ``--short`` and ``--long`` steps (fresh caches each run, alternating
+   the order per round); steps/s = (long - short) / (time(long) - time(short)), so start-up,
+   model loading and our one-off encoding cancel out; peak RSS is the child's ``ru_maxrss``.
+
+Tiny models make this a measure of what each tool does around the model per step (the
+reference runs the text encoder and the VAE at every step; ours reads cached latents and
+embeddings), not of the model's compute: real-size figures need a GPU session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+from bench_resize import machine  # noqa: E402
+
+WORK = BENCH / ".work" / "train"
+REFERENCE_VENV = BENCH / ".venv-reference"
+
+
+def reference_package() -> Path:
+    """A folder holding only the reference's ``datasety`` package (a link to it)."""
+    found = sorted(REFERENCE_VENV.glob("lib/python3*/site-packages/datasety"))
+    if not found:
+        raise SystemExit(f"the reference is not installed in {REFERENCE_VENV}")
+    folder = WORK / "reference"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "datasety"
+    if not link.exists():
+        link.symlink_to(found[0], target_is_directory=True)
+    return folder
+
+
+def make_dataset(folder: Path, count: int, size: int) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for index in range(count):
+        colour = ((index * 53) % 256, (index * 97) % 256, (index * 151) % 256)
+        Image.new("RGB", (size, size), colour).save(folder / f"img{index:03d}.png")
+        (folder / f"img{index:03d}.txt").write_text(f"a flat colour swatch number {index}")
+    return folder
+
+
+def run(
+    tool: str, model: Path, family: str, data: Path, steps: int, size: int
+) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one training run."""
+    out = WORK / f"{tool}-{steps}.safetensors"
+    cache = WORK / f"cache-{tool}"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_CACHE_HOME": str(cache)}
+    env.pop("DATASETY_PROGRESS", None)
+    args = ["train", "-i", str(data), "-o", str(out), "-m", str(model), "--family",
+            "flux" if family == "flux2" else family, "--steps", str(steps), "--image-size",
+            str(size), "--device", "cpu", "--caption-dropout", "0"]  # fmt: skip
+    env["PYTHONPATH"] = str(reference_package() if tool == "reference" else ROOT / "src")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datasety", *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    err = process.stderr.read()
+    process.stderr.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or not out.exists():
+        raise SystemExit(f"{tool} failed ({process.returncode}): {err.decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=["flux2", "sdxl"], default="flux2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--short", type=int, default=4)
+    parser.add_argument("--long", type=int, default=24)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--size", type=int, default=128)
+    options = parser.parse_args()
+
+    # Imported by name: the tests' builders are not part of what mypy checks.
+    tiny = importlib.import_module("tests.training.tiny")
+    WORK.mkdir(parents=True, exist_ok=True)
+    hf_home = WORK / "hf"
+    shutil.rmtree(hf_home, ignore_errors=True)
+    build = tiny.save_flux2_klein_base if options.family == "flux2" else tiny.save_sdxl
+    model = build(hf_home)
+    data = make_dataset(WORK / "data", options.images, options.size)
+
+    rates: dict[str, list[float]] = {"reference": [], "ours": []}
+    peaks: dict[str, list[int]] = {"reference": [], "ours": []}
+    for round_index in range(options.rounds):
+        order = ["reference", "ours"] if round_index % 2 == 0 else ["ours", "reference"]
+        for tool in order:
+            short, _ = run(tool, model, options.family, data, options.short, options.size)
+            long, peak = run(tool, model, options.family, data, options.long, options.size)
+            rate = (options.long - options.short) / (long - short)
+            rates[tool].append(rate)
+            peaks[tool].append(peak)
+            mib = peak / 1024
+            print(f"round {round_index + 1} {tool}: {rate:.2f} steps/s, peak RSS {mib:.0f} MiB")
+
+    ref, ours = statistics.median(rates["reference"]), statistics.median(rates["ours"])
+    print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}")
+    print(f"{options.family}, {options.images} images at {options.size}px, steps "
+          f"{options.short}->{options.long}, medians of {options.rounds} rounds")  # fmt: skip
+    for tool, rate in (("reference", ref), ("ours", ours)):
+        mib = statistics.median(peaks[tool]) / 1024
+        print(f"{tool + ':':10} {rate:.2f} steps/s, peak RSS {mib:.0f} MiB")
+    print(f"ratio:     {ours / ref:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -565,6 +565,9 @@ class Catalog:
         subdirs: list[str] = []
         links: list[str] = []
         shared: dict[tuple[str, str], tuple[str, str]] = {}
+        # File systems stamp with a coarse clock (and archives keep whole seconds), so files
+        # of a folder share few mtimes: one int object each (48 bytes a file at 1M files).
+        mtimes: dict[int, int] = {}
         try:
             with os.scandir(os.path.join(self._root, rel)) as entries:
                 for entry in entries:
@@ -584,7 +587,8 @@ class Catalog:
                             ino = entry.inode()
                             if prev is None or prev.ino != ino:
                                 s = entry.stat(follow_symlinks=False)
-                                prev = file_rec(rel, name, s.st_size, ino, s.st_mtime_ns, shared)
+                                mtime = mtimes.setdefault(s.st_mtime_ns, s.st_mtime_ns)
+                                prev = file_rec(rel, name, s.st_size, ino, mtime, shared)
                             files[name] = prev
                     except OSError:
                         continue  # removed while we looked: the next scan agrees

@@ -32,8 +32,9 @@ MEDIA_KINDS = frozenset({"image", "audio", "video"})
 class FileRec:
     """One file of a dataset folder: what the folder scan saw, and its listing item.
 
-    ``folder`` strings are shared by every file of a folder and ``group`` tuples by the files
-    of one group (an image and its caption), so a big dataset keeps one of each.
+    ``folder`` strings are shared by every file of a folder; the group key is stored only
+    when it is not (folder, stem), for role images (``control/a.png``, ``a_input.png``), and
+    computed otherwise, so a big dataset keeps no key per file (~70 bytes a file).
     """
 
     folder: str
@@ -42,9 +43,22 @@ class FileRec:
     ino: int
     mtime_ns: int
     file_type: str  # the spec's file_type: the role for role files, else the kind
-    group: tuple[str, str]  # (folder, base) of its group
+    role_group: tuple[str, str] | None  # (folder, base) of its group when not (folder, stem)
     # A caption's text once read (None: not read yet, or changed since).
     text: str | None = None
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """(folder, base) of its group."""
+        role_group = self.role_group
+        if role_group is not None:
+            return role_group
+        return (self.folder, posixpath.splitext(self.name)[0])
+
+    @property
+    def group_folder(self) -> str:
+        role_group = self.role_group
+        return self.folder if role_group is None else role_group[0]
 
     @property
     def path(self) -> str:
@@ -79,16 +93,18 @@ def file_rec(
 ) -> FileRec:
     """The record of file ``name`` in dataset folder ``folder``.
 
-    Records made with the same ``shared`` dict share their equal group keys (``a.jpg`` and its
-    ``a.txt``), so a big dataset keeps one such key per stem, not one per file.
+    Records made with the same ``shared`` dict share their equal role group keys (the
+    ``control/a.png`` and ``target/a.png`` of one pair).
     """
     where = layout.placement(f"{folder}/{name}" if folder else name)
-    # The folder's own string when the group is in it (most are): not a copy per group.
-    group = (folder if where.group_dir == folder else where.group_dir, where.base)
-    if shared is not None:
-        group = shared.setdefault(group, group)
     kind = where.role or layout.file_kind(name)
-    return FileRec(folder, name, size, ino, mtime_ns, sys.intern(kind), group)
+    role_group: tuple[str, str] | None = None
+    if where.role:
+        # The folder's own string when the group is in it: not a copy per group.
+        role_group = (folder if where.group_dir == folder else where.group_dir, where.base)
+        if shared is not None:
+            role_group = shared.setdefault(role_group, role_group)
+    return FileRec(folder, name, size, ino, mtime_ns, sys.intern(kind), role_group)
 
 
 class Entry(tuple[FileRec, ...]):
@@ -110,7 +126,7 @@ class Entry(tuple[FileRec, ...]):
 
     @property
     def path(self) -> str:
-        return self[0].group[0]
+        return self[0].group_folder
 
     @property
     def base(self) -> str:
@@ -238,12 +254,14 @@ def build_entries(recs: Iterable[FileRec]) -> list[Entry]:
         if rec.file_type == "caption":
             sidecars.append(rec)
             continue
-        groups.setdefault(rec.group, []).append(rec)
+        group = rec.group
+        groups.setdefault(group, []).append(rec)
         # Only a role file's stem differs from its group's base (edit_001_input: edit_001).
-        owner.setdefault(rec.stem_key if rec.file_type in _ROLES else rec.group, rec.group)
+        owner.setdefault(rec.stem_key if rec.role_group is not None else group, group)
     for rec in sidecars:
         # A caption's group is its own stem key: a .txt has no role.
-        groups.setdefault(owner.get(rec.group, rec.group), []).append(rec)
+        group = rec.group
+        groups.setdefault(owner.get(group, group), []).append(rec)
 
     entries: list[Entry] = []
     for _, members in sorted(groups.items()):

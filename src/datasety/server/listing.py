@@ -94,7 +94,7 @@ def file_rec(
     """The record of file ``name`` in dataset folder ``folder``.
 
     Records made with the same ``shared`` dict share their equal role group keys (the
-    ``control/a.png`` and ``target/a.png`` of one pair).
+    ``edit_001_input.png`` and ``edit_001_output.png`` of one pair).
     """
     where = layout.placement(f"{folder}/{name}" if folder else name)
     kind = where.role or layout.file_kind(name)

@@ -116,17 +116,22 @@ def main() -> None:
         from tests.tinyspeech import save_faster_whisper
 
         save_faster_whisper(Path(hf), words=40, width=384, layers=4, heads=6)
-        env = {**os.environ, "HF_HOME": hf, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
-        env.pop("DATASETY_PROGRESS", None)
+        env = {**os.environ, "HF_HOME": hf, "HF_HUB_OFFLINE": "1"}
+        for name in ("DATASETY_PROGRESS", "PYTHONPATH"):
+            env.pop(name, None)
+        ours_env = {**env, "PYTHONPATH": str(ROOT / "src")}
         flags = ["-i", str(WORK / "in"), "--metadata", "--vad", "--whisper-model", "tiny",
                  "--language", "en", "--device", "cpu", "--workers", str(args.workers)]  # fmt: skip
         ours_cmd = [sys.executable, "-m", "datasety", "audio", *flags, "-o"]
         ref_cmd = [str(reference), "-m", "datasety", "audio", *flags, "-o"]
         times: dict[str, list[float]] = {"reference": [], "ours": []}
         for round_ in range(args.rounds):
-            for name, command in (("reference", ref_cmd), ("ours", ours_cmd)):
+            for name, command, command_env in (
+                ("reference", ref_cmd, env),
+                ("ours", ours_cmd, ours_env),
+            ):
                 out = WORK / f"out-{name}"
-                times[name].append(run([*command, str(out)], env, out))
+                times[name].append(run([*command, str(out)], command_env, out))
                 print(f"round {round_ + 1} {name}: {times[name][-1]:.1f} s, {clips(out)} clips")
     minutes = total / 60
     ref_rate = minutes / (statistics.median(times["reference"]) / 60)

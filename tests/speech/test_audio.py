@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import wave
 from pathlib import Path
 
@@ -224,3 +225,30 @@ def test_workers_process_several_sources(
     ids = [line.split("|")[0] for line in (out / "metadata.csv").read_text().splitlines()]
     assert sorted(ids) == [f"{s}-000{n}" for s in "abc" for n in (1, 2)]
     assert json.loads((out / ".datasety-speech.json").read_text())["finished"] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("module", "flag", "purpose"),
+    [("faster_whisper", None, "transcription"), ("silero_vad", "--vad", "--vad")],
+)
+def test_a_missing_extra_is_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    talk: Talk,
+    whisper_home: Path,
+    tmp_path: Path,
+    module: str,
+    flag: str | None,
+    purpose: str,
+) -> None:
+    from datasety.speech import vad
+
+    vad._model.cache_clear()
+    monkeypatch.setitem(sys.modules, module, None)  # what an uninstalled package looks like
+    code, _, stderr = audio(capsys, "-i", str(talk.wav), "-o", str(tmp_path / "x"),
+                            *([flag] if flag else []), *WHISPER)  # fmt: skip
+    vad._model.cache_clear()
+    assert code == 1
+    assert stderr.strip() == (
+        f"Error: {purpose} needs {module}, which is not installed: pip install 'datasety[audio]'"
+    )

@@ -88,7 +88,6 @@ class Transcriber:
             "language": language or None,
             "word_timestamps": True,
             "vad_filter": False,
-            "condition_on_previous_text": False,
         }
         if regions is not None:
             if not regions:
@@ -97,7 +96,7 @@ class Transcriber:
         try:
             found, info = self.model.transcribe(samples, **options)
             segments = [_segment(s) for s in found]
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # a bad --language; CTranslate2's own errors
             raise DatasetyError(f"transcription failed: {exc}") from exc
         return segments, info.language
 

@@ -29,11 +29,12 @@ def _model() -> Any:
 
 def speech_regions(samples: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
     """``(start, end)`` seconds of each stretch of speech in ``samples`` (16 kHz mono)."""
+    model = _model()  # first: a missing silero-vad is one line naming the extra
     from silero_vad.sequence_vad import get_speech_timestamps_sequence
 
     found = get_speech_timestamps_sequence(
         samples,
-        _model(),
+        model,
         threshold=threshold,
         sampling_rate=SPEECH_RATE,
         min_silence_duration_ms=MIN_SILENCE_MS,

@@ -108,14 +108,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--hf-home",
+        type=Path,
+        default=None,
+        help="A Hugging Face home that holds the real Systran/faster-whisper-tiny (used as is, "
+        "instead of the rigged random model)",
+    )
     args = parser.parse_args()
 
     sources, total = make_sources(args.sources, args.seconds)
     reference = reference_python()
-    with tempfile.TemporaryDirectory(prefix="bench-audio-hf-") as hf:
-        from tests.tinyspeech import save_faster_whisper
+    with tempfile.TemporaryDirectory(prefix="bench-audio-hf-") as made:
+        hf = str(args.hf_home) if args.hf_home else made
+        if args.hf_home is None:
+            from tests.tinyspeech import save_faster_whisper
 
-        save_faster_whisper(Path(hf), words=40, width=384, layers=4, heads=6)
+            save_faster_whisper(Path(hf), words=40, width=384, layers=4, heads=6)
         env = {**os.environ, "HF_HOME": hf, "HF_HUB_OFFLINE": "1"}
         for name in ("DATASETY_PROGRESS", "PYTHONPATH"):
             env.pop(name, None)

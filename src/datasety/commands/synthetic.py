@@ -178,17 +178,10 @@ def command(
         reporter.note("Dry run: nothing is written")
         synthetic.describe_plan(todo, reporter)
     elif image_api:
-        from datasety.generation.image_api import ImageApiSettings, api_model, parse_aspect_ratio
-        from datasety.models.openai_api import Endpoint
+        from datasety.generation.image_api import settings_from_flags
 
-        if api_aspect_ratio:
-            parse_aspect_ratio(api_aspect_ratio)
-        api_settings = ImageApiSettings(
-            endpoint=Endpoint.from_env("--image-api", max_retries=max_retries),
-            model=api_model(model),
-            aspect_ratio=api_aspect_ratio,
-            image_size=api_image_size,
-            seed=seed,
+        api_settings = settings_from_flags(
+            model, api_aspect_ratio, api_image_size, seed, max_retries
         )
         synthetic.edit_via_api(todo, settings, api_settings, concurrency, reporter)
     else:

@@ -86,6 +86,25 @@ class ImageApiSettings:
     seed: int | None = None
 
 
+def settings_from_flags(
+    model: str,
+    aspect_ratio: str | None,
+    image_size: str | None,
+    seed: int | None,
+    max_retries: int,
+) -> ImageApiSettings:
+    """``--image-api``'s settings from its flags and the ``OPENAI_*`` environment."""
+    if aspect_ratio:
+        parse_aspect_ratio(aspect_ratio)  # a bad ratio fails before any request
+    return ImageApiSettings(
+        endpoint=Endpoint.from_env("--image-api", max_retries=max_retries),
+        model=api_model(model),
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        seed=seed,
+    )
+
+
 class ImageApi:
     """Edits and generations, one request per call; safe to call from several threads."""
 

@@ -287,9 +287,12 @@ def _apply_captions(
     try:
         caption_targets.write_many(root, texts, context.lock)
     except (OSError, DatasetyError) as exc:
-        # Some files may be written: the history holds what was, so the undo still works.
+        # Some may be written: those that hold their new text are recorded (the undo puts
+        # them back), the others are this item's error.
+        now = caption_targets.read_many(root, list(texts))
         for item in items:
-            item["status"], item["error"] = "error", _reason(exc)
+            if now[item["caption_path"]] != item["after"]:
+                item["status"], item["error"] = "error", _reason(exc)
     changes = [
         history.Change(item["caption_path"], item["path"], item["before"], item["after"])
         for item in items

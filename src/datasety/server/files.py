@@ -65,14 +65,6 @@ def find_caption(root: DatasetRoot, rel: str) -> tuple[str, str] | None:
     return None
 
 
-def metadata_rows(root: DatasetRoot) -> dict[str, str]:
-    try:
-        raw = root.read(layout.METADATA_CSV)
-    except NotFoundError:
-        return {}
-    return layout.parse_metadata(raw.decode("utf-8", "replace"))
-
-
 def info(root: DatasetRoot, rel: str, fd: int) -> dict[str, Any]:
     """The spec's file info of ``rel`` (open as ``fd``): path, size, caption sidecar,
     metadata.csv row for audio."""
@@ -81,7 +73,7 @@ def info(root: DatasetRoot, rel: str, fd: int) -> dict[str, Any]:
     if caption is not None:
         out["caption_path"], out["caption"] = caption
     if layout.file_kind(rel) == "audio":
-        row = metadata_rows(root).get(layout.metadata_id(rel))
+        row = caption_targets.metadata_rows(root).get(layout.metadata_id(rel))
         if row is not None:
             out["metadata"] = row
     return out

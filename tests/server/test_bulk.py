@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from datasety.server import history
+
 from .conftest import make_image
 
 
@@ -194,10 +196,10 @@ def test_history_of_single_and_bulk_edits_and_restore(
     assert client.put(f"{url}/files/a.png", json={"caption": "first"}).status_code == 200
     assert client.put(f"{url}/files/a.png", json={"caption": "second"}).status_code == 200
     bulk(client, url, select={"paths": ["a.png"]}, op="prefix", text="ohwx ")
-    history = client.get(f"{url}/history", params={"path": "a.png"}).json()
-    assert history["caption_path"] == "a.txt"
-    assert history["current"] == "ohwx second"
-    versions = history["versions"]
+    answer = client.get(f"{url}/history", params={"path": "a.png"}).json()
+    assert answer["caption_path"] == "a.txt"
+    assert answer["current"] == "ohwx second"
+    versions = answer["versions"]
     assert [(v["text"], v["before"], v["source"]) for v in versions] == [
         ("ohwx second", "second", "bulk"),
         ("second", "first", "put"),
@@ -222,9 +224,9 @@ def test_history_of_an_audio_transcript(client: TestClient, url: str, dataset_di
     (dataset_dir / "clip.wav").write_bytes(b"RIFF")
     (dataset_dir / "metadata.csv").write_text("clip|old\n")
     client.put(f"{url}/files/clip.wav", json={"caption": "new"})
-    history = client.get(f"{url}/history", params={"path": "clip.wav"}).json()
-    assert history["caption_path"] == "metadata.csv#clip"
-    assert [(v["before"], v["text"]) for v in history["versions"]] == [("old", "new")]
+    answer = client.get(f"{url}/history", params={"path": "clip.wav"}).json()
+    assert answer["caption_path"] == "metadata.csv#clip"
+    assert [(v["before"], v["text"]) for v in answer["versions"]] == [("old", "new")]
 
 
 def test_unknown_dataset_and_operation(client: TestClient, url: str) -> None:
@@ -242,8 +244,8 @@ def test_a_caption_file_written_as_a_file_is_recorded(
     headers = {"content-type": "text/plain"}
     assert client.post(f"{url}/files/s1.txt", content=b"one", headers=headers).status_code == 201
     assert client.put(f"{url}/files/s1.txt", content=b"two", headers=headers).status_code == 200
-    history = client.get(f"{url}/history", params={"path": "s1.txt"}).json()
-    assert [(v["before"], v["text"]) for v in history["versions"]] == [
+    answer = client.get(f"{url}/history", params={"path": "s1.txt"}).json()
+    assert [(v["before"], v["text"]) for v in answer["versions"]] == [
         ("one", "two"),
         (None, "one"),
     ]
@@ -251,3 +253,16 @@ def test_a_caption_file_written_as_a_file_is_recorded(
     by_image = client.get(f"{url}/history", params={"path": "target/s1.png"}).json()
     assert by_image["caption_path"] == "s1.txt"
     assert len(by_image["versions"]) == 2
+
+
+def test_operations_past_retention_go_with_their_trash(
+    client: TestClient, url: str, dataset_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captioned(dataset_dir, {"a.png": "a", "b.png": "b"})
+    old = bulk(client, url, select={"paths": ["a.png"]}, op="delete")
+    assert (data_dir / "trash" / old["id"]).is_dir()
+    monkeypatch.setattr(history, "KEEP_SECONDS", -1.0)  # everything is past retention now
+    bulk(client, url, select={"paths": ["b.png"]}, op="set", text="new")
+    assert not (data_dir / "trash" / old["id"]).exists()
+    response = client.post(f"{url}/operations/{old['id']}/undo")
+    assert (response.status_code, response.json()) == (404, {"error": "Operation not found"})

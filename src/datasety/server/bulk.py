@@ -238,6 +238,7 @@ def run(
         return {**answer, "preview": True, "items": items}
     if not changing:
         return {**answer, "id": None, "failed": 0, "items": _settled(items)}
+    _prune(context)
     operation_id = history.start_operation(
         context.store, context.dataset_id, edit.op, edit.params(), len(changing)
     )
@@ -248,6 +249,14 @@ def run(
     items = _settled(items)
     failed = sum(item["status"] == "error" for item in items)
     return {**answer, "id": operation_id, "failed": failed, "items": items}
+
+
+def _prune(context: Context) -> None:
+    """Operations past the history's retention go, with their trashed files."""
+    expired = history.expired_operations(context.store)
+    for operation_id in expired:
+        trash.purge(context.data_dir, operation_id)
+    history.forget_operations(context.store, expired)
 
 
 def _settled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

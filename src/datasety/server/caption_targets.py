@@ -112,9 +112,10 @@ def _read(root: DatasetRoot, folder_fd: int, folder: str, name: str) -> str | No
         except NotFoundError:
             return None
         return raw.decode("utf-8", "replace")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None  # a folder (or a FIFO) where a caption would be: no caption
     with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         os.set_blocking(fd, True)
         return handle.read(CAPTION_READ_LIMIT).decode("utf-8", "replace")
 

@@ -299,7 +299,10 @@ class Catalog:
             try:
                 if self._walked:
                     return None
-                self._dataset_root()
+                try:
+                    self._dataset_root()  # opened now: an early page reads without the lock
+                except (OSError, DatasetyError):
+                    return None  # the folder is gone: the ordinary listing says what it says
                 progress = self._progress = ScanProgress()
             finally:
                 self._lock.release()

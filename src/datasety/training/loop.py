@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,8 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         "batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
         "seed": settings.seed,
+        "image_size": settings.image_size,
+        "validation_split": settings.validation_split,
         "processes": accelerator.num_processes,
     }
     resumed = None
@@ -199,7 +202,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
                 min_snr_gamma=settings.min_snr_gamma,
             )  # fmt: skip
             last = micro == accumulation - 1
-            sync = accelerator.no_sync(denoiser) if not last and world > 1 else _nothing()
+            sync = accelerator.no_sync(denoiser) if not last and world > 1 else nullcontext()
             with sync, accelerator.autocast():
                 loss = family.losses(denoiser, inputs).mean() / accumulation
                 accelerator.backward(loss)
@@ -264,14 +267,6 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     }
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _settings_json(settings: TrainSettings) -> str:
     import json
 
@@ -327,6 +322,8 @@ def encode_all(
                     image_keys[i], family.encode_image(pipe, pixels, sample.size, (top, left))
                 )
         del pipe
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the encoders' memory goes back before the denoiser loads
     else:
         note(f"Latents and caption embeddings found in the cache ({cache.folder})")
     return Features(image_keys, caption_keys, empty_key)

@@ -37,8 +37,9 @@ def wav_format(path: Path) -> tuple[int, int, int, float]:
 def test_ljspeech_output_has_a_clip_per_sentence_and_the_server_lists_it(
     capsys: pytest.CaptureFixture[str], talk: Talk, whisper_home: Path, tmp_path: Path
 ) -> None:
+    # The source is the spoken video (PyAV decodes its audio track), as a user's recording is.
     out = tmp_path / "voice"
-    code, stdout, stderr = audio(capsys, "-i", str(talk.wav), "-o", str(out), "--metadata",
+    code, stdout, stderr = audio(capsys, "-i", str(talk.video), "-o", str(out), "--metadata",
                                  "--vad", *WHISPER)  # fmt: skip
     assert code == 0, stderr
     assert "Kept 2 clips" in stdout

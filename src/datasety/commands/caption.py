@@ -230,17 +230,10 @@ def _targets(
     output_caption: str | None,
     recursive: bool,
 ) -> list[CaptionTarget]:
-    if input_image:
-        if input_:
-            raise click.UsageError("use --input or --input-image, not both")
-        if output:
-            raise click.UsageError("--output is for --input; use --output-caption")
+    image = options.single_input(input_, output, input_image, output_caption, "--output-caption")
+    if image:
         caption = Path(output_caption) if output_caption else None
-        return [single_target(Path(input_image), caption)]
-    if output_caption:
-        raise click.UsageError("--output-caption goes with --input-image")
-    if not input_:
-        raise click.UsageError("--input or --input-image is required")
+        return [single_target(image, caption)]
     input_dir = require_dir(input_, "--input")
     output_dir = require_output_dir(output, "--output") if output else None
     return directory_targets(input_dir, output_dir, recursive)

@@ -166,16 +166,9 @@ def _targets(
     extension: str,
     recursive: bool,
 ) -> list[MaskTarget]:
-    if input_image:
-        if input_:
-            raise click.UsageError("use --input or --input-image, not both")
-        if output:
-            raise click.UsageError("--output is for --input; use --output-image")
-        return [single_target(Path(input_image), _path(output_image), naming, extension)]
-    if output_image:
-        raise click.UsageError("--output-image goes with --input-image")
-    if not input_:
-        raise click.UsageError("--input or --input-image is required")
+    image = options.single_input(input_, output, input_image, output_image)
+    if image:
+        return [single_target(image, _path(output_image), naming, extension)]
     if output and naming == "suffix":
         raise click.UsageError("--naming suffix writes beside the images; --output is for folder")
     input_dir = require_dir(input_, "--input")

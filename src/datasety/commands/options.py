@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -105,3 +106,27 @@ class DocumentedArgument(click.Argument):
     def __init__(self, *args: Any, help: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = help
+
+
+def single_input(
+    input_: str | None,
+    output: str | None,
+    input_image: str | None,
+    single_output: str | None,
+    single_output_flag: str = "--output-image",
+) -> Path | None:
+    """The ``--input-image`` of a single-image run, or None for a run over ``--input``.
+
+    A mix of the two modes' flags, or neither input, is a usage error.
+    """
+    if input_image:
+        if input_:
+            raise click.UsageError("use --input or --input-image, not both")
+        if output:
+            raise click.UsageError(f"--output is for --input; use {single_output_flag}")
+        return Path(input_image)
+    if single_output:
+        raise click.UsageError(f"{single_output_flag} goes with --input-image")
+    if not input_:
+        raise click.UsageError("--input or --input-image is required")
+    return None

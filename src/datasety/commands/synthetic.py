@@ -209,16 +209,9 @@ def _targets(
     extension: str,
     recursive: bool,
 ) -> list[EditTarget]:
-    if input_image:
-        if input_:
-            raise click.UsageError("use --input or --input-image, not both")
-        if output:
-            raise click.UsageError("--output is for --input; use --output-image")
-        return [single_target(Path(input_image), _path(output_image), num_images, extension)]
-    if output_image:
-        raise click.UsageError("--output-image goes with --input-image")
-    if not input_:
-        raise click.UsageError("--input or --input-image is required")
+    image = options.single_input(input_, output, input_image, output_image)
+    if image:
+        return [single_target(image, _path(output_image), num_images, extension)]
     if not output:
         raise click.UsageError("--output is required with --input (it gets control/ and target/)")
     input_dir = require_dir(input_, "--input")

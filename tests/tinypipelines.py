@@ -23,6 +23,18 @@ QWEN_EDIT_REPO = "Qwen/Qwen-Image-Edit-2509"
 def save_sdxl_img2img(hf_home: Path, repo_id: str = SDXL_REPO) -> Path:
     """A StableDiffusionXLImg2ImgPipeline with a two-block UNet and 32-wide text encoders."""
     import diffusers
+
+    # The refiner's UNet takes 5 time ids (the aesthetic score replaces the target size).
+    pipeline = diffusers.StableDiffusionXLImg2ImgPipeline(
+        **sdxl_components(time_ids=5), requires_aesthetics_score=True
+    )
+    return save_to_cache(hf_home, repo_id, pipeline)
+
+
+def sdxl_components(time_ids: int) -> dict[str, Any]:
+    """The components of a tiny SDXL pipeline (seeded): a two-block UNet whose added time
+    embedding takes ``time_ids`` ids, a two-block VAE and two 32-wide CLIP text encoders."""
+    import diffusers
     import torch
     import transformers as tf
 
@@ -33,7 +45,7 @@ def save_sdxl_img2img(hf_home: Path, repo_id: str = SDXL_REPO) -> Path:
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
         use_linear_projection=True, addition_embed_type="text_time",
         addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=5 * 8 + 32, cross_attention_dim=64,
+        projection_class_embeddings_input_dim=time_ids * 8 + 32, cross_attention_dim=64,
     )  # fmt: skip
     vae = diffusers.AutoencoderKL(
         block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4,
@@ -51,17 +63,15 @@ def save_sdxl_img2img(hf_home: Path, repo_id: str = SDXL_REPO) -> Path:
         num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
         pad_token_id=1, projection_dim=32, hidden_act="gelu",
     )  # fmt: skip
-    pipeline = diffusers.StableDiffusionXLImg2ImgPipeline(
-        vae=vae,
-        text_encoder=tf.CLIPTextModel(tf.CLIPTextConfig(**text)),
-        text_encoder_2=tf.CLIPTextModelWithProjection(tf.CLIPTextConfig(**text)),
-        tokenizer=tokenizer,
-        tokenizer_2=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        requires_aesthetics_score=True,
-    )
-    return save_to_cache(hf_home, repo_id, pipeline)
+    return {
+        "vae": vae,
+        "text_encoder": tf.CLIPTextModel(tf.CLIPTextConfig(**text)),
+        "text_encoder_2": tf.CLIPTextModelWithProjection(tf.CLIPTextConfig(**text)),
+        "tokenizer": tokenizer,
+        "tokenizer_2": tokenizer,
+        "unet": unet,
+        "scheduler": scheduler,
+    }
 
 
 def save_flux2_klein(hf_home: Path, repo_id: str = FLUX2_KLEIN_REPO) -> Path:

@@ -69,6 +69,11 @@ def file_kind(name: str) -> str:
     return _KIND_OF_EXTENSION.get(extension(name), "other")
 
 
+def extension_kind(ext: str) -> str:
+    """:func:`file_kind` of a lower-case extension (``".jpg"``)."""
+    return _KIND_OF_EXTENSION.get(ext, "other")
+
+
 def split_role(stem: str) -> tuple[str, str | None]:
     """``"edit_001_input"`` -> ``("edit_001", "input")``; no role -> ``(stem, None)``."""
     base, sep, suffix = stem.rpartition("_")

@@ -148,6 +148,23 @@ def _utf8(name: str) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _scandir(path: str) -> Iterator[Iterator[os.DirEntry[str]]]:
+    """``os.scandir(path)``, through a descriptor of the folder where the platform allows:
+    each entry's stat is then relative to it (a quarter faster than resolving its path)."""
+    if not _STAT_DIR_FD or os.scandir not in os.supports_fd:
+        with os.scandir(path) as entries:
+            yield entries
+        return
+    # O_NOFOLLOW: a folder swapped for a symlink since its stat is not followed out.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        with os.scandir(fd) as entries:
+            yield entries
+    finally:
+        os.close(fd)
+
+
 def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
@@ -572,20 +589,14 @@ class Catalog:
         # of a folder share few mtimes: one int object each (48 bytes a file at 1M files).
         mtimes: dict[int, int] = {}
         try:
-            with os.scandir(os.path.join(self._root, rel)) as entries:
+            with _scandir(os.path.join(self._root, rel)) as entries:
                 for entry in entries:
                     name = entry.name
-                    if name.startswith(".") or not _utf8(name):
+                    if name[0] == "." or not (name.isascii() or _utf8(name)):
                         continue
                     try:
-                        if entry.is_dir(follow_symlinks=False):
-                            subdirs.append(_join(rel, name))
-                        elif entry.is_symlink():
-                            linked = self._linked_file(rel, name)
-                            if linked is not None:
-                                files[name] = linked
-                                links.append(name)
-                        elif entry.is_file(follow_symlinks=False):
+                        # Files first: nearly every entry of a big dataset is one.
+                        if entry.is_file(follow_symlinks=False):
                             prev = old_files.get(name)
                             ino = entry.inode()
                             if prev is None or prev.ino != ino:
@@ -593,6 +604,13 @@ class Catalog:
                                 mtime = mtimes.setdefault(s.st_mtime_ns, s.st_mtime_ns)
                                 prev = file_rec(rel, name, s.st_size, ino, mtime, shared)
                             files[name] = prev
+                        elif entry.is_dir(follow_symlinks=False):
+                            subdirs.append(_join(rel, name))
+                        elif entry.is_symlink():
+                            linked = self._linked_file(rel, name)
+                            if linked is not None:
+                                files[name] = linked
+                                links.append(name)
                     except OSError:
                         continue  # removed while we looked: the next scan agrees
         except OSError:
@@ -855,16 +873,24 @@ class _CaptionReader:
                 fd = root.open_file(rec.path)
             except (DatasetyError, OSError):
                 return None
-        with open(fd, "rb") as handle:
+        try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return None  # swapped for a FIFO or a device since the scan
-            os.set_blocking(fd, True)
             # The size it has, not the limit: a read of the limit allocates (and faults in)
             # a megabyte per caption. A file grown since its fstat reads as of the fstat;
-            # its next check sees the change.
+            # its next check sees the change. (O_NONBLOCK does nothing to a regular file.)
             size = st.st_size if 0 < st.st_size < CAPTION_READ_LIMIT else CAPTION_READ_LIMIT
-            return handle.read(size), st
+            # An empty-looking file is read a little first: most are empty (no caption yet).
+            data = os.read(fd, size if st.st_size else 65536)
+            while 0 < len(data) < size:  # a short read (or the above): read on to the size
+                more = os.read(fd, size - len(data))
+                if not more:
+                    break
+                data += more
+            return data, st
+        finally:
+            os.close(fd)
 
 
 def _size_json(size: Size | None) -> str:

@@ -38,7 +38,7 @@ def folder_entries(path: str, dirs: dict[str, DirRec]) -> list[Entry]:
     if folders:
         folders.extend(d for d in dirs[path].subdirs if is_role_folder(d))
     recs: Iterable[FileRec] = (rec for f in folders if f in dirs for rec in dirs[f].files.values())
-    return [e for e in build_entries(recs) if e.path == path]
+    return build_entries(recs, path)
 
 
 class ScanProgress:

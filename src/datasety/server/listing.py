@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -26,6 +25,17 @@ CAPTION_READ_LIMIT = 1024 * 1024
 _ROLE_RANK = {role: rank for rank, role in enumerate(layout.ROLES)}
 _ROLES = frozenset(layout.ROLES)
 MEDIA_KINDS = frozenset({"image", "audio", "video"})
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``posixpath.splitext(name)`` (stem, extension), in a third of its time: a listing
+    splits every name of a dataset, a million for some."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    if name[0] == ".":
+        return posixpath.splitext(name)  # leading dots are not an extension's
+    return name[:dot], name[dot:]
 
 
 @dataclass(slots=True, eq=False)
@@ -53,7 +63,7 @@ class FileRec:
         role_group = self.role_group
         if role_group is not None:
             return role_group
-        return (self.folder, posixpath.splitext(self.name)[0])
+        return (self.folder, split_name(self.name)[0])
 
     @property
     def group_folder(self) -> str:
@@ -71,15 +81,16 @@ class FileRec:
     @property
     def stem_key(self) -> tuple[str, str]:
         """(folder, stem): where its own sidecar would be."""
-        return (self.folder, posixpath.splitext(self.name)[0])
+        return (self.folder, split_name(self.name)[0])
 
     def to_json(self) -> str:
         """Its ``files[]`` element, as JSON text."""
+        name, folder = self.name, self.folder
         return (
-            f'{{"path":{_string(self.path)},"name":{_string(self.name)},'
-            f'"size_bytes":{self.size},'
-            f'"extension":{_string(posixpath.splitext(self.name)[1].lower())},'
-            f'"file_type":{_string(self.file_type)}}}'
+            f'{{"path":{_string(f"{folder}/{name}" if folder else name)},'
+            f'"name":{_string(name)},"size_bytes":{self.size},'
+            f'"extension":{_string(split_name(name)[1].lower())},'
+            f'"file_type":"{self.file_type}"}}'  # a constant: nothing to escape
         )
 
 
@@ -96,15 +107,24 @@ def file_rec(
     Records made with the same ``shared`` dict share their equal role group keys (the
     ``edit_001_input.png`` and ``edit_001_output.png`` of one pair).
     """
-    where = layout.placement(f"{folder}/{name}" if folder else name)
-    kind = where.role or layout.file_kind(name)
-    role_group: tuple[str, str] | None = None
-    if where.role:
-        # The folder's own string when the group is in it: not a copy per group.
-        role_group = (folder if where.group_dir == folder else where.group_dir, where.base)
-        if shared is not None:
-            role_group = shared.setdefault(role_group, role_group)
-    return FileRec(folder, name, size, ino, mtime_ns, sys.intern(kind), role_group)
+    # layout.placement's answer, without its splits and object: every file of a dataset
+    # comes through here.
+    stem, ext = split_name(name)
+    kind = layout.extension_kind(ext.lower())
+    if kind != "image":
+        return FileRec(folder, name, size, ino, mtime_ns, kind, None)
+    base, role = layout.split_role(stem) if "_" in stem else (stem, None)
+    if role:
+        group = (folder, base)  # the folder's own string: not a copy per group
+    else:
+        parent, _, last = folder.rpartition("/")
+        role = layout.ROLE_FOLDERS.get(last.lower()) if folder else None
+        if not role:
+            return FileRec(folder, name, size, ino, mtime_ns, kind, None)
+        group = (parent, stem)
+    if shared is not None:
+        group = shared.setdefault(group, group)
+    return FileRec(folder, name, size, ino, mtime_ns, role, group)
 
 
 class Entry(tuple[FileRec, ...]):
@@ -135,11 +155,14 @@ class Entry(tuple[FileRec, ...]):
     @property
     def caption_file(self) -> FileRec | None:
         """The .txt its caption is read from: the group's own (``base.txt``), else the first."""
+        last = self[-1]
+        if last.file_type != "caption":
+            return None  # captions sort last: none here
+        if len(self) == 2 and self[0].file_type != "caption":
+            return last  # the common entry: a file and its own sidecar
         texts = [f for f in self if f.file_type == "caption"]
-        if not texts:
-            return None
-        own = self.base + layout.CAPTION_EXTENSION
-        path = self.path
+        path, base = self[0].group
+        own = base + layout.CAPTION_EXTENSION
         return next((f for f in texts if f.folder == path and f.name == own), texts[0])
 
     def metadata_caption(self, metadata: dict[str, str]) -> str | None:
@@ -179,12 +202,15 @@ class Entry(tuple[FileRec, ...]):
         """Its ``files[]`` element, as JSON text (what ``dumps`` writes for the dict);
         ``from_metadata``: the caption is a ``metadata.csv`` row; ``extra``: more members
         (``,"key":value...``)."""
+        first = self[0]
+        path, base = first.group
         caption_file = self.caption_file
         caption_path = caption_file.path if caption_file else ""
         source = f',"caption_source":{_string(layout.METADATA_CSV)}' if from_metadata else ""
+        files = ",".join([f.to_json() for f in self])
         return (
-            f'{{"base":{_string(self.base)},"name":{_string(self.files[0].name)},'
-            f'"path":{_string(self.path)},"files":[{",".join(f.to_json() for f in self.files)}],'
+            f'{{"base":{_string(base)},"name":{_string(first.name)},'
+            f'"path":{_string(path)},"files":[{files}],'
             f'"caption":{_string(caption)},"caption_path":{_string(caption_path)}{source}{extra}}}'
         )
 
@@ -245,27 +271,47 @@ def _order(rec: FileRec) -> tuple[bool, int, str]:
     return (rec.file_type == "caption", _ROLE_RANK.get(rec.file_type, len(_ROLE_RANK)), rec.path)
 
 
-def build_entries(recs: Iterable[FileRec]) -> list[Entry]:
-    """Group file records into entries sorted by folder and base name."""
+def build_entries(recs: Iterable[FileRec], folder: str | None = None) -> list[Entry]:
+    """Group file records into entries sorted by folder and base name (only the entries
+    whose folder is ``folder``, if given)."""
     groups: dict[tuple[str, str], list[FileRec]] = {}
     sidecars: list[FileRec] = []
     owner: dict[tuple[str, str], tuple[str, str]] = {}
+    # FileRec.group and .stem_key spelled out: every file of a dataset comes through here.
     for rec in recs:
         if rec.file_type == "caption":
             sidecars.append(rec)
             continue
-        group = rec.group
-        groups.setdefault(group, []).append(rec)
+        stem_key = (rec.folder, split_name(rec.name)[0])
+        group = rec.role_group or stem_key
+        members = groups.get(group)
+        if members is None:
+            groups[group] = [rec]
+        else:
+            members.append(rec)
         # Only a role file's stem differs from its group's base (edit_001_input: edit_001).
-        owner.setdefault(rec.stem_key if rec.role_group is not None else group, group)
+        owner.setdefault(stem_key, group)
     for rec in sidecars:
         # A caption's group is its own stem key: a .txt has no role.
-        group = rec.group
-        groups.setdefault(owner.get(group, group), []).append(rec)
+        stem_key = (rec.folder, split_name(rec.name)[0])
+        group = owner.get(stem_key, stem_key)
+        members = groups.get(group)
+        if members is None:
+            groups[group] = [rec]
+        else:
+            members.append(rec)
 
     entries: list[Entry] = []
-    for _, members in sorted(groups.items()):
-        if len(members) > 1:
+    for key in sorted(groups):
+        if folder is not None and key[0] != folder:
+            continue
+        members = groups[key]
+        # A media file and its own caption are in order already (captions come last).
+        if len(members) > 1 and not (
+            len(members) == 2
+            and members[1].file_type == "caption"
+            and members[0].file_type != "caption"
+        ):
             members.sort(key=_order)
         entries.append(Entry(members))
     return entries

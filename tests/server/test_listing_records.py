@@ -1,0 +1,69 @@
+"""The listing's per-file shortcuts agree with the layout rules they spell out."""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+
+from datasety.core import layout
+from datasety.server.listing import Entry, build_entries, file_rec, split_name
+
+NAMES = [
+    "a.png", "a.PNG", "a.txt", "a.TXT", "a", "a.", "a.b.jpg", ".hidden", "..x.png", "a..png",
+    "edit_001_input.png", "edit_001_INPUT.JPG", "edit_001_target.png", "edit_001_input.txt",
+    "_input.png", "x_control.webp", "x_mask.txt", "song.wav", "clip.mp4", "notes.md",
+]  # fmt: skip
+FOLDERS = ["", "sub", "control", "sub/control", "sub/Target", "a/b/mask", "controls"]
+
+
+def test_split_name_is_splitext() -> None:
+    for name in NAMES:
+        assert split_name(name) == posixpath.splitext(name), name
+
+
+def test_file_rec_places_every_file_as_the_layout_does() -> None:
+    for folder, name in itertools.product(FOLDERS, NAMES):
+        where = layout.placement(f"{folder}/{name}" if folder else name)
+        rec = file_rec(folder, name, 1, 2, 3)
+        assert rec.file_type == (where.role or layout.file_kind(name)), (folder, name)
+        assert rec.group == (where.group_dir, where.base), (folder, name)
+
+
+def test_entries_group_and_order_every_mix_of_files() -> None:
+    recs = [file_rec(f, n, 1, 2, 3) for f, n in itertools.product(FOLDERS, NAMES)]
+    entries = build_entries(recs)
+    # The rule written plainly: group by (folder, base), a .txt joins the group of the file
+    # whose stem it shares; within a group captions last, roles in order, then by path.
+    groups: dict[tuple[str, str], list[str]] = {}
+    owner: dict[tuple[str, str], tuple[str, str]] = {}
+    for r in recs:
+        if r.file_type != "caption":
+            owner.setdefault(r.stem_key, r.group)  # the first file of a stem decides
+    for r in recs:
+        key = owner.get(r.stem_key, r.stem_key) if r.file_type == "caption" else r.group
+        groups.setdefault(key, []).append(r.path)
+    rank = {role: i for i, role in enumerate(layout.ROLES)}
+
+    def order(path: str) -> tuple[bool, int, str]:
+        kind = next(r.file_type for r in recs if r.path == path)
+        return (kind == "caption", rank.get(kind, len(rank)), path)
+
+    assert [e.key for e in entries] == sorted(groups)
+    assert [[f.path for f in e] for e in entries] == [
+        sorted(groups[key], key=order) for key in sorted(groups)
+    ]
+    for folder in FOLDERS:
+        assert build_entries(recs, folder) == [e for e in entries if e.path == folder]
+
+
+def test_caption_file_is_the_groups_own_caption_first() -> None:
+    own = Entry([file_rec("", "a.png", 1, 1, 1), file_rec("", "a.txt", 1, 1, 1)])
+    assert own.caption_file is own[1]
+    pair = build_entries(
+        [file_rec("", n, 1, 1, 1) for n in ("e_input.png", "e_input.txt", "e.txt", "e_target.png")]
+    )
+    assert len(pair) == 1 and pair[0].caption_file is not None
+    assert pair[0].caption_file.name == "e.txt"
+    assert Entry([file_rec("", "a.png", 1, 1, 1)]).caption_file is None
+    alone = Entry([file_rec("", "z.txt", 1, 1, 1)])
+    assert alone.caption_file is alone[0]

@@ -67,3 +67,29 @@ def test_caption_file_is_the_groups_own_caption_first() -> None:
     assert Entry([file_rec("", "a.png", 1, 1, 1)]).caption_file is None
     alone = Entry([file_rec("", "z.txt", 1, 1, 1)])
     assert alone.caption_file is alone[0]
+
+
+def test_has_media_and_matches_say_what_the_long_rules_say() -> None:
+    recs = [file_rec(f, n, 1, 2, 3) for f, n in itertools.product(FOLDERS, NAMES)]
+    for entry in build_entries(recs):
+        assert entry.has_media == any(f.kind in {"image", "audio", "video"} for f in entry)
+        for needle in ("a", "control", "sub/", "_input", "edit_001", ".png", "x", "b/m"):
+            long_rule = (
+                needle in entry.base.lower()
+                or any(needle in f.path.lower() or needle in f.name.lower() for f in entry)
+                or needle in "caption"
+            )
+            assert entry.matches(needle, "Caption") == long_rule, (entry.key, needle)
+
+
+def test_lacks_caption_says_what_the_long_rule_says() -> None:
+    names = ["a.png", "a.txt", "b.png", "c.txt", "d.md", "d.txt", "e.wav", "f_input.png"]
+    for sizes in itertools.product((0, 1), repeat=len(names)):
+        recs = [file_rec("", n, size, 1, 1) for n, size in zip(names, sizes, strict=True)]
+        for entry in build_entries(recs):
+            caption = entry.caption_file
+            rows = {"e": "spoken"} if sizes[0] else {}
+            long_rule = entry.has_media and (
+                caption.size == 0 if caption else not entry.metadata_caption(rows)
+            )
+            assert entry.lacks_caption(rows) == long_rule, (entry.key, sizes)

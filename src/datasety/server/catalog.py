@@ -1,8 +1,10 @@
 """Fast, cached dataset listings that still see what other programs change.
 
 Per dataset, a :class:`Catalog` keeps every folder's scan (one :class:`FileRec` per file), the
-entries built from them (rebuilt only when files appear, disappear or are replaced), and per
-version the results of the last queries, so a warm page costs the page. Caption texts are read
+entries built from them by folder (rebuilt only when files appear, disappear or are replaced,
+and then only the folder's), the results of filters per folder (:mod:`.folder_filters`: kept
+until that folder changes) and per version the results of the last queries, so a warm page
+costs the page. Caption texts are read
 when an entry is first rendered, not at the scan. The full listing is streamed, and a copy of it
 is kept on disk per version (:mod:`datasety.server.listing_cache`), never in memory.
 
@@ -36,12 +38,14 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from datasety.core import layout
 from datasety.core.errors import DatasetyError
 from datasety.server.dimensions import Size, SizeCache, read_size
 from datasety.server.first_scan import ScanProgress, folder_entries, is_role_folder
+from datasety.server.folder_filters import FilterCache, FilterKey, may_match
 from datasety.server.fsroot import DatasetRoot, Slot, fd_path
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
@@ -189,6 +193,13 @@ class Catalog:
         self._stale = True
         self._stale_paths: set[str] = set()
         self._entries: list[Entry] = []
+        # The entries by folder ("parts", see folder_filters.py), their folders sorted, and
+        # per folder the generation it was last touched at (a file changed in place).
+        self._parts: dict[str, list[Entry]] = {}
+        self._paths: list[str] = []
+        self._generation = 0
+        self._touched: dict[str, int] = {}
+        self._filters = FilterCache()
         self._selections: dict[tuple[object, ...], list[Entry]] = {}
         self._selections_version = -1
         # Captions read within RACY_NS of their mtime, read again at the next check.
@@ -330,10 +341,11 @@ class Catalog:
         try:
             with self._lock:
                 self._refresh()
-                published = progress.entries()
+                published = progress.parts()
                 if self._stale and published is not None:
                     # The folders' entries in path order are the listing's: not built twice.
-                    self._entries, self._stale = published, False
+                    self._set_parts(published)
+                    self._stale = False
                     self._stale_paths.clear()
                 self._all_entries()  # the next page is a warm one
         finally:
@@ -358,22 +370,52 @@ class Catalog:
             # Folder by folder in path order (a folder's entries are made of it and its role
             # folders), so building never holds the groups of the whole dataset at once.
             dirs = self._dirs
-            self._entries = [e for path in sorted(dirs) for e in folder_entries(path, dirs)]
+            parts = {}
+            for path in sorted(dirs):
+                found = folder_entries(path, dirs)
+                if found:
+                    parts[path] = found
+            self._set_parts(parts)
             self._stale = False
             self._stale_paths.clear()
         elif self._stale_paths:
-            entries = list(self._entries)  # a new list: streams still read the old one
-            for path in sorted(self._stale_paths):
-                self._rebuild_path(entries, path)
-            self._entries = entries
+            parts = dict(self._parts)
+            for path in self._stale_paths:
+                found = folder_entries(path, self._dirs)
+                if found:
+                    parts[path] = found
+                else:
+                    parts.pop(path, None)
+            self._filters.forget(self._stale_paths)
+            self._set_parts(parts)
             self._stale_paths.clear()
         return self._entries
 
-    def _rebuild_path(self, entries: list[Entry], path: str) -> None:
-        """Replace the entries whose folder is ``path`` (sorted, they lie together)."""
-        start = bisect_left(entries, (path, ""), key=_entry_key)
-        end = bisect_left(entries, (path + "\0", ""), key=_entry_key)
-        entries[start:end] = folder_entries(path, self._dirs)
+    def _set_parts(self, parts: dict[str, list[Entry]]) -> None:
+        """The entries by folder (each list never changed after): the listing is them in
+        path order, a new list (streams still read the old one)."""
+        if parts.keys() != self._parts.keys():
+            self._paths = sorted(parts)
+            self._filters.clear()  # folders came or went: no result of a gone one kept
+        self._parts = parts
+        self._entries = list(chain.from_iterable(parts[path] for path in self._paths))
+
+    def _paths_under(self, folder: str) -> list[str]:
+        """The folders with entries that are ``folder`` or inside it, in path order."""
+        paths = self._paths
+        if not folder:
+            return paths
+        # Every path that starts with "folder/" sorts in ["folder/", "folder0"): '0' is '/'+1.
+        inside = paths[bisect_left(paths, folder + "/") : bisect_left(paths, folder + "0")]
+        return [folder, *inside] if folder in self._parts else inside
+
+    def _touch(self, folder: str) -> None:
+        """A file of ``folder`` changed in place (its size, a caption's text): the kept
+        filter results of its entries (and of its parent's, for a role folder) are not."""
+        self._generation += 1
+        self._touched[folder] = self._generation
+        if is_role_folder(folder):
+            self._touched[folder.rpartition("/")[0]] = self._generation
 
     def _recs(self, folder: str = "") -> Iterator[FileRec]:
         prefix = folder + "/" if folder else ""
@@ -391,15 +433,16 @@ class Catalog:
         found = self._selections.get(key)
         if found is not None:
             return found
-        found = build_entries(self._recs(query.folder)) if query.folder else self._all_entries()
-        if query.media_only:
-            found = [e for e in found if e.has_media]
-        if query.missing_caption:
-            found = [e for e in found if e.lacks_caption(self._metadata_rows)]
-        if query.q:
-            needle = query.q.lower()
-            with _CaptionReader(self) as reader:
-                found = [e for e in found if e.matches(needle, reader.caption(e)[0])]
+        filtered = (query.q.lower(), query.missing_caption, query.media_only)
+        entries = self._all_entries()
+        if is_role_folder(query.folder):
+            # Its images belong to its parent's entries: grouped anew, from its files only.
+            found = self._filter(build_entries(self._recs(query.folder)), filtered, True)
+        elif filtered == ("", False, False):
+            paths = self._paths_under(query.folder)
+            found = entries if paths is self._paths else self._joined(paths)
+        else:
+            found = self._filter_parts(self._paths_under(query.folder), filtered)
         if query.sort:
             with _CaptionReader(self) as reader:
                 found = sort_entries(
@@ -412,6 +455,42 @@ class Catalog:
         if len(self._selections) >= SELECTIONS_KEPT:
             del self._selections[next(iter(self._selections))]
         self._selections[key] = found
+        return found
+
+    def _joined(self, paths: list[str]) -> list[Entry]:
+        return list(chain.from_iterable(self._parts[path] for path in paths))
+
+    def _filter_parts(self, paths: list[str], key: FilterKey) -> list[Entry]:
+        """The entries of ``paths`` that ``key`` selects, each folder's kept until it changes."""
+        needle = key[0]
+        # A metadata.csv row holding the needle: every folder may match (audio anywhere).
+        rows_match = bool(needle) and any(needle in t.lower() for t in self._metadata_rows.values())
+        found: list[Entry] = []
+        for path in paths:
+            part = self._parts[path]
+            kept = self._filters.get(key, path, part, self._touched.get(path, 0))
+            if kept is None:
+                generation = self._generation
+                maybe = not needle or rows_match or may_match(needle, path, self._dirs)
+                kept = self._filter(part, key, maybe)
+                self._filters.put(key, path, part, generation, kept)
+            found.extend(kept)
+        return found
+
+    def _filter(self, entries: list[Entry], key: FilterKey, maybe: bool) -> list[Entry]:
+        """The ``entries`` that ``key`` selects (none if a search cannot match: ``maybe``)."""
+        needle, missing_caption, media_only = key
+        if not maybe:
+            return []
+        found = entries
+        if media_only:
+            found = [e for e in found if e.has_media]
+        if missing_caption:
+            rows = self._metadata_rows
+            found = [e for e in found if e.lacks_caption(rows)]
+        if needle:
+            with _CaptionReader(self) as reader:
+                found = [e for e in found if e.matches(needle, reader.caption(e)[0])]
         return found
 
     def _page(self, query: Query) -> bytes:
@@ -502,6 +581,7 @@ class Catalog:
                 if (st.st_size, st.st_ino, st.st_mtime_ns) != (rec.size, rec.ino, rec.mtime_ns):
                     # Changed since the scan: what the next check compares with is this.
                     rec.size, rec.ino, rec.mtime_ns = st.st_size, st.st_ino, st.st_mtime_ns
+                    self._touch(rec.folder)
                     self._version += 1
                 if not self._watching and read_ns - st.st_mtime_ns < RACY_NS:
                     self._racy_texts.append(rec)
@@ -640,6 +720,7 @@ class Catalog:
         racy, self._racy_texts = self._racy_texts, []
         for rec in racy:
             rec.text = None
+            self._touch(rec.folder)
             changed = True
         for folder, dir_rec in self._dirs.items():
             read = [r for r in dir_rec.files.values() if r.text is not None]
@@ -660,11 +741,13 @@ class Catalog:
                         # Deleted (or unreadable) since its folder was scanned.
                         rec.text = None
                         dir_rec.racy = True
+                        self._touch(folder)
                         changed = True
                         continue
                     if (st.st_size, st.st_ino, st.st_mtime_ns) != (rec.size, rec.ino, rec.mtime_ns):
                         rec.size, rec.ino, rec.mtime_ns = st.st_size, st.st_ino, st.st_mtime_ns
                         rec.text = None
+                        self._touch(folder)
                         changed = True
             finally:
                 if fd is not None:
@@ -678,6 +761,7 @@ class Catalog:
             self._metadata, self._metadata_rows = None, {}
             if changed:
                 self._version += 1  # captions only: the entries stand
+                self._filters.clear()
             return False
         path = os.path.join(self._root, layout.METADATA_CSV)
         try:
@@ -699,6 +783,7 @@ class Catalog:
         if rows != self._metadata_rows:
             self._metadata_rows = rows
             self._version += 1  # captions only: the entries stand
+            self._filters.clear()
         return False
 
     def _sweep(self) -> bool:
@@ -719,6 +804,7 @@ class Catalog:
                 if (s.st_size, s.st_mtime_ns) != (file_rec_.size, file_rec_.mtime_ns):
                     file_rec_.size, file_rec_.mtime_ns = s.st_size, s.st_mtime_ns
                     file_rec_.text = None
+                    self._touch(rel)
                     changed = True
         return changed
 
@@ -799,6 +885,7 @@ class Catalog:
                 if (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and old.text is None:
                     return False
                 old.size, old.mtime_ns, old.text = st.st_size, st.st_mtime_ns, None
+                self._touch(folder)
                 return True
             fresh = file_rec(folder, name, st.st_size, st.st_ino, st.st_mtime_ns)
         elif st is not None and stat.S_ISDIR(st.st_mode):
@@ -819,6 +906,7 @@ class Catalog:
             fresh.mtime_ns,
         ):
             old.text = None  # a link whose target may have been rewritten
+            self._touch(folder)
             return True
         else:
             rec.files[name] = fresh
@@ -897,10 +985,6 @@ def _size_json(size: Size | None) -> str:
     if size is None:
         return ',"width":null,"height":null'
     return f',"width":{size[0]},"height":{size[1]}'
-
-
-def _entry_key(entry: Entry) -> tuple[str, str]:
-    return entry.key
 
 
 def _differs(old: DirRec | None, new: DirRec) -> bool:

@@ -52,6 +52,7 @@ class ScanProgress:
         self._skipped: set[str] = set()
         self._waiting: deque[str] = deque()  # scanned folders, in order, not yet published
         self._entries: list[Entry] = []
+        self._parts: dict[str, list[Entry]] = {}  # the published entries, by folder
         self._media: list[Entry] = []
         self.done = False
 
@@ -78,11 +79,12 @@ class ScanProgress:
             rec = self._dirs.get("")
             return rec is not None and name in rec.files
 
-    def entries(self) -> list[Entry] | None:
-        """Every entry, once every folder scanned is published: the whole listing when the
-        scan has ended (None if a folder is still waiting for its role folders)."""
+    def parts(self) -> dict[str, list[Entry]] | None:
+        """Every entry by folder (folders without entries left out), once every folder
+        scanned is published: the whole listing when the scan has ended (None if a folder is
+        still waiting for its role folders)."""
         with self._cond:
-            return None if self._waiting else list(self._entries)
+            return None if self._waiting else dict(self._parts)
 
     def _publish(self) -> None:
         published = False
@@ -93,6 +95,8 @@ class ScanProgress:
                 break  # its role folders come later: its groups are not whole yet
             self._waiting.popleft()
             fresh = folder_entries(path, self._dirs)
+            if fresh:
+                self._parts[path] = fresh
             self._entries.extend(fresh)
             self._media.extend(e for e in fresh if e.has_media)
             published = True

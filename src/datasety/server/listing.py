@@ -25,6 +25,7 @@ CAPTION_READ_LIMIT = 1024 * 1024
 _ROLE_RANK = {role: rank for rank, role in enumerate(layout.ROLES)}
 _ROLES = frozenset(layout.ROLES)
 MEDIA_KINDS = frozenset({"image", "audio", "video"})
+_NOT_MEDIA = frozenset({"caption", "other"})
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -177,10 +178,15 @@ class Entry(tuple[FileRec, ...]):
 
     @property
     def has_media(self) -> bool:
-        return any(f.kind in MEDIA_KINDS for f in self)
+        # file_type is a role (an image) or the kind: every one but these is media.
+        return any(f.file_type not in _NOT_MEDIA for f in self)
 
     def lacks_caption(self, metadata: dict[str, str]) -> bool:
         """A media entry without a caption (a .txt of 0 bytes is no caption)."""
+        if len(self) == 2:  # the common entry, spelled out: a file and its own caption
+            first, last = self
+            if last.file_type == "caption" and first.file_type != "caption":
+                return last.size == 0 and first.file_type != "other"
         if not self.has_media:
             return False
         caption_file = self.caption_file
@@ -191,12 +197,8 @@ class Entry(tuple[FileRec, ...]):
     def matches(self, needle: str, caption: str) -> bool:
         """Case-insensitive ``needle`` (already lower-case) in a file name, the entry's folder
         (``extra`` or ``extra/`` finds ``extra/img.png``), a file path or ``caption``."""
-        return (
-            needle in self.base.lower()
-            or any(needle in f.path.lower() for f in self)
-            or any(needle in f.name.lower() for f in self)
-            or needle in caption.lower()
-        )
+        # Its base and file names are parts of its file paths: the paths say for them.
+        return needle in caption.lower() or any(needle in f.path.lower() for f in self)
 
     def to_json(self, caption: str, from_metadata: bool = False, extra: str = "") -> str:
         """Its ``files[]`` element, as JSON text (what ``dumps`` writes for the dict);

@@ -6,6 +6,7 @@ import itertools
 import posixpath
 
 from datasety.core import layout
+from datasety.server import folder_filters
 from datasety.server.listing import Entry, build_entries, file_rec, split_name
 
 NAMES = [
@@ -93,3 +94,37 @@ def test_lacks_caption_says_what_the_long_rule_says() -> None:
                 caption.size == 0 if caption else not entry.metadata_caption(rows)
             )
             assert entry.lacks_caption(rows) == long_rule, (entry.key, sizes)
+
+
+def _mixed_entries() -> list[Entry]:
+    """Entries of every shape: each name of NAMES beside each other one, captions of 0 or 3
+    bytes (read, as a listing reads them), a stem per pair of names."""
+    recs = []
+    for i, (a, b) in enumerate(itertools.product(NAMES, repeat=2)):
+        for name, size in ((a, i % 2 * 3), (b, i % 3)):
+            stem, ext = split_name(name)
+            rec = file_rec("sub" if i % 5 == 0 else "", f"{stem}{i}{ext}", size, 1, 1)
+            if rec.file_type == "caption" and i % 7:
+                rec.text = f"Caption {i} of {name}" if size else ""
+            recs.append(rec)
+    return build_entries(recs)
+
+
+def test_lacking_caption_is_lacks_caption() -> None:
+    entries = _mixed_entries()
+    for rows in ({}, {"song3": "spoken"}):
+        expected = [e for e in entries if e.lacks_caption(rows)]
+        assert 0 < len(expected) < len(entries)
+        assert folder_filters.lacking_caption(entries, rows) == expected
+
+
+def test_searched_is_matches() -> None:
+    entries = _mixed_entries()
+
+    def caption(entry: Entry) -> str:
+        rec = entry.caption_file
+        return (rec.text or "") if rec else ""
+
+    for needle in ("caption 1", "sub/", "png", "_input", "1", "of a.", "zzz"):
+        expected = [e for e in entries if e.matches(needle, caption(e))]
+        assert folder_filters.searched(entries, needle, caption) == expected

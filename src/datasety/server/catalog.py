@@ -45,7 +45,13 @@ from datasety.core import layout
 from datasety.core.errors import DatasetyError
 from datasety.server.dimensions import Size, SizeCache, read_size
 from datasety.server.first_scan import ScanProgress, folder_entries, is_role_folder
-from datasety.server.folder_filters import FilterCache, FilterKey, may_match
+from datasety.server.folder_filters import (
+    FilterCache,
+    FilterKey,
+    lacking_caption,
+    may_match,
+    searched,
+)
 from datasety.server.fsroot import DatasetRoot, Slot, fd_path
 from datasety.server.listing import (
     CAPTION_READ_LIMIT,
@@ -468,10 +474,13 @@ class Catalog:
         found: list[Entry] = []
         for path in paths:
             part = self._parts[path]
-            kept = self._filters.get(key, path, part, self._touched.get(path, 0))
+            generation, touched = self._generation, self._touched.get(path, 0)
+            kept = self._filters.get(key, path, part, touched)
             if kept is None:
-                generation = self._generation
-                maybe = not needle or rows_match or may_match(needle, path, self._dirs)
+                maybe = not needle or rows_match
+                if not maybe:
+                    text = self._filters.search_text(path, part, touched, generation, self._dirs)
+                    maybe = may_match(needle, text)
                 kept = self._filter(part, key, maybe)
                 self._filters.put(key, path, part, generation, kept)
             found.extend(kept)
@@ -487,10 +496,10 @@ class Catalog:
             found = [e for e in found if e.has_media]
         if missing_caption:
             rows = self._metadata_rows
-            found = [e for e in found if e.lacks_caption(rows)]
+            found = lacking_caption(found, rows)
         if needle:
             with _CaptionReader(self) as reader:
-                found = [e for e in found if e.matches(needle, reader.caption(e)[0])]
+                found = searched(found, needle, lambda e: reader.caption(e)[0])
         return found
 
     def _page(self, query: Query) -> bytes:

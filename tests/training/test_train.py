@@ -29,7 +29,14 @@ from datasety.server.settings import Settings
 from datasety.training import data
 from datasety.training.lora_file import read_metadata
 from tests.clirun import run_main
-from tests.training.tiny import FLUX2_REPO, SDXL_REPO, save_flux2_klein_base, save_sdxl
+from tests.training.tiny import (
+    FLUX2_REPO,
+    QWEN_REPO,
+    SDXL_REPO,
+    save_flux2_klein_base,
+    save_qwen_image,
+    save_sdxl,
+)
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
@@ -46,6 +53,7 @@ def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("hf")
     save_sdxl(home)
     save_flux2_klein_base(home)
+    save_qwen_image(home)
     return home
 
 
@@ -85,8 +93,9 @@ def generate(pipe: Any, **extra: Any) -> Any:
 @pytest.mark.parametrize(
     ("repo", "pipeline", "prefix"),
     [(SDXL_REPO, "StableDiffusionXLPipeline", "unet."),
-     (FLUX2_REPO, "Flux2KleinPipeline", "transformer.")],
-    ids=["sdxl", "flux2"],
+     (FLUX2_REPO, "Flux2KleinPipeline", "transformer."),
+     (QWEN_REPO, "QwenImagePipeline", "transformer.")],
+    ids=["sdxl", "flux2", "qwen"],
 )  # fmt: skip
 def test_the_lora_loads_into_the_pipeline_and_changes_its_output(
     capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path, repo: str,
@@ -129,16 +138,20 @@ def settings(dataset: Path, output: Path, **changes: Any) -> Any:
     return TrainSettings(**base)
 
 
-def test_resume_continues_with_the_same_losses(dataset: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("repo", [FLUX2_REPO, QWEN_REPO], ids=["flux2", "qwen"])
+def test_resume_continues_with_the_same_losses(dataset: Path, tmp_path: Path, repo: str) -> None:
+    """Batches of two with caption dropout: Qwen-Image's captions of different lengths
+    (a caption and the empty one) are padded and masked in one batch."""
     from datasety.training.loop import train
 
-    whole = train(settings(dataset, tmp_path / "whole.safetensors"), Progress(total=4))
+    whole = train(settings(dataset, tmp_path / "whole.safetensors", model=repo), Progress(total=4))
     checkpoint = tmp_path / "whole.checkpoints" / "step-000002.pt"
     assert checkpoint.is_file()
     resumed = train(
-        settings(dataset, tmp_path / "resumed.safetensors", resume=str(checkpoint.parent)),
+        settings(dataset, tmp_path / "resumed.safetensors", model=repo,
+                 resume=str(checkpoint.parent)),
         Progress(total=4),
-    )
+    )  # fmt: skip
     assert len(whole["losses"]) == 4 and len(resumed["losses"]) == 2
     assert resumed["losses"] == whole["losses"][2:]
     from safetensors.torch import load_file
@@ -146,6 +159,29 @@ def test_resume_continues_with_the_same_losses(dataset: Path, tmp_path: Path) ->
     a = load_file(str(tmp_path / "whole.safetensors"))
     b = load_file(str(tmp_path / "resumed.safetensors"))
     assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_family_alone_trains_its_base_model(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "q.safetensors"
+    code, out, err = train_cli(
+        capsys, "-i", str(dataset), "-o", str(output), "--family", "qwen", "--steps", "1"
+    )
+    assert code == 0, err
+    assert f"Training a qwen LoRA on {QWEN_REPO}" in out
+    assert read_metadata(output)["base_model"] == QWEN_REPO
+
+
+def test_qwen_captions_of_different_lengths_share_a_batch_with_a_mask() -> None:
+    from datasety.training.families import QwenImage
+
+    family = QwenImage(torch, diffusers)
+    rows = [{"latents": torch.ones(4, 2, 2), "prompt_embeds": torch.ones(n, 16)} for n in (3, 5)]
+    batch = family.collate(rows)
+    assert batch["prompt_embeds"].shape == (2, 5, 16) and batch["latents"].shape == (2, 4, 2, 2)
+    assert batch["prompt_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert float(batch["prompt_embeds"][0, 3:].abs().sum()) == 0
 
 
 def test_resume_refuses_other_settings(
@@ -178,7 +214,6 @@ def test_a_second_run_reuses_the_cached_latents(
     ("extra", "message"),
     [
         (("--optimizer", "adamw8bit"), "--optimizer adamw8bit needs bitsandbytes on a CUDA GPU"),
-        (("--family", "qwen"), "Qwen-Image LoRA training is not built yet"),
         (("--sample-rate", "16000"), "--sample-rate is for voice training, which is not built"),
         (("--backend", "coqui"), "--backend is for voice training, which is not built"),
         (("--family", "nope"), "--family 'nope': choose one of"),

@@ -1,5 +1,5 @@
-"""`datasety train`: LoRA fine-tuning of image models (FLUX.2-klein, SDXL) on a folder of
-captioned images. Voice training (the reference's --backend piper) is not built yet: its
+"""`datasety train`: LoRA fine-tuning of image models (FLUX.2-klein, SDXL, Qwen-Image) on a
+folder of captioned images. Voice training (the reference's --backend piper) is not built yet: its
 flags are accepted by the parser, for scripts written for the reference, and refused with a
 one-line error when used."""
 
@@ -39,12 +39,14 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 )  # fmt: skip
 @click.option(
     "--model", "-m", default=DEFAULT_MODEL, show_default=True,
-    help="Base model: a Hugging Face repository id or a local diffusers folder",
+    help="Base model: a Hugging Face repository id or a local diffusers folder (with only "
+    "--family: that family's base model)",
 )  # fmt: skip
 @click.option(
     "--family", default=None,
-    help="Model family: flux (= flux2, FLUX.2-klein) or sdxl; default: read from the model's "
-    "config or id. qwen and the voice families (piper, coqui, f5-tts) are not built yet",
+    help="Model family: flux (= flux2, FLUX.2-klein), sdxl or qwen (Qwen-Image); default: "
+    "read from the model's config or id. The voice families (piper, coqui, f5-tts) are not "
+    "built yet",
 )  # fmt: skip
 @_positive_int("--steps", 100, "Optimizer steps to train")
 @click.option(
@@ -148,6 +150,7 @@ def command(ctx: click.Context, **params: Any) -> int:
     .safetensors file diffusers' load_lora_weights reads, with the base model, steps, rank and
     dataset hash in its header.
     """
+    from datasety.training.families import DEFAULT_MODELS, normalize_family
     from datasety.training.loop import TrainSettings, train
 
     input_dir = require_dir(params["input_"], "--input")
@@ -155,13 +158,16 @@ def command(ctx: click.Context, **params: Any) -> int:
     batch_size = params["batch_size"]
     if ctx.get_parameter_source("batch_size") is ParameterSource.DEFAULT:
         batch_size = IMAGE_BATCH_DEFAULT
+    model = params["model"]
+    if params["family"] and ctx.get_parameter_source("model") is ParameterSource.DEFAULT:
+        model = DEFAULT_MODELS[normalize_family(params["family"])]
     output = Path(params["output"])
     if output.suffix != ".safetensors":
         output = output.with_name(output.name + ".safetensors")
     settings = TrainSettings(
         input=input_dir,
         output=output,
-        model=params["model"],
+        model=model,
         family=params["family"],
         steps=params["steps"],
         lr=params["lr"],

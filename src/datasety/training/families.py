@@ -7,6 +7,8 @@ cached.
 
 ``sdxl``: epsilon (or v-) prediction on DDPM noise, size/crop conditioning from the bucket.
 ``flux2`` (FLUX.2-klein): rectified flow, velocity target ``noise - latents``.
+``qwen`` (Qwen-Image): the same rectified flow on Qwen-Image's transformer; its caption
+embeddings have each caption's own length, padded per batch with an attention mask.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from typing import Any
 from datasety.core.errors import DatasetyError
 
 # Reference spellings first: `--family flux` is FLUX.2-klein there.
-FAMILY_ALIASES = {"flux": "flux2", "flux2": "flux2", "flux2-klein": "flux2", "sdxl": "sdxl"}
+FAMILY_ALIASES = {"flux": "flux2", "flux2": "flux2", "flux2-klein": "flux2", "sdxl": "sdxl",
+                  "qwen": "qwen", "qwen-image": "qwen"}  # fmt: skip
 NOT_BUILT_FAMILIES = {
-    "qwen": "Qwen-Image LoRA training is not built yet in this version (use --family flux2 or "
-    "sdxl)",
     "piper": "voice training (--family piper) is not built yet in this version",
     "coqui": "voice training (--family coqui) is not built yet in this version",
     "f5-tts": "voice training (--family f5-tts) is not built yet in this version",
@@ -35,11 +36,17 @@ PIPELINE_FAMILIES = {
     "QwenImageEditPipeline": "qwen",
     "QwenImageEditPlusPipeline": "qwen",
 }
+# What `--family X` trains when --model is not given.
+DEFAULT_MODELS = {
+    "flux2": "black-forest-labs/FLUX.2-klein-base-4B",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "qwen": "Qwen/Qwen-Image",
+}
 FAMILY_CHOICES = ("flux", "flux2", "sdxl", "qwen", "piper", "coqui", "f5-tts")
 
 
 def normalize_family(name: str) -> str:
-    """``flux2`` or ``sdxl`` for a ``--family`` value, or a one-line error."""
+    """``flux2``, ``sdxl`` or ``qwen`` for a ``--family`` value, or a one-line error."""
     key = name.strip().lower()
     if key in NOT_BUILT_FAMILIES:
         raise DatasetyError(NOT_BUILT_FAMILIES[key])
@@ -76,7 +83,7 @@ def detect_family(model: str, model_dir: Path, requested: str | None) -> str:
     found = family_from_config(model_dir) or family_from_id(model)
     if found is None:
         raise DatasetyError(
-            f"cannot tell the model family of {model}; pass --family flux2 or --family sdxl"
+            f"cannot tell the model family of {model}; pass --family flux2, sdxl or qwen"
         )
     return normalize_family(found)
 
@@ -106,6 +113,15 @@ def sample_u(torch: Any, count: int, timestep_type: str, generator: Any) -> Any:
 def per_sample_mse(torch: Any, prediction: Any, target: Any) -> Any:
     error = torch.nn.functional.mse_loss(prediction.float(), target.float(), reduction="none")
     return error.mean(dim=tuple(range(1, error.ndim)))
+
+
+def flow_min_snr(torch: Any, loss: Any, sigma: Any, gamma: float | None) -> Any:
+    """Rectified-flow losses weighted by Min-SNR (``x_t = (1 - s) x + s n``: SNR is
+    ``((1 - s) / s)²``), or as they are without ``gamma``."""
+    if not gamma:
+        return loss
+    snr = ((1 - sigma) / sigma).float() ** 2
+    return loss * (snr.clamp(max=gamma) / snr)
 
 
 class Family:
@@ -141,6 +157,10 @@ class Family:
 
     def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """One batch from the samples' cached tensors (equal shapes: stacked)."""
+        return {key: self.torch.stack([row[key] for row in rows]) for key in rows[0]}
 
     def encode_image(
         self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
@@ -268,10 +288,76 @@ class Flux2(Family):
         )[0]
         target = pipeline._pack_latents(noise - latents)
         loss = per_sample_mse(torch, prediction[:, : target.shape[1]], target)
-        if inputs.min_snr_gamma:
-            snr = ((1 - sigma) / sigma).float() ** 2
-            loss = loss * (snr.clamp(max=inputs.min_snr_gamma) / snr)
-        return loss
+        return flow_min_snr(torch, loss, sigma, inputs.min_snr_gamma)
 
 
-FAMILIES: dict[str, type[Family]] = {"sdxl": SDXL, "flux2": Flux2}
+class QwenImage(Family):
+    name = "qwen"
+    pipeline_class = "QwenImagePipeline"
+    denoiser_name = "transformer"
+    # The joint blocks' image and text attention projections (what diffusers' Qwen-Image
+    # LoRA examples target).
+    target_modules = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj",
+                      "add_v_proj", "to_add_out")  # fmt: skip
+
+    def denoiser_class(self) -> Any:
+        return self.diffusers.QwenImageTransformer2DModel
+
+    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+        # One caption: no padding, so its mask is all ones and is rebuilt per batch.
+        embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
+        return {"prompt_embeds": embeds[0]}
+
+    def encode_image(
+        self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
+    ) -> dict[str, Any]:
+        # Qwen-Image's VAE is a video VAE: one frame in, one latent frame out, normalized
+        # per channel as the pipelines do before denoising.
+        torch = self.torch
+        vae = pipe.vae
+        latents = vae.encode(pixels[:, :, None].to(vae.dtype)).latent_dist.mode()
+        mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
+        std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+        latents = (latents - mean.to(latents)) / std.to(latents)
+        return {"latents": latents[0, :, 0]}
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Captions of different lengths padded with zeros, and a mask of the real tokens."""
+        torch = self.torch
+        embeds = [row["prompt_embeds"] for row in rows]
+        longest = max(e.shape[0] for e in embeds)
+        batch = super().collate([{k: v for k, v in row.items() if k != "prompt_embeds"}
+                                 for row in rows])  # fmt: skip
+        batch["prompt_embeds"] = torch.stack(
+            [torch.nn.functional.pad(e, (0, 0, 0, longest - e.shape[0])) for e in embeds]
+        )
+        batch["prompt_mask"] = torch.stack(
+            [(torch.arange(longest) < e.shape[0]).long() for e in embeds]
+        )
+        return batch
+
+    def losses(self, denoiser: Any, inputs: LossInputs) -> Any:
+        torch = self.torch
+        pipeline = getattr(self.diffusers, self.pipeline_class)
+        f = inputs.features
+        latents = f["latents"]
+        batch, channels, height, width = latents.shape
+        noise = self.noise(latents, inputs)
+        sigma = sample_u(torch, batch, inputs.timestep_type, inputs.generator)
+        sigma = sigma.to(latents.device, latents.dtype)
+        s = sigma.view(-1, 1, 1, 1)
+        noisy = (1 - s) * latents + s * noise
+        prediction = denoiser(
+            hidden_states=pipeline._pack_latents(noisy, batch, channels, height, width),
+            timestep=sigma,
+            encoder_hidden_states=f["prompt_embeds"],
+            encoder_hidden_states_mask=f["prompt_mask"],
+            img_shapes=[[(1, height // 2, width // 2)]] * batch,
+            return_dict=False,
+        )[0]
+        target = pipeline._pack_latents(noise - latents, batch, channels, height, width)
+        loss = per_sample_mse(torch, prediction[:, : target.shape[1]], target)
+        return flow_min_snr(torch, loss, sigma, inputs.min_snr_gamma)
+
+
+FAMILIES: dict[str, type[Family]] = {"sdxl": SDXL, "flux2": Flux2, "qwen": QwenImage}

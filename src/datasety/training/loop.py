@@ -194,7 +194,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
                 train_set[i] for i in batch_at(train_set, settings.batch_size, settings.seed, index)
             ]
             inputs = LossInputs(
-                features=stack(torch, cache, features, samples, batch, settings, generator,
+                features=stack(family, cache, features, samples, batch, settings, generator,
                                accelerator.device),
                 generator=generator,
                 timestep_type=settings.timestep_type,
@@ -330,7 +330,7 @@ def encode_all(
 
 
 def stack(
-    torch: Any,
+    family: Family,
     cache: FeatureCache,
     features: Features,
     samples: list[Sample],
@@ -340,8 +340,9 @@ def stack(
     device: Any,
     dropout: bool = True,
 ) -> dict[str, Any]:
-    """The batch's cached tensors stacked on ``device``; each caption replaced by the empty
-    one with probability ``--caption-dropout``."""
+    """The batch's cached tensors, put together by the family, on ``device``; each caption
+    replaced by the empty one with probability ``--caption-dropout``."""
+    torch = family.torch
     position = {s.image: i for i, s in enumerate(samples)}
     rows: list[dict[str, Any]] = []
     for sample in batch:
@@ -353,7 +354,7 @@ def stack(
         )
         caption = features.empty_key if drop else features.caption_keys[i]
         rows.append({**cache.load(features.image_keys[i]), **cache.load(caption)})
-    return {key: torch.stack([row[key] for row in rows]).to(device) for key in rows[0]}
+    return {key: value.to(device) for key, value in family.collate(rows).items()}
 
 
 def report_validation(
@@ -369,7 +370,7 @@ def report_validation(
     total = 0.0
     with torch.no_grad(), accelerator.autocast():
         for sample in validation:
-            batch = stack(torch, cache, features, samples, [sample], settings, generator,
+            batch = stack(family, cache, features, samples, [sample], settings, generator,
                           accelerator.device, dropout=False)  # fmt: skip
             inputs = LossInputs(batch, generator, "linear", 0.0, None)
             total += float(family.losses(denoiser, inputs).mean())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import heapq
 import os
 import stat
@@ -37,6 +38,7 @@ import time
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -74,6 +76,8 @@ SWEEP_SECONDS = 10.0
 SELECTIONS_KEPT = 16
 # Entries rendered per chunk of a streamed listing.
 CHUNK_ENTRIES = 512
+# Unread captions of a chunk from which the stream reads them in two threads.
+PARALLEL_READS_FROM = 64
 
 
 @dataclass(slots=True)
@@ -557,11 +561,36 @@ class Catalog:
         yield head(pair)
         for start in range(0, len(entries), CHUNK_ENTRIES):
             chunk = entries[start : start + CHUNK_ENTRIES]
+            self._read_captions(chunk)
             # The reader holds a folder open: closed before the chunk goes to a slow client.
             with _CaptionReader(self) as reader:
                 fragments = b",".join(render(e, pair, reader.caption) for e in chunk)
             yield (b"," + fragments) if start else fragments
         yield tail(len(entries))
+
+    def _read_captions(self, entries: list[Entry]) -> None:
+        """Read (and keep) the unread captions of ``entries``, half of them in a second
+        thread: a read's system calls release the GIL, so one thread reads while the other
+        runs Python (a first full listing reads every caption of the dataset). Called
+        without the lock held: the reads are kept here, by this thread."""
+        recs = []
+        for entry in entries:
+            rec = entry.caption_file
+            if rec is not None and rec.text is None:
+                recs.append(rec)
+        if len(recs) < PARALLEL_READS_FROM:
+            return  # the render reads them one by one
+        version, half = self._version, len(recs) // 2
+        theirs = _caption_pool().submit(self._read_texts, recs[:half])
+        mine = self._read_texts(recs[half:])
+        for rec, read_ns, found in chain(theirs.result(), mine):
+            self._keep_caption(rec, found, version, read_ns)
+
+    def _read_texts(
+        self, recs: list[FileRec]
+    ) -> list[tuple[FileRec, int, tuple[bytes, os.stat_result] | None]]:
+        with _CaptionReader(self) as reader:
+            return [(rec, time.time_ns(), reader.read(rec)) for rec in recs]
 
     def _is_current(self, version: int) -> bool:
         return self._version == version
@@ -579,7 +608,17 @@ class Catalog:
         """Read a caption now; kept unless something changed while it was read."""
         version = self._version
         read_ns = time.time_ns()
-        found = reader.read(rec)
+        return self._keep_caption(rec, reader.read(rec), version, read_ns)
+
+    def _keep_caption(
+        self,
+        rec: FileRec,
+        found: tuple[bytes, os.stat_result] | None,
+        version: int,
+        read_ns: int,
+    ) -> str:
+        """The text of a caption read (``found``) at ``version``, ``read_ns``; kept unless
+        something changed since."""
         if found is None:
             return ""  # gone since the scan (the next refresh drops it), or now outside
         data, st = found
@@ -988,6 +1027,12 @@ class _CaptionReader:
             return data, st
         finally:
             os.close(fd)
+
+
+@functools.cache
+def _caption_pool() -> ThreadPoolExecutor:
+    """One thread that reads captions beside a streaming listing, shared by every catalog."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="datasety-captions")
 
 
 def _size_json(size: Size | None) -> str:

@@ -70,7 +70,10 @@ def test_a_url_group_is_refused_by_default(
     response = client.post("/v1/jobs", json=shuffle_job(images, variants_url))
     assert (response.status_code, response.json()) == (
         400,
-        {"error": f"Parameter 'group' of shuffle must not be a URL: {NO_URL}: {variants_url}"},
+        {
+            "error": f"Parameter 'group' of shuffle must not be a URL: {NO_URL}: {variants_url}",
+            "field": "group",
+        },
     )
     assert client.get("/v1/jobs").json()["jobs"] == []
     assert not (images / "img_000.txt").exists()
@@ -100,7 +103,8 @@ def test_a_url_group_is_refused_under_root_whatever_the_flag(
         400,
         {
             "error": "Parameter 'group' of shuffle must not be a URL: a server with --root "
-            f"fetches no URL: {variants_url}"
+            f"fetches no URL: {variants_url}",
+            "field": "group",
         },
     )
     with pytest.raises(DatasetyError, match="--allow-job-urls cannot be used with --root"):

@@ -58,7 +58,8 @@ def test_output_outside_the_roots_is_refused_and_nothing_queued(
     response = client.post("/v1/jobs", json=resize(src, outside / "out"))
     assert response.status_code == 400
     assert response.json() == {
-        "error": f"Parameter 'output' of resize must be inside a --root folder: {outside / 'out'}"
+        "error": f"Parameter 'output' of resize must be inside a --root folder: {outside / 'out'}",
+        "field": "output",
     }
     assert no_jobs(client)
     assert not (outside / "out").exists()
@@ -124,7 +125,7 @@ def test_every_path_parameter_is_checked(client: TestClient, root: Path, outside
         response = client.post("/v1/jobs", json={"command": command, "args": args})
         assert response.status_code == 400, (command, response.json())
         expected = f"Parameter '{param}' of {command} must be inside a --root folder: {bad}"
-        assert response.json() == {"error": expected}
+        assert response.json() == {"error": expected, "field": param}
     assert no_jobs(client)
 
 
@@ -137,7 +138,8 @@ def test_a_group_naming_a_file_outside_the_roots_is_refused(
     response = client.post("/v1/jobs", json={"command": "shuffle", "args": args})
     assert response.status_code == 400
     assert response.json() == {
-        "error": f"Parameter 'group' of shuffle names a file outside the --root folders: {secret}"
+        "error": f"Parameter 'group' of shuffle names a file outside the --root folders: {secret}",
+        "field": "group",
     }
     assert no_jobs(client)
     # Inline variants and a file inside a root are fine.

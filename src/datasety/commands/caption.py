@@ -9,13 +9,40 @@ import click
 
 from datasety.captioning.targets import CaptionTarget, directory_targets, single_target
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, not_together
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
 
 FLORENCE_TASK = "<MORE_DETAILED_CAPTION>"
 
 
-@click.command("caption")
+@click.command(
+    "caption",
+    cls=RuledCommand,
+    rules=[
+        *options.single_input_rules("output_caption", "--output-caption"),
+        not_together(
+            "florence_2_base",
+            "florence_2_large",
+            message="choose --florence-2-base or --florence-2-large, not both",
+        ),
+        *(
+            not_together(
+                "llm_api", flag, message="--florence-2-base/--florence-2-large choose a local model"
+            )
+            for flag in ("florence_2_base", "florence_2_large")
+        ),
+        *(
+            not_together(
+                "template",
+                edit,
+                message="--template shapes generated captions; not with --append or --prepend",
+                field="template",
+            )
+            for edit in ("append", "prepend")
+        ),
+    ],
+)
 @options.input_dir("Input directory containing images")
 @options.output_dir("Output directory for the .txt captions (default: beside the images)")
 @click.option(
@@ -180,7 +207,6 @@ def command(
 
     targets = _targets(input_, output, input_image, output_caption, recursive)
     editing = bool(append or prepend)
-    _check_combinations(editing, template, llm_api, florence_2_base, florence_2_large)
     reporter = Progress(total=len(targets), bar=progress)
     if dry_run:
         reporter.note("Dry run: nothing is written")
@@ -230,23 +256,9 @@ def _targets(
     output_caption: str | None,
     recursive: bool,
 ) -> list[CaptionTarget]:
-    image = options.single_input(input_, output, input_image, output_caption, "--output-caption")
-    if image:
+    if input_image:
         caption = Path(output_caption) if output_caption else None
-        return [single_target(image, caption)]
+        return [single_target(Path(input_image), caption)]
     input_dir = require_dir(input_, "--input")
     output_dir = require_output_dir(output, "--output") if output else None
     return directory_targets(input_dir, output_dir, recursive)
-
-
-def _check_combinations(
-    editing: bool, template: str | None, llm_api: bool, base: bool, large: bool
-) -> None:
-    if base and large:
-        raise click.UsageError("choose --florence-2-base or --florence-2-large, not both")
-    if llm_api and (base or large):
-        raise click.UsageError("--florence-2-base/--florence-2-large choose a local model")
-    if editing and template:
-        raise click.UsageError(
-            "--template shapes generated captions; not with --append or --prepend"
-        )

@@ -9,6 +9,7 @@ import click
 from click.core import ParameterSource
 
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
@@ -19,7 +20,29 @@ from datasety.degrade import degradations
 SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
 
 
-@click.command("degrade")
+@click.command(
+    "degrade",
+    cls=RuledCommand,
+    rules=[
+        not_together(
+            "input_", "input_image", message="use either --input or --input-image, not both"
+        ),
+        requires(
+            "input_image",
+            "output_image",
+            "output",
+            message="--input-image needs --output-image (or an --output folder)",
+        ),
+        requires(
+            "output_image",
+            "input_image",
+            message="--output-image needs --input-image",
+            field="output_image",
+        ),
+        one_of("input_", "input_image", message="--input or --input-image is required"),
+        requires("input_", "output", message="--output is required with --input"),
+    ],
+)
 @options.input_dir()
 @options.output_dir("Output directory for degraded images")
 @click.option(
@@ -143,8 +166,6 @@ def _plan(
 ) -> list[degrading.Planned]:
     """Check the input/output flags of either mode and plan the batch."""
     if input_image:
-        if input_:
-            raise DatasetyError("use either --input or --input-image, not both")
         source = Path(input_image)
         if not source.is_file():
             raise DatasetyError(f"--input-image {input_image!r} does not exist or is not a file")
@@ -158,15 +179,10 @@ def _plan(
             return degrading.plan_single(
                 source, target.parent, target.stem, settings, target.suffix
             )
-        if output:
-            output_root = require_output_dir(output, "--output")
-            return degrading.plan_single(source, output_root, source.stem, settings)
-        raise DatasetyError("--input-image needs --output-image (or an --output folder)")
-    if output_image:
-        raise DatasetyError("--output-image needs --input-image")
+        # The command's rules ask for --output-image or --output (and --output with --input).
+        output_root = require_output_dir(output, "--output")
+        return degrading.plan_single(source, output_root, source.stem, settings)
     input_root = require_dir(input_, "--input")
-    if not output:
-        raise DatasetyError("--output is required with --input")
     return degrading.plan_batch(
         input_root, require_output_dir(output, "--output"), settings, recursive
     )

@@ -8,13 +8,41 @@ from typing import Any
 import click
 
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
 from datasety.core.inputs import find_images, require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.filtering.actions import FilterItem
 
 
-@click.command("filter")
+@click.command(
+    "filter",
+    cls=RuledCommand,
+    rules=[
+        not_together(
+            "query", "labels", message="use --query (CLIP) or --labels (NudeNet), not both"
+        ),
+        one_of("query", "labels", message="--query or --labels is required"),
+        requires(
+            "labels",
+            "model",
+            needs_values=["nudenet"],
+            message="--labels goes with --model nudenet",
+            field="labels",
+        ),
+        requires(
+            "query",
+            "model",
+            needs_values=["clip"],
+            message="--query goes with --model clip; NudeNet takes --labels",
+            field="query",
+        ),
+        *(
+            requires("action", "output", when=[action], message=f"--action {action} needs --output")
+            for action in ("move", "copy")
+        ),
+    ],
+)
 @click.option(
     "--input", "-i", "input_", type=options.PATH, required=True, help="Folder of images to filter"
 )
@@ -124,9 +152,7 @@ def command(
     """
     from datasety.filtering import run
 
-    terms = _terms(query, labels, model)
-    if action in ("move", "copy") and not output:
-        raise click.UsageError(f"--action {action} needs --output")
+    terms = _terms(query, labels)
     input_dir = require_dir(input_, "--input")
     output_dir = require_output_dir(output, "--output") if output else None
     items = _items(input_dir, output_dir, recursive)
@@ -164,15 +190,7 @@ def uses_accelerator(params: dict[str, Any]) -> bool:
     return params.get("model") != "nudenet" and params.get("device") != "cpu"
 
 
-def _terms(query: str | None, labels: str | None, model: str) -> tuple[str, ...]:
-    if query and labels:
-        raise click.UsageError("use --query (CLIP) or --labels (NudeNet), not both")
-    if not query and not labels:
-        raise click.UsageError("--query or --labels is required")
-    if labels and model != "nudenet":
-        raise click.UsageError("--labels goes with --model nudenet")
-    if query and model != "clip":
-        raise click.UsageError("--query goes with --model clip; NudeNet takes --labels")
+def _terms(query: str | None, labels: str | None) -> tuple[str, ...]:
     terms = tuple(term.strip() for term in (query or labels or "").split(",") if term.strip())
     if not terms:
         raise click.UsageError("--query/--labels names nothing to look for")

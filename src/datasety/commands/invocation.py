@@ -36,15 +36,22 @@ Excluded commands
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from datasety.commands import commands, get_command, options, wants_accelerator
+from datasety.commands import (
+    commands,
+    get_command,
+    options,
+    wants_accelerator,
+)
+from datasety.commands.rules import Rule, RuleError, command_rules
 from datasety.core.confinement import Confinement
-from datasety.core.errors import DatasetyError
+from datasety.core.errors import ArgumentError, DatasetyError
 
 JOB_EXCLUDED = frozenset({"server"})
 
@@ -131,6 +138,8 @@ def type_label(param: click.Parameter) -> str:
 
 
 def _describe_type(kind: click.ParamType) -> str:
+    if isinstance(kind, options.PatternText):
+        return kind.hint
     if isinstance(kind, click.Choice):
         return "one of " + ", ".join(str(choice) for choice in kind.choices)
     if isinstance(kind, (click.IntRange, click.FloatRange)):
@@ -185,8 +194,9 @@ class _Checker:
         if problem:
             raise self.fail(param, problem)
 
-    def fail(self, param: click.Parameter, problem: str) -> DatasetyError:
-        return DatasetyError(f"Parameter '{public_name(param)}' of {self.name} {problem}")
+    def fail(self, param: click.Parameter, problem: str) -> ArgumentError:
+        name = public_name(param)
+        return ArgumentError(f"Parameter '{name}' of {self.name} {problem}", field=name)
 
     def scalar(self, param: click.Parameter, kind: click.ParamType, value: Any) -> str:
         """One value as the text the command will parse, after the command's own check."""
@@ -204,7 +214,10 @@ class _Checker:
         try:
             kind.convert(text, param, self.ctx)
         except click.BadParameter as exc:
-            raise self.fail(param, f"expects {expected}, got {text!r}") from exc
+            problem = f"expects {expected}, got {text!r}"
+            if isinstance(kind, options.PatternText) and re.fullmatch(kind.pattern, text):
+                problem = f"is out of range: {exc.message}"  # the right shape, e.g. 0x5
+            raise self.fail(param, problem) from exc
         return text
 
     def values(self, param: click.Parameter, value: Any) -> list[str]:
@@ -281,8 +294,34 @@ def build_argv(
     """
     click_command = get_runnable(command)
     argv = command_argv(command, click_command, args, confinement)
+    check_parses(click_command, argv)
     check_fits(command, argv)
     return argv
+
+
+def check_parses(command: click.Command, argv: list[str]) -> None:
+    """Parse ``argv`` (``[name, args...]``) with the command's own click parser, as the job's
+    process will, and raise its usage error: a missing required option, a bad value, or a
+    broken :mod:`rule <datasety.commands.rules>` between options. Only parsing: no callback
+    runs, and path types here check no file (a workflow step may name a folder an earlier
+    step makes)."""
+    name, *rest = argv
+    try:
+        ctx = command.make_context(name, list(rest))
+    except click.ClickException as exc:
+        raise ArgumentError(_one_line(exc.format_message()), _field_of(exc)) from None
+    ctx.close()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _field_of(exc: click.ClickException) -> str | None:
+    """The parameter a click error is about, as the schema names it."""
+    if isinstance(exc, (RuleError, click.BadParameter)) and exc.param is not None:
+        return public_name(exc.param)
+    return None
 
 
 def recheck_argv(argv: list[str], confinement: Confinement) -> None:
@@ -367,33 +406,45 @@ def command_argv(
         found = index.get(_normalize_key(key)) if isinstance(key, str) else None
         if found is None:
             allowed = ", ".join(public_name(p) for p in visible_params(command)) or "none"
-            raise DatasetyError(f"Unknown parameter '{key}' for {name}; allowed: {allowed}")
+            raise ArgumentError(
+                f"Unknown parameter '{key}' for {name}; allowed: {allowed}",
+                field=key if isinstance(key, str) else None,
+            )
         param, negated = found
         slot = public_name(param)
         if slot in chosen:
-            raise DatasetyError(
-                f"Parameter '{slot}' of {name} is given twice ('{chosen[slot][3]}' and '{key}')"
+            raise ArgumentError(
+                f"Parameter '{slot}' of {name} is given twice ('{chosen[slot][3]}' and '{key}')",
+                field=slot,
+            )
+        if isinstance(param, options.SecretOption) and value is not None:
+            raise ArgumentError(
+                f"Parameter '{slot}' of {name} is a secret: a job's or a workflow step's command "
+                f"line is stored and shown (the job list, the process list); set {param.env} in "
+                "the environment that runs it instead (for a job: the server's)",
+                field=slot,
             )
         chosen[slot] = (param, negated, value, key)
 
-    options: list[str] = []
+    option_argv: list[str] = []
     positionals: list[str] = []
     for param in visible_params(command):
         entry = chosen.get(public_name(param))
         value = entry[2] if entry else None
         if value is None or (param.multiple and value == []):
             if param.required:
-                raise DatasetyError(f"Missing required parameter '{public_name(param)}' for {name}")
+                slot = public_name(param)
+                raise ArgumentError(f"Missing required parameter '{slot}' for {name}", field=slot)
             continue
         if isinstance(param, click.Option):
-            options += checker.option(param, entry[1] if entry else False, value)
+            option_argv += checker.option(param, entry[1] if entry else False, value)
         elif param.nargs == -1:
             items = value if isinstance(value, (list, tuple)) else [value]
             positionals += [checker.scalar(param, param.type, item) for item in items]
         else:
             positionals += checker.values(param, value)
     # Everything after "--" is positional, so a positional value cannot be read as a flag.
-    return [name, *options, *(["--", *positionals] if positionals else [])]
+    return [name, *option_argv, *(["--", *positionals] if positionals else [])]
 
 
 # -- schema (GET /v1/commands) -----------------------------------------------------------------
@@ -434,7 +485,10 @@ def param_schema(param: click.Parameter, ctx: click.Context) -> dict[str, Any]:
     """One parameter as the spec's ``{"name", "help", "required", "choices"?, "default"?}``.
 
     Additive keys: ``type``, ``opts`` (flags, short ones too), ``secondary_opts`` (``--no-x``),
-    ``flag``, ``multiple``, ``nargs`` (when not 1), ``positional``, ``min``/``max`` (ranges).
+    ``flag``, ``multiple``, ``nargs`` (when not 1), ``positional``, ``min``/``max`` (ranges),
+    ``pattern``/``pattern_hint`` (text of a known shape: a regular expression the whole value
+    matches, in the syntax Python and JavaScript share), ``secret`` and ``env`` (a secret a job
+    refuses: set that environment variable on the server instead).
     """
     entry: dict[str, Any] = {
         "name": public_name(param),
@@ -464,6 +518,33 @@ def param_schema(param: click.Parameter, ctx: click.Context) -> dict[str, Any]:
             entry["min"] = param.type.min
         if param.type.max is not None:
             entry["max"] = param.type.max
+    if isinstance(param.type, options.PatternText):
+        entry["pattern"] = param.type.pattern
+        entry["pattern_hint"] = param.type.hint
+    if isinstance(param, options.SecretOption):
+        entry["secret"] = True
+        entry["env"] = param.env
+    return entry
+
+
+def rule_schema(rule: Rule, command: click.Command) -> dict[str, Any]:
+    """One :class:`~datasety.commands.rules.Rule` with the schema's parameter names:
+    ``{"rule": "one_of" | "not_together" | "requires", "params", "message", "field"}``, and
+    for ``requires`` also ``needs`` (any one of them given), ``when`` (values of ``params[0]``
+    that trigger it; absent: when it is given), ``needs_values`` (``needs[0]`` must have one)."""
+    names = {param.name: public_name(param) for param in command.params}
+    entry: dict[str, Any] = {
+        "rule": rule.kind,
+        "params": [names[name] for name in rule.names],
+        "message": rule.message,
+        "field": names[rule.shown_at()],
+    }
+    if rule.needs:
+        entry["needs"] = [names[name] for name in rule.needs]
+    if rule.when:
+        entry["when"] = list(rule.when)
+    if rule.needs_values:
+        entry["needs_values"] = list(rule.needs_values)
     return entry
 
 
@@ -480,6 +561,7 @@ def command_schema(command: str) -> dict[str, Any]:
     return {
         "description": description(click_command),
         "params": [param_schema(param, ctx) for param in visible_params(click_command)],
+        "rules": [rule_schema(rule, click_command) for rule in command_rules(click_command)],
     }
 
 

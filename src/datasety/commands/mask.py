@@ -7,12 +7,26 @@ from pathlib import Path
 import click
 
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, requires
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.masking.targets import MaskTarget, directory_targets, single_target
 
 
-@click.command("mask")
+@click.command(
+    "mask",
+    cls=RuledCommand,
+    rules=[
+        *options.single_input_rules(),
+        requires(
+            "output",
+            "naming",
+            needs_values=["folder"],
+            message="--naming suffix writes beside the images; --output is for folder",
+            field="output",
+        ),
+    ],
+)
 @options.input_dir("Input directory containing images")
 @options.output_dir(
     "Folder for the masks with --naming folder (default: a mask/ folder beside each image, "
@@ -166,11 +180,8 @@ def _targets(
     extension: str,
     recursive: bool,
 ) -> list[MaskTarget]:
-    image = options.single_input(input_, output, input_image, output_image)
-    if image:
-        return [single_target(image, _path(output_image), naming, extension)]
-    if output and naming == "suffix":
-        raise click.UsageError("--naming suffix writes beside the images; --output is for folder")
+    if input_image:
+        return [single_target(Path(input_image), _path(output_image), naming, extension)]
     input_dir = require_dir(input_, "--input")
     output_dir = require_output_dir(output, "--output") if output else None
     return directory_targets(input_dir, naming, extension, output_dir, recursive)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from datasety.commands import rules
+from datasety.commands.rules import Rule
+from datasety.core.errors import DatasetyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,25 +112,59 @@ class DocumentedArgument(click.Argument):
         self.help = help
 
 
-def single_input(
-    input_: str | None,
-    output: str | None,
-    input_image: str | None,
-    single_output: str | None,
-    single_output_flag: str = "--output-image",
-) -> Path | None:
-    """The ``--input-image`` of a single-image run, or None for a run over ``--input``.
+def single_input_rules(
+    single_output: str = "output_image", single_output_flag: str = "--output-image"
+) -> list[Rule]:
+    """The rules of a command that runs over ``--input`` or on one ``--input-image``:
+    one mode or the other, each with its own output flag."""
+    return [
+        rules.not_together(
+            "input_", "input_image", message="use --input or --input-image, not both"
+        ),
+        rules.not_together(
+            "input_image",
+            "output",
+            message=f"--output is for --input; use {single_output_flag}",
+            field="output",
+        ),
+        rules.requires(
+            single_output,
+            "input_image",
+            message=f"{single_output_flag} goes with --input-image",
+            field=single_output,
+        ),
+        rules.one_of("input_", "input_image", message="--input or --input-image is required"),
+    ]
 
-    A mix of the two modes' flags, or neither input, is a usage error.
-    """
-    if input_image:
-        if input_:
-            raise click.UsageError("use --input or --input-image, not both")
-        if output:
-            raise click.UsageError(f"--output is for --input; use {single_output_flag}")
-        return Path(input_image)
-    if single_output:
-        raise click.UsageError(f"{single_output_flag} goes with --input-image")
-    if not input_:
-        raise click.UsageError("--input or --input-image is required")
-    return None
+
+class PatternText(click.types.StringParamType):
+    """Text of a known shape (``WxH``), kept as typed: ``pattern`` and ``hint`` go out in
+    ``GET /v1/commands`` so a form checks the same shape; ``check`` (the command's own parser)
+    then judges the value, so a job with a bad one is refused before it is queued."""
+
+    name = "text"
+
+    def __init__(self, pattern: str, hint: str, check: Callable[[str], object]) -> None:
+        self.pattern = pattern
+        self.hint = hint
+        self.check = check
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        if not re.fullmatch(self.pattern, text):
+            self.fail(f"{text!r} is not {self.hint}", param, ctx)
+        try:
+            self.check(text)
+        except DatasetyError as exc:
+            self.fail(exc.message, param, ctx)
+        return text
+
+
+class SecretOption(click.Option):
+    """An option that holds a secret (a token): the CLI takes it, but a job or a workflow
+    step refuses it, since their command lines are stored and shown (the job list, ``ps``);
+    ``env`` names the environment variable to set instead."""
+
+    def __init__(self, *args: Any, env: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.env = env

@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
 from datasety.core.inputs import (
     parse_extensions,
@@ -17,8 +18,53 @@ from datasety.core.inputs import (
 )
 from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 
+# A folder run (--input/--output) or a one-image run (--input-image/--output-image), never a mix.
+_MODES = "use either --input/--output (a folder) or --input-image/--output-image"
+RESOLUTION = options.PatternText(
+    r"\s*\d+\s*[xX×]\s*\d+\s*",
+    "WIDTHxHEIGHT (e.g. 768x1024)",
+    lambda text: parse_resolution(text, "the resolution"),
+)
+ASPECT_RATIO = options.PatternText(
+    r"\s*\d+(\.\d+)?\s*:\s*\d+(\.\d+)?\s*",
+    "W:H (e.g. 16:9)",
+    lambda text: parse_aspect_ratio(text, "the aspect ratio"),
+)
 
-@click.command("resize")
+
+@click.command(
+    "resize",
+    cls=RuledCommand,
+    rules=[
+        not_together(
+            "resolution", "megapixel", message="use either --resolution or --megapixel, not both"
+        ),
+        requires(
+            "aspect_ratio",
+            "megapixel",
+            message="--aspect-ratio only applies with --megapixel",
+            field="aspect_ratio",
+        ),
+        one_of(
+            "resolution",
+            "megapixel",
+            message="give a target size: --resolution WxH or --megapixel N",
+        ),
+        *(
+            not_together(folder, single, message=_MODES)
+            for folder in ("input_", "output")
+            for single in ("input_image", "output_image")
+        ),
+        *(
+            requires(a, b, message="--input-image and --output-image go together")
+            for a, b in (("input_image", "output_image"), ("output_image", "input_image"))
+        ),
+        one_of("input_", "input_image", message="--input or --input-image is required"),
+        requires(
+            "input_", "output", message="--output is required (or --input-image/--output-image)"
+        ),
+    ],
+)
 @options.input_dir()
 @options.output_dir()
 @click.option(
@@ -34,7 +80,11 @@ from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspec
     help="Single output image path (use with --input-image)",
 )
 @click.option(
-    "--resolution", "-r", default=None, help="Target resolution as WIDTHxHEIGHT (e.g. 768x1024)"
+    "--resolution",
+    "-r",
+    type=RESOLUTION,
+    default=None,
+    help="Target resolution as WIDTHxHEIGHT (e.g. 768x1024)",
 )
 @click.option(
     "--megapixel",
@@ -44,7 +94,10 @@ from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspec
     "image's own aspect ratio unless --aspect-ratio",
 )
 @click.option(
-    "--aspect-ratio", default=None, help="Aspect ratio W:H for --megapixel (e.g. 1:1, 16:9)"
+    "--aspect-ratio",
+    type=ASPECT_RATIO,
+    default=None,
+    help="Aspect ratio W:H for --megapixel (e.g. 1:1, 16:9)",
 )
 @click.option(
     "--crop-position",
@@ -80,7 +133,10 @@ from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspec
     help="Upscale images smaller than the target instead of skipping them",
 )
 @click.option(
-    "--min-resolution", default=None, help="Skip images below this resolution (e.g. 256x256)"
+    "--min-resolution",
+    type=RESOLUTION,
+    default=None,
+    help="Skip images below this resolution (e.g. 256x256)",
 )
 @options.captions()
 @options.workers()
@@ -113,16 +169,10 @@ def command(
     --upscale. EXIF orientation is applied. Uses every core unless --workers says otherwise.
     Each image's .txt caption is copied beside its output, renamed with it (--no-captions).
     """
-    if resolution and megapixel is not None:
-        raise DatasetyError("use either --resolution or --megapixel, not both")
-    if aspect_ratio and megapixel is None:
-        raise DatasetyError("--aspect-ratio only applies with --megapixel")
-    if resolution:
-        size: tuple[int, int] | None = parse_resolution(resolution)
-    elif megapixel is not None:
-        size = megapixel_size(megapixel, parse_aspect_ratio(aspect_ratio)) if aspect_ratio else None
-    else:
-        raise DatasetyError("give a target size: --resolution WxH or --megapixel N")
+    # The command's rules make sure of one target size and of one mode's input and output.
+    size = parse_resolution(resolution) if resolution else None
+    if megapixel is not None and aspect_ratio:
+        size = megapixel_size(megapixel, parse_aspect_ratio(aspect_ratio))
     minimum = parse_resolution(min_resolution, "--min-resolution") if min_resolution else None
     extensions = parse_extensions(input_format)
     # Imported here, not at the top: every `datasety` start loads every command module, and
@@ -131,13 +181,7 @@ def command(
     from datasety.resize.batch import output_format_of, resize_images, resize_single
     from datasety.resize.image import ResizeSpec
 
-    if input_image or output_image:
-        if input_ or output:
-            raise DatasetyError(
-                "use either --input/--output (a folder) or --input-image/--output-image"
-            )
-        if not input_image or not output_image:
-            raise DatasetyError("--input-image and --output-image go together")
+    if input_image and output_image:
         suffix_format = output_format_of(Path(output_image))
         source = click.get_current_context().get_parameter_source("output_format")
         if source is ParameterSource.COMMANDLINE and output_format != suffix_format:
@@ -160,8 +204,6 @@ def command(
         report = Progress(total=1, bar=progress)
         return resize_single(Path(input_image), Path(output_image), spec, report)
     src_dir = require_dir(input_, "--input")
-    if not output:
-        raise DatasetyError("--output is required (or --input-image/--output-image)")
     return resize_images(
         src_dir,
         require_output_dir(output, "--output"),

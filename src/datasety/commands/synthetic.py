@@ -8,6 +8,7 @@ import click
 
 from datasety.commands import generation_options as gen
 from datasety.commands import options
+from datasety.commands.rules import RuledCommand, requires
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.generation.pairs import EditTarget, directory_targets, single_target
@@ -15,7 +16,18 @@ from datasety.generation.pairs import EditTarget, directory_targets, single_targ
 uses_accelerator = gen.uses_accelerator
 
 
-@click.command("synthetic")
+@click.command(
+    "synthetic",
+    cls=RuledCommand,
+    rules=[
+        *options.single_input_rules(),
+        requires(
+            "input_",
+            "output",
+            message="--output is required with --input (it gets control/ and target/)",
+        ),
+    ],
+)
 @options.input_dir("Input directory containing the source images")
 @options.output_dir(
     "Output directory: control/NAME.EXT (the source), target/NAME.EXT (the edit) and NAME.txt "
@@ -209,11 +221,8 @@ def _targets(
     extension: str,
     recursive: bool,
 ) -> list[EditTarget]:
-    image = options.single_input(input_, output, input_image, output_image)
-    if image:
-        return [single_target(image, _path(output_image), num_images, extension)]
-    if not output:
-        raise click.UsageError("--output is required with --input (it gets control/ and target/)")
+    if input_image:
+        return [single_target(Path(input_image), _path(output_image), num_images, extension)]
     input_dir = require_dir(input_, "--input")
     output_dir = require_output_dir(output, "--output")
     return directory_targets(input_dir, output_dir, num_images, extension, recursive)

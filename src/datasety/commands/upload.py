@@ -44,6 +44,8 @@ LISTED_FILES = 20  # files the plan lists without --verbose
 @click.option("--private", is_flag=True, default=False, help="Create the repository as private")
 @click.option(
     "--token",
+    cls=options.SecretOption,
+    env="HF_TOKEN",
     default=None,
     help="Hugging Face access token (default: HF_TOKEN, else the cached `hf auth login`); "
     "a token given here shows in the process list, prefer HF_TOKEN",

@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from datasety.core.errors import DatasetyError
+from datasety.core.errors import ArgumentError, DatasetyError
 
 log = logging.getLogger("datasety.server")
 
@@ -39,6 +39,9 @@ class ErrorBody(BaseModel):
     """The shape of every error response."""
 
     error: str
+    field: str | None = Field(
+        None, description="POST /v1/jobs: the argument (a name of GET /v1/commands) it is about"
+    )
 
 
 _DESCRIPTIONS = {
@@ -61,18 +64,25 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(
-    status: int, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    field: str | None = None,
 ) -> JSONResponse:
-    """The one rendering of an error."""
+    """The one rendering of an error (``field``: the job argument it is about, additive)."""
     # A message may quote the client's text; one that is not valid Unicode (a lone surrogate)
     # would make the rendering itself fail.
     safe = message.encode("utf-8", "replace").decode("utf-8")
-    return JSONResponse({"error": safe}, status_code=status, headers=headers)
+    body = {"error": safe}
+    if field is not None:
+        body["field"] = field.encode("utf-8", "replace").decode("utf-8")
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DatasetyError)
-    return error_response(exc.status, exc.message, getattr(exc, "headers", None))
+    field = exc.field if isinstance(exc, ArgumentError) else None
+    return error_response(exc.status, exc.message, getattr(exc, "headers", None), field)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -36,6 +36,32 @@ class ParamOut(BaseModel):
     positional: bool | None = None
     min: float | None = None
     max: float | None = None
+    pattern: str | None = Field(
+        None, description="A regular expression the whole value matches (Python and JavaScript)"
+    )
+    pattern_hint: str | None = Field(None, description="The shape in words, e.g. WIDTHxHEIGHT")
+    secret: bool | None = Field(
+        None, description="A secret: a job refuses it (its command line is shown); set env"
+    )
+    env: str | None = Field(None, description="The server's environment variable for a secret")
+
+
+class RuleOut(BaseModel):
+    """A rule between parameters, checked on submit (400 with its message and ``field``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["one_of", "not_together", "requires"] = Field(
+        description="one_of: at least one of params given; not_together: at most one; "
+        "requires: when params[0] is given (or has a value in when), one of needs is given "
+        "(or needs[0] has a value in needs_values)"
+    )
+    params: list[str]
+    message: str
+    field: str = Field(description="The parameter the message is shown beside")
+    needs: list[str] | None = None
+    when: list[str] | None = None
+    needs_values: list[str] | None = None
 
 
 class CommandOut(BaseModel):
@@ -43,6 +69,7 @@ class CommandOut(BaseModel):
 
     description: str
     params: list[ParamOut]
+    rules: list[RuleOut] = Field(description="Rules between parameters (given = set, not false)")
 
 
 class CommandsOut(BaseModel):

@@ -30,8 +30,12 @@ const flagText = (param) => {
 };
 const hasDefault = (param) => param.default !== undefined && param.default !== null;
 
-function field(param, prefill) {
+// The one_of rule a parameter belongs to: the form marks it "one of these is required".
+const groupOf = (param, rules) => (rules || []).find((rule) => rule.rule === "one_of" && rule.params.includes(param.name));
+
+function field(param, prefill, rules) {
   const kind = fieldKind(param);
+  const group = groupOf(param, rules);
   const id = `arg-${param.name}`;
   const hint = param.help ? h("small", { class: "hint", id: `${id}-hint` }, param.help) : null;
   const describedBy = [hint ? `${id}-hint` : "", `${id}-error`].filter(Boolean).join(" ");
@@ -64,8 +68,10 @@ function field(param, prefill) {
     if (prefill && INPUT_LIKE.test(param.name)) value = prefill;
     control = h("input", { ...props, value });
   }
+  const others = group ? group.params.filter((name) => name !== param.name).map((name) => name.replaceAll("_", " ")) : [];
   const label = h("span", { class: "label-text" }, param.name.replaceAll("_", " "),
     param.required ? h("span", { class: "required", title: "required" }, " *") : null,
+    group ? h("span", { class: "required one-of", title: `required: this or ${others.join(" or ")}` }, " *", h("small", { class: "muted" }, ` or ${others.join(" or ")}`)) : null,
     flagText(param) ? h("code", { class: "flag muted" }, flagText(param)) : null);
   const wrapper = kind === "checkbox"
     ? h("label", { class: "field check", dataset: { kind } }, control, label)
@@ -78,8 +84,32 @@ function field(param, prefill) {
 // The form is checked against the /v1/commands schema before anything is sent, and a 400 from
 // the server is shown beside the field it names: a typo is a form error, not a failed job.
 
-/** -> {name: message} for each field the schema says is wrong. */
-export function validateArgs(form, params) {
+// What a field holds, as the rules read it: "" (not given), or its value ("true" when checked).
+function fieldValue(form, param) {
+  const control = param ? form.elements.namedItem(param.name) : null;
+  if (!control) return "";
+  const kind = fieldKind(param);
+  if (kind === "checkbox") return control.checked ? "true" : "";
+  if (kind === "multiselect") return [...control.selectedOptions].map((o) => o.value).join(",");
+  const raw = control.value.trim();
+  // A value-reading rule sees the default when the field is left empty, as click does.
+  return raw === "" && hasDefault(param) && !Array.isArray(param.default) ? String(param.default) : raw;
+}
+
+/** Whether `values` ({name: text}) break a /v1/commands rule (the server's rules.Rule.broken). */
+export function ruleBroken(rule, values) {
+  const given = (name) => Boolean(values[name]);
+  if (rule.rule === "one_of") return !rule.params.some(given);
+  if (rule.rule === "not_together") return rule.params.filter(given).length > 1;
+  const subject = values[rule.params[0]] || "";
+  const triggered = rule.when ? rule.when.includes(subject) : given(rule.params[0]);
+  if (!triggered) return false;
+  if (rule.needs_values) return !rule.needs_values.includes(values[rule.needs[0]] || "");
+  return !rule.needs.some(given);
+}
+
+/** -> {name: message} for each field the schema (its params and rules) says is wrong. */
+export function validateArgs(form, params, rules = []) {
   const problems = {};
   for (const param of params) {
     const control = form.elements.namedItem(param.name);
@@ -100,8 +130,14 @@ export function validateArgs(form, params) {
     } else if (kind === "select" && !param.choices.map(String).includes(raw)) {
       problems[param.name] = `One of ${param.choices.join(", ")}`;
     } else if (typeof param.pattern === "string" && !new RegExp(`^(?:${param.pattern})$`).test(raw)) {
-      problems[param.name] = param.pattern_hint || `Does not match ${param.pattern}`;
+      problems[param.name] = param.pattern_hint ? `Expected ${param.pattern_hint}` : `Does not match ${param.pattern}`;
     }
+  }
+  // Rules read what each field holds, its default where it is left empty: the server makes sure
+  // that a rule reading "given" names only parameters without a default.
+  const values = Object.fromEntries(params.map((param) => [param.name, fieldValue(form, param)]));
+  for (const rule of rules) {
+    if (ruleBroken(rule, values) && !problems[rule.field]) problems[rule.field] = rule.message;
   }
   return problems;
 }
@@ -194,7 +230,12 @@ export function runForm(commands, prefill, onRun) {
   const show = () => {
     const spec = commands[select.value] || { params: [] };
     description.textContent = spec.description || spec.help || "";
-    fields.replaceChildren(...(spec.params || []).map((param) => field(param, prefill)));
+    // A secret (a token) is never a job argument: the server refuses it, so no field for it.
+    const secrets = (spec.params || []).filter((param) => param.secret);
+    fields.replaceChildren(
+      ...(spec.params || []).filter((param) => !param.secret).map((param) => field(param, prefill, spec.rules)),
+      ...secrets.map((param) => h("p", { class: "muted secret-note", dataset: { param: param.name } },
+        `${param.name.replaceAll("_", " ")}: a secret is not sent with a job; set ${param.env} in the server's environment.`)));
     error.hidden = true;
   };
   select.addEventListener("change", show);
@@ -203,7 +244,7 @@ export function runForm(commands, prefill, onRun) {
     error.hidden = true;
     clearFieldErrors(form);
     const params = commands[select.value].params || [];
-    const problems = Object.entries(validateArgs(form, params));
+    const problems = Object.entries(validateArgs(form, params, commands[select.value].rules || []));
     if (problems.length) {
       for (const [name, message] of problems) showFieldError(form, name, message);
       form.elements.namedItem(problems[0][0])?.focus();

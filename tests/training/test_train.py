@@ -77,6 +77,23 @@ def dataset(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def pairs(tmp_path: Path) -> Path:
+    """Four edit pairs as the server groups them: control/ + target/ folders, the caption
+    beside the target (a colour turned to its complement)."""
+    folder = tmp_path / "pairs"
+    (folder / "control").mkdir(parents=True)
+    (folder / "target").mkdir()
+    shapes = [(64, 64), (128, 64), (64, 64), (64, 128)]
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40)]
+    for index, (size, colour) in enumerate(zip(shapes, colours, strict=True)):
+        Image.new("RGB", size, colour).save(folder / "control" / f"p{index}.png")
+        complement = tuple(255 - c for c in colour)
+        Image.new("RGB", size, complement).save(folder / "target" / f"p{index}.png")
+        (folder / "target" / f"p{index}.txt").write_text(f"invert the colour {index}")
+    return folder
+
+
 def train_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return run_main(capsys, "train", "--image-size", "64", "--device", "cpu", *args)
 
@@ -123,6 +140,72 @@ def test_the_lora_loads_into_the_pipeline_and_changes_its_output(
     after = generate(pipe)
     assert before.shape == after.shape
     assert abs(before - after).max() > 1e-4
+
+
+@pytest.mark.filterwarnings(EULER_WARNING)
+def test_an_edit_lora_on_pairs_loads_into_the_edit_pipeline_and_changes_its_output(
+    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "edit.safetensors"
+    common = ("--steps", "2", "--lr", "0.05", "--lora-rank", "4", "--caption-dropout", "0")
+    code, out, err = train_cli(capsys, "-i", str(pairs), "-o", str(output), *common)
+    assert code == 0, err
+    assert "Training a flux2 edit LoRA" in out and "4 control/target pairs" in out
+    assert read_metadata(output)["edit_pairs"] == "true"
+
+    # The control conditions the training: the same targets and captions without their
+    # controls train another LoRA.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for path in (pairs / "target").iterdir():
+        (plain / path.name).write_bytes(path.read_bytes())
+    code, _, err = train_cli(capsys, "-i", str(plain), "-o", str(tmp_path / "p.safetensors"),
+                             *common)  # fmt: skip
+    assert code == 0, err
+    from safetensors.torch import load_file
+
+    edit_lora, plain_lora = load_file(str(output)), load_file(str(tmp_path / "p.safetensors"))
+    assert edit_lora.keys() == plain_lora.keys()
+    assert any(not torch.equal(edit_lora[k], plain_lora[k]) for k in edit_lora)
+
+    pipe = diffusers.Flux2KleinPipeline.from_pretrained(model_dir(FLUX2_REPO, note=lambda _: None))
+    pipe.set_progress_bar_config(disable=True)
+    control = Image.open(pairs / "control" / "p0.png").convert("RGB")
+    before = generate(pipe, image=control)
+    pipe.load_lora_weights(str(output))
+    after = generate(pipe, image=control)
+    assert abs(before - after).max() > 1e-4
+
+
+def test_pairs_are_grouped_as_the_server_groups_them(tmp_path: Path) -> None:
+    """Suffix-named pairs in one folder, the caption the group's; an unpaired image and a
+    mask are left out (and said so); the pair's hash covers the control."""
+    for name, colour in [("a_control", 1), ("a_target", 2), ("b_start", 3), ("b_end", 4),
+                         ("c_target", 5), ("a_mask", 6)]:  # fmt: skip
+        Image.new("RGB", (64, 64), (colour, 0, 0)).save(tmp_path / f"{name}.png")
+    (tmp_path / "a.txt").write_text("the group's caption")
+    (tmp_path / "b_start.txt").write_text("the control's caption")
+    notes: list[str] = []
+    samples = data.load_samples(tmp_path, 64, note=notes.append)
+    found = {(s.image.name, s.control.name if s.control else None, s.caption) for s in samples}
+    assert found == {("a_target.png", "a_control.png", "the group's caption"),
+                     ("b_end.png", "b_start.png", "the control's caption")}  # fmt: skip
+    assert len(notes) == 1 and "2 images are in no control/target pair" in notes[0]
+    assert "a_mask.png" in notes[0] and "c_target.png" in notes[0]
+    other = tmp_path / "other"
+    other.mkdir()
+    (tmp_path / "a_control.png").rename(other / "a_control.png")
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(tmp_path / "a_control.png")
+    changed = data.load_samples(tmp_path, 64)
+    assert data.dataset_hash(changed) != data.dataset_hash(samples)
+
+
+def test_sdxl_refuses_edit_pairs_in_one_line(
+    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path
+) -> None:
+    code, _, err = train_cli(capsys, "-i", str(pairs), "-o", str(tmp_path / "x"), "-m", SDXL_REPO)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "sdxl has no edit pipeline" in err
 
 
 def settings(dataset: Path, output: Path, **changes: Any) -> Any:

@@ -7,6 +7,12 @@ holds images of one bucket, so batches stack without padding.
 
 The order batches are drawn in is a pure function of ``(seed, epoch)``: a resumed run finds
 its place from the step number alone.
+
+Edit pairs: when ``--input`` holds control/target pairs as the server groups them
+(:func:`datasety.core.layout.placement`: ``control/`` + ``target/`` folders, or
+``x_control.png`` + ``x_target.png``), each sample is a pair. The target is what trains, at
+its bucket; the control is fitted to the same bucket; the caption is the target's, else the
+group's, else the control's.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from datasety.core import layout
 from datasety.core.errors import DatasetyError
 from datasety.core.inputs import find_images
-from datasety.core.sidecars import caption_of
 
 # 64 pixels: SDXL's UNet halves a latent three times after the VAE's 8x, FLUX.2 packs 2x2
 # latent patches after its 8x; 64 suits both.
@@ -38,6 +45,8 @@ class Sample:
     digest: str
     size: tuple[int, int]  # (width, height) of the file
     bucket: tuple[int, int]  # (width, height) it trains at
+    control: Path | None = None  # an edit pair's control image (``image`` is its target)
+    control_digest: str = ""
 
 
 def bucket_for(width: int, height: int, image_size: int) -> tuple[int, int]:
@@ -52,34 +61,108 @@ def bucket_for(width: int, height: int, image_size: int) -> tuple[int, int]:
     return snap(image_size * side), snap(image_size / side)
 
 
-def load_samples(folder: Path, image_size: int, recursive: bool = False) -> list[Sample]:
-    """Every image under ``folder`` with its caption (empty when it has no ``.txt``)."""
-    samples = []
-    for path in find_images(folder, recursive):
-        try:
-            data = path.read_bytes()
-            with Image.open(path) as image:
-                size = image.size
-        except (OSError, Image.DecompressionBombError) as exc:
-            raise DatasetyError(f"cannot read training image {path}: {exc}") from exc
-        try:
-            caption = caption_of(path).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            caption = ""
-        digest = hashlib.sha256(data).hexdigest()
-        bucket = bucket_for(size[0], size[1], image_size)
-        samples.append(Sample(path, caption, digest, size, bucket))
+def load_samples(
+    folder: Path,
+    image_size: int,
+    recursive: bool = False,
+    note: Callable[[str], None] | None = None,
+) -> list[Sample]:
+    """Every image under ``folder`` with its caption (empty when it has no ``.txt``), or,
+    when the folder holds edit pairs, every pair (``note`` hears of the images left out)."""
+    images = find_images(folder, recursive)
+    candidates = list(images)
+    if not recursive:  # a pair dataset's control/ and target/ folders, even without it
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if sub.name.lower() in layout.ROLE_FOLDERS:
+                candidates.extend(find_images(sub))
+    pairs, left_out = edit_pairs(folder, candidates)
+    if pairs:
+        if left_out and note is not None:
+            more = " ..." if len(left_out) > 3 else ""
+            note(
+                f"{len(left_out)} images are in no control/target pair and are left out: "
+                f"{', '.join(left_out[:3])}{more}"
+            )
+        samples = [pair_sample(folder, target, control, image_size) for target, control in pairs]
+    else:
+        samples = [image_sample(folder, path, image_size) for path in images]
     if not samples:
         raise DatasetyError(f"--input {str(folder)!r} holds no images to train on")
     return samples
 
 
+def edit_pairs(folder: Path, images: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``([(target, control), ...], left_out)``: the images grouped as the server groups them
+    (:func:`layout.placement`), a pair being a group with one input and one target image;
+    ``left_out`` names (relative) the images in no pair."""
+    groups: dict[tuple[str, str], dict[str, list[Path]]] = {}
+    for path in images:
+        where = layout.placement(path.relative_to(folder).as_posix())
+        roles = groups.setdefault((where.group_dir, where.base), {})
+        roles.setdefault(where.role or "", []).append(path)
+    pairs = []
+    paired: set[Path] = set()
+    for roles in groups.values():
+        targets, controls = roles.get("target", []), roles.get("input", [])
+        if len(targets) == 1 and len(controls) == 1:
+            pairs.append((targets[0], controls[0]))
+            paired.update((targets[0], controls[0]))
+    left_out = [p.relative_to(folder).as_posix() for p in images if p not in paired]
+    return sorted(pairs), left_out
+
+
+def read_caption(folder: Path, candidates: list[str]) -> str:
+    """The first of the dataset-relative caption files that exists, stripped ("" if none)."""
+    for candidate in candidates:
+        try:
+            return (folder / candidate).read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    return ""
+
+
+def read_image(path: Path) -> tuple[str, tuple[int, int]]:
+    """``(sha256 of its bytes, (width, height))``."""
+    try:
+        data = path.read_bytes()
+        with Image.open(path) as image:
+            size = image.size
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise DatasetyError(f"cannot read training image {path}: {exc}") from exc
+    return hashlib.sha256(data).hexdigest(), size
+
+
+def image_sample(folder: Path, path: Path, image_size: int) -> Sample:
+    digest, size = read_image(path)
+    caption = read_caption(folder, [layout.sidecar_path(path.relative_to(folder).as_posix())])
+    return Sample(path, caption, digest, size, bucket_for(size[0], size[1], image_size))
+
+
+def pair_sample(folder: Path, target: Path, control: Path, image_size: int) -> Sample:
+    digest, size = read_image(target)
+    control_digest, _ = read_image(control)
+    # One caption serves the pair: the target's own, the group's, then the control's.
+    candidates = layout.caption_candidates(target.relative_to(folder).as_posix())
+    for candidate in layout.caption_candidates(control.relative_to(folder).as_posix()):
+        if candidate not in candidates:
+            candidates.append(candidate)
+    caption = read_caption(folder, candidates)
+    bucket = bucket_for(size[0], size[1], image_size)
+    return Sample(target, caption, digest, size, bucket, control, control_digest)
+
+
 def dataset_hash(samples: list[Sample]) -> str:
-    """One hash of the images' bytes and their captions (names do not matter, order does not)."""
+    """One hash of the images' bytes (a pair's both) and their captions (names do not matter,
+    order does not)."""
     digest = hashlib.sha256()
-    for line in sorted(f"{s.digest}\t{s.caption}" for s in samples):
+    for line in sorted(_hash_line(s) for s in samples):
         digest.update(line.encode("utf-8") + b"\n")
     return digest.hexdigest()
+
+
+def _hash_line(sample: Sample) -> str:
+    pair = f"{sample.control_digest}\t" if sample.control else ""
+    return f"{sample.digest}\t{pair}{sample.caption}"
 
 
 def split_validation(

@@ -131,6 +131,9 @@ class Family:
     pipeline_class = ""
     denoiser_name = ""  # the pipeline component that gets the LoRA, and the key prefix
     target_modules: tuple[str, ...] = ()
+    # Trains on control/target pairs: the control's latents (``control_latents``) condition
+    # the denoiser the way the family's pipeline passes a reference image.
+    trains_edits = False
 
     def __init__(self, torch: Any, diffusers: Any) -> None:
         self.torch = torch
@@ -249,6 +252,7 @@ class Flux2(Family):
     # Attention and the fused single-block projections, as the reference targets them.
     target_modules = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj",
                       "add_v_proj", "to_add_out", "to_qkv_mlp_proj")  # fmt: skip
+    trains_edits = True
 
     def denoiser_class(self) -> Any:
         return self.diffusers.Flux2Transformer2DModel
@@ -277,13 +281,22 @@ class Flux2(Family):
         guidance = None
         if getattr(self.denoiser_config, "guidance_embeds", False):
             guidance = torch.ones(latents.shape[0], device=latents.device, dtype=latents.dtype)
+        hidden = pipeline._pack_latents(noisy)
+        ids = pipeline._prepare_latent_ids(latents)
+        if "control_latents" in f:
+            # As Flux2KleinPipeline passes a reference image: its clean latents join the
+            # sequence after the noisy ones, at time coordinate 10 (the first reference).
+            control = f["control_latents"]
+            hidden = torch.cat([hidden, pipeline._pack_latents(control)], dim=1)
+            control_ids = pipeline._prepare_image_ids([control[:1]])
+            ids = torch.cat([ids, control_ids.expand(control.shape[0], -1, -1)], dim=1)
         prediction = denoiser(
-            hidden_states=pipeline._pack_latents(noisy),
+            hidden_states=hidden,
             timestep=sigma,
             guidance=guidance,
             encoder_hidden_states=embeds,
             txt_ids=pipeline._prepare_text_ids(embeds).to(latents.device),
-            img_ids=pipeline._prepare_latent_ids(latents).to(latents.device),
+            img_ids=ids.to(latents.device),
             return_dict=False,
         )[0]
         target = pipeline._pack_latents(noise - latents)

@@ -83,6 +83,7 @@ class Features:
     image_keys: list[str]
     caption_keys: list[str]
     empty_key: str
+    control_keys: list[str | None]  # an edit pair's control latents (None: no control)
 
 
 def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
@@ -110,11 +111,19 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     family_name = detect_family(settings.model, folder, settings.family)
     family: Family = FAMILIES[family_name](torch, diffusers)
     family.load_training_constants(folder)
-    samples = load_samples(settings.input, settings.image_size, settings.recursive)
+    samples = load_samples(settings.input, settings.image_size, settings.recursive, note)
+    edit = any(s.control for s in samples)
+    if edit and not family.trains_edits:
+        raise DatasetyError(
+            f"--input holds control/target pairs, and {family_name} has no edit pipeline that "
+            f"takes a reference image: train edit pairs with --family flux2"
+        )
     data_hash = dataset_hash(samples)
     train_set, validation = split_validation(samples, settings.validation_split, settings.seed)
+    units = "control/target pairs" if edit else "images"
     note(
-        f"Training a {family_name} LoRA on {settings.model}: {len(train_set)} images"
+        f"Training a {family_name} {'edit ' if edit else ''}LoRA on {settings.model}: "
+        f"{len(train_set)} {units}"
         f"{f' (+{len(validation)} validation)' if validation else ''}, "
         f"{len({s.bucket for s in train_set})} aspect buckets, device {device.describe()}"
     )
@@ -253,6 +262,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
             "alpha_folded_into_lora_B": "true",
             "dataset_hash": data_hash,
             "images": str(len(train_set)),
+            "edit_pairs": str(edit).lower(),
             "settings": _settings_json(settings),
             "version": __version__,
         }
@@ -295,9 +305,19 @@ def encode_all(
     from PIL import Image
 
     image_keys = [cache.key("image", s.digest, s.bucket) for s in samples]
+    # A control is encoded as an image at its target's bucket: its own key, shared with any
+    # sample of the same bytes at that bucket.
+    control_keys = [
+        cache.key("image", s.control_digest, s.bucket) if s.control else None for s in samples
+    ]
     caption_keys = [cache.key("caption", s.caption) for s in samples]
     empty_key = cache.key("caption", "")
-    missing_images = [i for i, key in enumerate(image_keys) if not cache.has(key)]
+    to_encode: dict[str, tuple[Path, Sample]] = {}
+    for key, control, sample in zip(image_keys, control_keys, samples, strict=True):
+        to_encode.setdefault(key, (sample.image, sample))
+        if control is not None and sample.control is not None:
+            to_encode.setdefault(control, (sample.control, sample))
+    missing_images = {key: found for key, found in to_encode.items() if not cache.has(key)}
     texts = {key: s.caption for key, s in zip(caption_keys, samples, strict=True)}
     texts[empty_key] = ""
     missing_captions = {key: text for key, text in texts.items() if not cache.has(key)}
@@ -310,23 +330,20 @@ def encode_all(
         with torch.inference_mode():
             for key, text in missing_captions.items():
                 cache.store(key, family.encode_caption(pipe, text))
-            for i in missing_images:
-                sample = samples[i]
-                with Image.open(sample.image) as image:
+            for key, (path, sample) in missing_images.items():
+                with Image.open(path) as image:
                     fitted, top, left = fit_to_bucket(image.convert("RGB"), sample.bucket)
                 array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
                 pixels = (
                     torch.from_numpy(array).permute(2, 0, 1)[None].to(device.name, device.dtype)
                 )
-                cache.store(
-                    image_keys[i], family.encode_image(pipe, pixels, sample.size, (top, left))
-                )
+                cache.store(key, family.encode_image(pipe, pixels, sample.size, (top, left)))
         del pipe
         if torch.cuda.is_available():
             torch.cuda.empty_cache()  # the encoders' memory goes back before the denoiser loads
     else:
         note(f"Latents and caption embeddings found in the cache ({cache.folder})")
-    return Features(image_keys, caption_keys, empty_key)
+    return Features(image_keys, caption_keys, empty_key, control_keys)
 
 
 def stack(
@@ -353,7 +370,11 @@ def stack(
             and (float(torch.rand((), generator=generator)) < settings.caption_dropout)
         )
         caption = features.empty_key if drop else features.caption_keys[i]
-        rows.append({**cache.load(features.image_keys[i]), **cache.load(caption)})
+        row = {**cache.load(features.image_keys[i]), **cache.load(caption)}
+        control = features.control_keys[i]
+        if control is not None:
+            row.update({f"control_{k}": v for k, v in cache.load(control).items()})
+        rows.append(row)
     return {key: value.to(device) for key, value in family.collate(rows).items()}
 
 

@@ -16,7 +16,7 @@ from datasety.server.settings import Settings
 from .jobkit import ended, kill_leftover_jobs, make_images, wait_job
 
 SPEC_KEYS = {"id", "command", "argv", "status", "output", "exit_code", "started_at", "ended_at"}
-EXTRA_KEYS = {"progress", "queue_position", "queue_reason", "error", "created_at"}
+EXTRA_KEYS = {"progress", "queue_position", "queue_reason", "error", "created_at", "resume"}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The Run form judges a job as the server does (issue 17 fix 7): required fields and "one of"
 groups marked, values and rules from GET /v1/commands checked in the browser, the server's 400
-shown beside the field it names; a secret is never a field."""
+shown beside the field it names; a secret is never a field. Resume of a stopped training job
+(issue 14 item 4)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,43 @@ def test_a_job_the_form_accepts_runs(
     page.click("#run-submit")
     expect(page.locator("#job-panel .status").first).to_have_text("done", timeout=60_000)
     assert (tmp_path / "photos_out" / "a.jpg").is_file()
+
+
+def test_resume_opens_the_form_with_the_same_arguments_and_the_last_checkpoint(
+    page: Page, server: Server, api: httpx.Client, tmp_path: Path
+) -> None:
+    """The Resume button of a stopped training job (issue 14 item 4). The job here stops at
+    once (its input folder is missing) beside a checkpoints folder, so the button has a
+    checkpoint to offer; tests/training/test_train_restart.py kills a real run with its server
+    and resumes it through the API."""
+    output = tmp_path / "lora.safetensors"
+    checkpoints = tmp_path / "lora.checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "step-000002.pt").write_bytes(b"an older checkpoint")
+    (checkpoints / "step-000003.pt").write_bytes(b"the latest complete checkpoint")
+    (checkpoints / ".step-000004.pt.partial").write_bytes(b"half written")
+    args = {"input": str(tmp_path / "missing"), "output": str(output), "steps": 9, "lr": 0.0002}
+    created = api.post("/v1/jobs", json={"command": "train", "args": args})
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+
+    open_view(page, server, f"/jobs?job={job_id}")
+    panel = page.locator("#job-panel")
+    expect(panel.locator(".status").first).to_have_text("failed", timeout=60_000)
+    latest = str(checkpoints / "step-000003.pt")
+    expect(panel).to_contain_text(f"{latest} (step 3)")
+    page.select_option("#run-command", "resize")  # the form is on something else
+    page.click("#job-resume")
+    expect(page.locator("#run-command")).to_have_value("train")
+    expect(page.locator("#arg-resume")).to_have_value(latest)
+    expect(page.locator("#arg-output")).to_have_value(str(output))
+    expect(page.locator("#arg-steps")).to_have_value("9")
+
+    before = {job["id"] for job in api.get("/v1/jobs").json()["jobs"]}
+    page.click("#run-submit")
+    expect(page.locator(f'#job-panel:not([data-id="{job_id}"])')).to_have_count(1)
+    (resumed,) = [j for j in api.get("/v1/jobs").json()["jobs"] if j["id"] not in before]
+    argv = resumed["argv"]
+    assert argv[argv.index("--resume") + 1] == latest
+    assert argv[argv.index("--output") + 1] == str(output)
+    assert argv[argv.index("--lr") + 1] == "0.0002"

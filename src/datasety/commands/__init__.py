@@ -68,3 +68,24 @@ def wants_accelerator(name: str, params: dict[str, Any]) -> bool:
     if rule is not None:
         return bool(rule(params))
     return "device" in params and params["device"] not in (None, "cpu")
+
+
+def resume_point(name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a stopped run of command ``name`` with these parameter values can continue, when
+    the command says so itself with a module-level ``resume_point(params)`` (train does: its
+    last complete checkpoint): ``{"param": "resume", "value": <path>, "step": N}``, meaning
+    "the same arguments with ``param`` = ``value`` continue it". None otherwise."""
+    hook = _resume_hook(name)
+    return hook(params) if hook is not None else None
+
+
+def resumable(name: str) -> bool:
+    """Whether command ``name`` can say where a stopped run continues (see resume_point)."""
+    return _resume_hook(name) is not None
+
+
+@cache
+def _resume_hook(name: str) -> Any:
+    if name not in COMMAND_MODULES:
+        return None
+    return getattr(import_module(f"datasety.commands.{name}"), "resume_point", None)

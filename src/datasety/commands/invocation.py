@@ -47,6 +47,8 @@ from datasety.commands import (
     commands,
     get_command,
     options,
+    resumable,
+    resume_point,
     wants_accelerator,
 )
 from datasety.commands.rules import Rule, RuleError, command_rules
@@ -588,6 +590,14 @@ def parsed_params(argv: list[str]) -> dict[str, Any]:
         if param.name is not None and values.get(param.name) is None:
             values[param.name] = param.get_default(ctx)
     return values
+
+
+def argv_resume_point(argv: list[str]) -> dict[str, Any] | None:
+    """Where the stopped job ``[command, args...]`` continues (see
+    :func:`~datasety.commands.resume_point`); None for a command that cannot say."""
+    if not argv or not resumable(argv[0]):
+        return None
+    return resume_point(argv[0], parsed_params(argv))
 
 
 def argv_wants_accelerator(argv: list[str]) -> bool:

@@ -161,9 +161,7 @@ def command(ctx: click.Context, **params: Any) -> int:
     model = params["model"]
     if params["family"] and ctx.get_parameter_source("model") is ParameterSource.DEFAULT:
         model = DEFAULT_MODELS[normalize_family(params["family"])]
-    output = Path(params["output"])
-    if output.suffix != ".safetensors":
-        output = output.with_name(output.name + ".safetensors")
+    output = lora_path(params["output"])
     settings = TrainSettings(
         input=input_dir,
         output=output,
@@ -197,6 +195,30 @@ def command(ctx: click.Context, **params: Any) -> int:
     summary = train(settings, reporter)
     # Under `accelerate launch` / `torchrun` only the main process reports.
     return reporter.finish() if summary["main"] else 0
+
+
+def lora_path(output: str) -> Path:
+    """The LoRA file ``--output`` names (``.safetensors`` added when it has another suffix)."""
+    path = Path(output)
+    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+
+
+def resume_point(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a stopped run continues (see :func:`datasety.commands.resume_point`): the last
+    complete checkpoint beside ``--output`` (checkpoints are renamed into place whole, so every
+    ``step-N.pt`` there loads), or None when none was written."""
+    from datasety.training.checkpoint import STEP_NAME, checkpoint_dir, latest_in
+
+    if not params.get("output"):
+        return None
+    try:
+        latest = latest_in(checkpoint_dir(lora_path(params["output"])))
+    except OSError:  # no checkpoint folder (yet), or one that cannot be read
+        return None
+    match = STEP_NAME.match(latest.name) if latest is not None else None
+    if latest is None or match is None:
+        return None
+    return {"param": "resume", "value": str(latest), "step": int(match.group(1))}
 
 
 def _refuse_unbuilt(ctx: click.Context, input_dir: Path) -> None:

@@ -40,7 +40,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from datasety.commands.invocation import argv_wants_accelerator, recheck_argv
+from datasety.commands import resumable
+from datasety.commands.invocation import argv_resume_point, argv_wants_accelerator, recheck_argv
 from datasety.core.confinement import Confinement, job_env
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
 from datasety.server.jobs import logs, manifest
@@ -151,7 +152,7 @@ class JobRunner:
             )
             outcome = self.executor.watch(handle) if handle is not None else Outcome(None)
             if outcome is not None:
-                self._finish(row, outcome, lost_reason=INTERRUPTED)
+                self._finish(row, outcome, lost_reason=INTERRUPTED, stopped=_stopped_note(row))
                 continue
             assert handle is not None
             if row.pid is None and handle.pid is not None and handle.pgid is not None:
@@ -268,6 +269,7 @@ class JobRunner:
             "queue_reason": self._queue_reason(row) if row.status == QUEUED else None,
             "error": row.error,
             "created_at": row.created_at,
+            "resume": _resume_point(row) if row.status in (FAILED, CANCELLED) else None,
         }
 
     def _queue_positions(self) -> dict[str, int]:
@@ -379,12 +381,17 @@ class JobRunner:
         outcome: Outcome,
         lost_reason: str,
         progress: dict[str, Any] | None = None,
+        stopped: str | None = None,
     ) -> None:
+        """Record how ``row`` ended. ``stopped``: what to say instead when a server restart
+        finds it dead, killed (by a signal, or with its wrapper) while no server watched."""
         code = outcome.exit_code
         if code == 0:
             status, error = DONE, None
         elif outcome.error is not None:
             status, error = FAILED, outcome.error
+        elif stopped is not None and (code is None or code < 0):
+            status, error = FAILED, stopped
         elif code is None:
             status, error = FAILED, lost_reason
         else:
@@ -415,6 +422,40 @@ class JobRunner:
         for job_id in doomed:
             for path in self.jobs_dir.glob(f"{job_id}.*"):
                 path.unlink(missing_ok=True)
+
+
+def _command_args(argv: list[str]) -> list[str]:
+    """``[command, args...]`` of a job's ``[python, -m, datasety, command, args...]``."""
+    return argv[argv.index("datasety") + 1 :] if "datasety" in argv else []
+
+
+def _resume_point(row: JobRow) -> dict[str, Any] | None:
+    """Where the stopped job continues (its command says: train's last checkpoint)."""
+    try:
+        return argv_resume_point(_command_args(row.argv))
+    except DatasetyError:
+        return None
+
+
+def _stopped_note(row: JobRow) -> str | None:
+    """What a job that a server restart found dead says, for a command that can be resumed:
+    the last complete checkpoint and the flag that continues from it, or that none was
+    written. None for other commands (their error stays ``interrupted: server stopped``)."""
+    args = _command_args(row.argv)
+    if not args or not resumable(args[0]):
+        return None
+    what = "training" if args[0] == "train" else f"{args[0]} job"
+    point = _resume_point(row)
+    if point is None:
+        return (
+            f"the server stopped while this {what} ran; no checkpoint was written, "
+            "so a re-run starts over"
+        )
+    flag = "--" + str(point["param"]).replace("_", "-")
+    return (
+        f"the server stopped while this {what} ran; last complete checkpoint: "
+        f"{point['value']} (step {point['step']}); re-run with {flag} {point['value']}"
+    )
 
 
 @lru_cache(maxsize=1024)

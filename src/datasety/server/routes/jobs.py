@@ -59,6 +59,12 @@ class JobProgress(BaseModel):
     item: str | None = Field(None, description="The file finished last")
 
 
+class JobResume(BaseModel):
+    param: str = Field(description="The parameter that continues the run, e.g. resume")
+    value: str = Field(description="Its value: the last complete checkpoint")
+    step: int = Field(description="The step that checkpoint holds")
+
+
 class JobOut(BaseModel):
     """A job as the spec shows it (``id`` ... ``ended_at``) plus additive keys."""
 
@@ -82,6 +88,10 @@ class JobOut(BaseModel):
     queue_reason: str | None = Field(description="What a queued job waits for")
     error: str | None = Field(description="Why the job failed, in one line")
     created_at: float
+    resume: JobResume | None = Field(
+        description="A failed or cancelled job its command can continue (train: from its last "
+        "complete checkpoint): the same args with param = value; null otherwise"
+    )
 
 
 class JobList(BaseModel):

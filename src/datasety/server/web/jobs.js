@@ -62,7 +62,7 @@ function jobRow(job, selected, onSelect) {
 }
 
 // The selected job: its facts, Cancel, and a log that follows the server's stream.
-function jobPanel(jobId, onChanged, { onRerun }) {
+function jobPanel(jobId, onChanged, { onRerun, onResume }) {
   const head = h("div", { class: "job-head" });
   const failures = h("div", { class: "failed-items", id: "job-failed" });
   const log = h("pre", { class: "log", id: "job-log", tabindex: "0", "aria-label": "Job log", "aria-live": "off" });
@@ -160,12 +160,15 @@ function jobPanel(jobId, onChanged, { onRerun }) {
         ["Ended", formatTime(job.ended_at)],
         ["Exit code", job.exit_code ?? ""],
         ["Error", job.error || ""],
+        ["Resume from", job.resume ? `${job.resume.value} (step ${job.resume.step})` : ""],
       ].filter(([, v]) => v !== "");
       clear(head,
         h("div", { class: "job-title" }, h("h2", {}, job.command), progressCell(job),
           isActive(job) ? h("button", { type: "button", class: "danger", id: "job-cancel", onclick: (e) => cancel(e.currentTarget) }, "Cancel") : null),
         h("div", { class: "actions job-actions" },
           h("button", { type: "button", id: "job-rerun", onclick: () => onRerun(job) }, "Re-run…"),
+          // A stopped run its command can continue (train: its last complete checkpoint).
+          !isActive(job) && job.resume ? h("button", { type: "button", class: "primary", id: "job-resume", title: `Continue from ${job.resume.value}`, onclick: () => onResume(job) }, "Resume…") : null,
           !isActive(job) && outputOf(job) ? h("button", { type: "button", id: "job-open-output", onclick: (e) => openOutput(job, e.currentTarget) }, "Open output as dataset") : null,
           !isActive(job) ? h("button", { type: "button", class: "danger", id: "job-revert", onclick: (e) => revert(e.currentTarget) }, "Revert…") : null,
           reverted),
@@ -215,7 +218,7 @@ export async function renderJobs(view, params) {
     selected = id;
     params.set("job", id);
     replaceParams(params);
-    panel = jobPanel(id, refresh, { onRerun: rerun });
+    panel = jobPanel(id, refresh, { onRerun: rerun, onResume: resume });
     panelSlot.replaceChildren(panel.root);
     refresh().then(() => panel && panel.follow());
   };
@@ -244,6 +247,13 @@ export async function renderJobs(view, params) {
   const rerun = (job) => {
     if (!form.fill || !commands[job.command]) return;
     form.fill(job.command, argsFromArgv(job, commands[job.command].params || []));
+    form.scrollIntoView({ block: "start" });
+  };
+  // Resume: the same arguments with the job's resume parameter set (train: --resume <checkpoint>).
+  const resume = (job) => {
+    if (!form.fill || !commands[job.command] || !job.resume) return;
+    const args = argsFromArgv(job, commands[job.command].params || []);
+    form.fill(job.command, { ...args, [job.resume.param]: job.resume.value });
     form.scrollIntoView({ block: "start" });
   };
   try {

@@ -521,6 +521,51 @@ def test_pages_hold_still_while_unrelated_files_change(
     assert all(e["caption"] == f"caption of {e['base']}" for e in final["files"][:300])
 
 
+def test_filtered_pages_hold_still_while_other_folders_change(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    # Filters are kept per folder: pages of a folder, a search and missing=caption walk
+    # through the same entries while other folders' files come, go and change.
+    stable = [f"a{i:03d}" for i in range(240)]
+    for i, base in enumerate(stable):
+        write(dataset_dir, f"keep/{base}.png")
+        if i % 3:
+            write(dataset_dir, f"keep/{base}.txt", f"kept caption {base}")
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            extra = write(dataset_dir, f"z/b{i % 40:03d}.png", b"x" * (i % 5))
+            write(dataset_dir, f"z/b{i % 40:03d}.txt", f"kept caption? no, churn {i}")
+            write(dataset_dir, f"other/c{i % 7}.txt", f"churn {i}")
+            if i % 2:
+                extra.unlink()
+            i += 1
+
+    captioned = [base for i, base in enumerate(stable) if i % 3]
+    uncaptioned = [base for i, base in enumerate(stable) if not i % 3]
+    queries = (
+        ({"folder": "keep"}, stable),
+        ({"q": "kept caption a"}, captioned),
+        ({"missing": "caption", "folder": "keep"}, uncaptioned),
+    )
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(2):
+            for params, expected in queries:
+                seen: list[str] = []
+                for offset in range(0, len(expected), 30):
+                    page = listing(client, files_url, limit=30, offset=offset, **params)
+                    seen.extend(e["base"] for e in page["files"])
+                    assert page["total"] == len(expected), params
+                assert seen == expected, params
+    finally:
+        stop.set()
+        worker.join()
+
+
 def test_pages_and_filters_see_external_edits(
     client: TestClient, files_url: str, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,9 +4,9 @@ Per dataset, a :class:`Catalog` keeps every folder's scan (one :class:`FileRec` 
 entries built from them by folder (rebuilt only when files appear, disappear or are replaced,
 and then only the folder's), the results of filters per folder (:mod:`.folder_filters`: kept
 until that folder changes) and per version the results of the last queries, so a warm page
-costs the page. Caption texts are read
-when an entry is first rendered, not at the scan. The full listing is streamed, and a copy of it
-is kept on disk per version (:mod:`datasety.server.listing_cache`), never in memory.
+costs the page. Caption texts are read when an entry is first rendered, not at the scan. The
+full listing is streamed, and a copy of it is kept on disk per version
+(:mod:`datasety.server.listing_cache`), never in memory.
 
 Freshness, where inotify sees every change (Linux, a local file system; see
 :mod:`datasety.server.watch`): every folder is watched, and a listing applies the events queued
@@ -580,6 +580,10 @@ class Catalog:
                 recs.append(rec)
         if len(recs) < PARALLEL_READS_FROM:
             return  # the render reads them one by one
+        try:
+            self._dataset_root()  # opened here: the reading thread never waits for the lock
+        except (OSError, DatasetyError):
+            return  # the render says what it says
         version, half = self._version, len(recs) // 2
         theirs = _caption_pool().submit(self._read_texts, recs[:half])
         mine = self._read_texts(recs[half:])

@@ -203,9 +203,12 @@ class Catalog:
         self._stale = True
         self._stale_paths: set[str] = set()
         self._entries: list[Entry] = []
-        # The entries by folder ("parts", see folder_filters.py), their folders sorted, and
-        # per folder the generation it was last touched at (a file changed in place).
-        self._parts: dict[str, list[Entry]] = {}
+        # Per folder with entries ("part", see folder_filters.py): where they lie in
+        # ``_entries`` and the serial of their last build; the folders sorted; per folder the
+        # generation it was last touched at (a file changed in place).
+        self._ranges: dict[str, tuple[int, int]] = {}
+        self._builds: dict[str, int] = {}
+        self._build_serial = 0
         self._paths: list[str] = []
         self._generation = 0
         self._touched: dict[str, int] = {}
@@ -380,35 +383,43 @@ class Catalog:
             # Folder by folder in path order (a folder's entries are made of it and its role
             # folders), so building never holds the groups of the whole dataset at once.
             dirs = self._dirs
-            parts = {}
-            for path in sorted(dirs):
-                found = folder_entries(path, dirs)
-                if found:
-                    parts[path] = found
-            self._set_parts(parts)
+            self._set_parts({path: folder_entries(path, dirs) for path in sorted(dirs)})
             self._stale = False
             self._stale_paths.clear()
         elif self._stale_paths:
-            parts = dict(self._parts)
-            for path in self._stale_paths:
-                found = folder_entries(path, self._dirs)
-                if found:
-                    parts[path] = found
-                else:
-                    parts.pop(path, None)
+            fresh = {path: folder_entries(path, self._dirs) for path in self._stale_paths}
             self._filters.forget(self._stale_paths)
-            self._set_parts(parts)
+            self._set_parts(fresh)
             self._stale_paths.clear()
         return self._entries
 
-    def _set_parts(self, parts: dict[str, list[Entry]]) -> None:
-        """The entries by folder (each list never changed after): the listing is them in
+    def _set_parts(self, fresh: dict[str, list[Entry]]) -> None:
+        """The entries of the folders in ``fresh`` built anew (all of them: every folder is
+        there, or only those whose files changed); the listing is every folder's entries in
         path order, a new list (streams still read the old one)."""
-        if parts.keys() != self._parts.keys():
-            self._paths = sorted(parts)
-            self._filters.clear()  # folders came or went: no result of a gone one kept
-        self._parts = parts
-        self._entries = list(chain.from_iterable(parts[path] for path in self._paths))
+        whole = self._stale
+        old_entries, old_ranges = self._entries, self._ranges
+        kept = [] if whole else [path for path in old_ranges if path not in fresh]
+        paths = sorted(chain(kept, (path for path, found in fresh.items() if found)))
+        came_or_went = paths != self._paths
+        if came_or_went:
+            self._paths = paths
+            self._filters.clear()  # no result of a gone folder kept
+        entries: list[Entry] = []
+        ranges: dict[str, tuple[int, int]] = {}
+        for path in paths:
+            found = fresh.get(path)
+            if found is None:
+                start, end = old_ranges[path]
+                found = old_entries[start:end]
+            else:
+                self._build_serial += 1
+                self._builds[path] = self._build_serial
+            ranges[path] = (len(entries), len(entries) + len(found))
+            entries += found
+        self._entries, self._ranges = entries, ranges
+        if came_or_went:
+            self._builds = {path: self._builds[path] for path in paths}
 
     def _paths_under(self, folder: str) -> list[str]:
         """The folders with entries that are ``folder`` or inside it, in path order."""
@@ -417,7 +428,11 @@ class Catalog:
             return paths
         # Every path that starts with "folder/" sorts in ["folder/", "folder0"): '0' is '/'+1.
         inside = paths[bisect_left(paths, folder + "/") : bisect_left(paths, folder + "0")]
-        return [folder, *inside] if folder in self._parts else inside
+        return [folder, *inside] if folder in self._ranges else inside
+
+    def _part(self, path: str) -> list[Entry]:
+        start, end = self._ranges[path]
+        return self._entries[start:end]
 
     def _touch(self, folder: str) -> None:
         """A file of ``folder`` changed in place (its size, a caption's text): the kept
@@ -468,7 +483,7 @@ class Catalog:
         return found
 
     def _joined(self, paths: list[str]) -> list[Entry]:
-        return list(chain.from_iterable(self._parts[path] for path in paths))
+        return list(chain.from_iterable(map(self._part, paths)))
 
     def _filter_parts(self, paths: list[str], key: FilterKey) -> list[Entry]:
         """The entries of ``paths`` that ``key`` selects, each folder's kept until it changes."""
@@ -477,16 +492,16 @@ class Catalog:
         rows_match = bool(needle) and any(needle in t.lower() for t in self._metadata_rows.values())
         found: list[Entry] = []
         for path in paths:
-            part = self._parts[path]
-            generation, touched = self._generation, self._touched.get(path, 0)
-            kept = self._filters.get(key, path, part, touched)
+            build, generation = self._builds[path], self._generation
+            touched = self._touched.get(path, 0)
+            kept = self._filters.get(key, path, build, touched)
             if kept is None:
                 maybe = not needle or rows_match
                 if not maybe:
-                    text = self._filters.search_text(path, part, touched, generation, self._dirs)
+                    text = self._filters.search_text(path, build, touched, generation, self._dirs)
                     maybe = may_match(needle, text)
-                kept = self._filter(part, key, maybe)
-                self._filters.put(key, path, part, generation, kept)
+                kept = self._filter(self._part(path), key, maybe)
+                self._filters.put(key, path, build, generation, kept)
             found.extend(kept)
         return found
 

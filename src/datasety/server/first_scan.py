@@ -80,7 +80,7 @@ class ScanProgress:
             return rec is not None and name in rec.files
 
     def parts(self) -> dict[str, list[Entry]] | None:
-        """Every entry by folder (folders without entries left out), once every folder
+        """Every entry by folder (every folder scanned), once every folder
         scanned is published: the whole listing when the scan has ended (None if a folder is
         still waiting for its role folders)."""
         with self._cond:
@@ -95,8 +95,7 @@ class ScanProgress:
                 break  # its role folders come later: its groups are not whole yet
             self._waiting.popleft()
             fresh = folder_entries(path, self._dirs)
-            if fresh:
-                self._parts[path] = fresh
+            self._parts[path] = fresh
             self._entries.extend(fresh)
             self._media.extend(e for e in fresh if e.has_media)
             published = True

@@ -28,53 +28,55 @@ CAPTION_LINE = layout.CAPTION_EXTENSION + "\n"
 FilterKey = tuple[str, bool, bool]
 # Filters whose per-folder results are kept (a gallery uses one or two at a time).
 FILTERS_KEPT = 8
-# Search texts kept, in characters: every folder's at 100,000 files (~4 M), a part of them at
-# a million (the catalog's memory budget there leaves no room for ~40 M more).
-SEARCH_TEXT_BYTES = 12_000_000
+# Search texts kept, in characters: every folder's at 100,000 files with short captions (3.8 M
+# in bench_catalog's), a tenth of them at a million (the catalog's memory budget there, 400 MB,
+# leaves no room for ~40 M more).
+SEARCH_TEXT_BYTES = 4_000_000
 
 
 class FilterCache:
-    """Per filter and folder: the part it was computed on, the folder's generation then, and
-    the result. A result holds while the part is the same list and the folder has not been
-    touched (a file of it changed in place: a size, a caption's text) since."""
+    """Per filter and folder: the build of the part it was computed on (a serial the catalog
+    gives each build of a folder's entries), the folder's generation then, and the result. A
+    result holds while the part is the same build and the folder has not been touched (a file
+    of it changed in place: a size, a caption's text) since."""
 
     def __init__(self) -> None:
-        self._kept: dict[FilterKey, dict[str, tuple[list[Entry], int, list[Entry]]]] = {}
+        self._kept: dict[FilterKey, dict[str, tuple[int, int, list[Entry]]]] = {}
         # Per folder, its search text (see search_text), and their length in all.
-        self._texts: dict[str, tuple[list[Entry], int, str | None]] = {}
+        self._texts: dict[str, tuple[int, int, str]] = {}
         self._text_bytes = 0
 
-    def get(self, key: FilterKey, path: str, part: list[Entry], touched: int) -> list[Entry] | None:
+    def get(self, key: FilterKey, path: str, build: int, touched: int) -> list[Entry] | None:
         found = self._kept.get(key, {}).get(path)
-        if found is None or found[0] is not part or found[1] < touched:
+        if found is None or found[0] != build or found[1] < touched:
             return None
         return found[2]
 
     def put(
-        self, key: FilterKey, path: str, part: list[Entry], generation: int, result: list[Entry]
+        self, key: FilterKey, path: str, build: int, generation: int, result: list[Entry]
     ) -> None:
         kept = self._kept.get(key)
         if kept is None:
             if len(self._kept) >= FILTERS_KEPT:
                 del self._kept[next(iter(self._kept))]
             kept = self._kept[key] = {}
-        kept[path] = (part, generation, result)
+        kept[path] = (build, generation, result)
 
     def search_text(
-        self, path: str, part: list[Entry], touched: int, generation: int, dirs: dict[str, DirRec]
+        self, path: str, build: int, touched: int, generation: int, dirs: dict[str, DirRec]
     ) -> str | None:
         """:func:`search_text` of ``path``, kept while it holds and ``SEARCH_TEXT_BYTES``
         allow (the first folders asked keep theirs: no eviction that a walk over every folder
         would turn into a miss each time)."""
         found = self._texts.get(path)
-        if found is not None and found[0] is part and found[1] >= touched:
+        if found is not None and found[0] == build and found[1] >= touched:
             return found[2]
         if found is not None:
             del self._texts[path]
-            self._text_bytes -= len(found[2] or "")
+            self._text_bytes -= len(found[2])
         text = search_text(path, dirs)
         if text is not None and self._text_bytes + len(text) <= SEARCH_TEXT_BYTES:
-            self._texts[path] = (part, generation, text)
+            self._texts[path] = (build, generation, text)
             self._text_bytes += len(text)
         return text
 
@@ -86,7 +88,7 @@ class FilterCache:
         for path in paths:
             text = self._texts.pop(path, None)
             if text is not None:
-                self._text_bytes -= len(text[2] or "")
+                self._text_bytes -= len(text[2])
 
     def clear(self) -> None:
         self._kept.clear()

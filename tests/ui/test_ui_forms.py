@@ -5,6 +5,7 @@ shown beside the field it names; a secret is never a field. Resume of a stopped 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,12 @@ def test_one_of_groups_are_marked_and_rules_are_checked_before_sending(
     expect(page.locator("#arg-input-error")).to_have_text("--input or --input-image is required")
 
     page.select_option("#run-command", "resize")
+    # --output is required once --input is set (a "requires" rule): marked as it becomes so.
+    output_mark = page.locator("label:has(#arg-output) .required-now")
+    expect(output_mark).to_be_hidden()
     page.fill("#arg-input", "/somewhere")
+    expect(output_mark).to_be_visible()
+    expect(output_mark).to_have_attribute("title", re.compile("--output is required"))
     page.fill("#arg-resolution", "banana")
     page.click("#run-submit")
     expect(page.locator("#arg-resolution-error")).to_contain_text("WIDTHxHEIGHT")
@@ -124,3 +130,17 @@ def test_resume_opens_the_form_with_the_same_arguments_and_the_last_checkpoint(
     assert argv[argv.index("--resume") + 1] == latest
     assert argv[argv.index("--output") + 1] == str(output)
     assert argv[argv.index("--lr") + 1] == "0.0002"
+
+
+def test_a_job_without_an_input_flag_still_shows_its_folder(
+    page: Page, server: Server, api: httpx.Client, tmp_path: Path
+) -> None:
+    """inspect takes its folder as DIRECTORY (after ``--`` in the job's argv)."""
+    folder = tmp_path / "to_inspect"
+    make_image(folder / "a.png", (8, 8), RED)
+    created = api.post("/v1/jobs", json={"command": "inspect", "args": {"directory": str(folder)}})
+    assert created.status_code == 202, created.text
+    open_view(page, server, f"/jobs?job={created.json()['id']}")
+    row = page.locator(f'#jobs-list .job[data-id="{created.json()["id"]}"]')
+    expect(row.locator(".job-input")).to_have_text("to_inspect")
+    expect(page.locator("#job-panel code.argv")).to_have_text(f"datasety inspect -- {folder}")

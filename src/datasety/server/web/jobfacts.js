@@ -32,7 +32,16 @@ export function optionValue(job, flags) {
   return "";
 }
 
-export const inputOf = (job) => optionValue(job, ["--input", "-i", "--input-dir", "--input-image", "--file", "-f"]);
+/** The first positional argument (after `--`, as the server writes them), or "". */
+export function positionalOf(job) {
+  const args = commandArgs(job);
+  const at = args.indexOf("--");
+  return at >= 0 && at + 1 < args.length ? args[at + 1] : "";
+}
+
+// What a job reads: --input, else the folder or file another command names its source with
+// (align --target, upload --path, workflow --file, inspect's DIRECTORY).
+export const inputOf = (job) => optionValue(job, ["--input", "-i", "--input-dir", "--input-image", "--file", "-f", "--path", "--target"]) || positionalOf(job);
 export const outputOf = (job) => optionValue(job, ["--output", "-o", "--output-dir"]);
 
 const SUMMARY = /^Done: (\d+) processed, (\d+) skipped, (\d+) failed/;

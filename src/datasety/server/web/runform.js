@@ -72,6 +72,8 @@ function field(param, prefill, rules) {
   const label = h("span", { class: "label-text" }, param.name.replaceAll("_", " "),
     param.required ? h("span", { class: "required", title: "required" }, " *") : null,
     group ? h("span", { class: "required one-of", title: `required: this or ${others.join(" or ")}` }, " *", h("small", { class: "muted" }, ` or ${others.join(" or ")}`)) : null,
+    // Shown while a "requires" rule asks for this field (resize's output once input is set).
+    h("span", { class: "required-now", hidden: true }, " *"),
     flagText(param) ? h("code", { class: "flag muted" }, flagText(param)) : null);
   const wrapper = kind === "checkbox"
     ? h("label", { class: "field check", dataset: { kind } }, control, label)
@@ -237,7 +239,28 @@ export function runForm(commands, prefill, onRun) {
       ...secrets.map((param) => h("p", { class: "muted secret-note", dataset: { param: param.name } },
         `${param.name.replaceAll("_", " ")}: a secret is not sent with a job; set ${param.env} in the server's environment.`)));
     error.hidden = true;
+    markRequired();
   };
+  // A field a "requires" rule asks for right now is marked as required (and says by what).
+  const markRequired = () => {
+    const spec = commands[select.value] || { params: [] };
+    const params = (spec.params || []).filter((param) => !param.secret);
+    const values = Object.fromEntries(params.map((param) => [param.name, fieldValue(form, param)]));
+    const asked = new Map();
+    for (const rule of spec.rules || []) {
+      if (rule.rule !== "requires" || rule.needs_values || rule.needs.length !== 1) continue;
+      // Triggered: with the field it needs left empty, the rule would be broken.
+      if (ruleBroken(rule, { ...values, [rule.needs[0]]: "" })) asked.set(rule.needs[0], rule.message);
+    }
+    for (const param of params) {
+      const mark = fields.querySelector(`[data-param="${CSS.escape(param.name)}"] .required-now`);
+      if (!mark) continue;
+      mark.hidden = !asked.has(param.name) || Boolean(param.required);
+      mark.title = asked.get(param.name) || "";
+    }
+  };
+  form.addEventListener("input", markRequired);
+  form.addEventListener("change", markRequired);
   select.addEventListener("change", show);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -283,6 +306,7 @@ export function runForm(commands, prefill, onRun) {
       } else if (value === undefined) control.value = hasDefault(param) && !Array.isArray(param.default) ? String(param.default) : "";
       else control.value = Array.isArray(value) ? value.join(kind === "lines" ? "\n" : " ") : String(value);
     }
+    markRequired();
     select.focus();
   };
   return form;

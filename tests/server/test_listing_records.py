@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import posixpath
 
 from datasety.core import layout
-from datasety.server import folder_filters
+from datasety.server import catalog, folder_filters
 from datasety.server.listing import Entry, build_entries, file_rec, split_name
 
 NAMES = [
@@ -128,3 +129,20 @@ def test_searched_is_matches() -> None:
     for needle in ("caption 1", "sub/", "png", "_input", "1", "of a.", "zzz"):
         expected = [e for e in entries if e.matches(needle, caption(e))]
         assert folder_filters.searched(entries, needle, caption) == expected
+
+
+def test_the_collector_is_paused_for_a_walk_and_left_as_the_program_had_it() -> None:
+    assert gc.isenabled()
+    with catalog._gc_paused():
+        assert not gc.isenabled()
+        with catalog._gc_paused():  # another catalog's walk at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with catalog._gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the program's own choice stands
+    finally:
+        gc.enable()

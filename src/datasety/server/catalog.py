@@ -354,17 +354,20 @@ class Catalog:
     def _first_walk(self, progress: ScanProgress) -> None:
         try:
             with self._lock:
-                self._refresh()
-                published = progress.parts()
+                try:
+                    self._refresh()
+                finally:
+                    # Before the lock goes: no later walk reports to it (its list of entries
+                    # becomes the listing's just below).
+                    self._progress = None
+                published = progress.listing()
                 if self._stale and published is not None:
                     # The folders' entries in path order are the listing's: not built twice.
-                    self._set_parts(published)
+                    self._adopt(*published)
                     self._stale = False
                     self._stale_paths.clear()
                 self._all_entries()  # the next page is a warm one
         finally:
-            with self._lock:
-                self._progress = None
             progress.finish()
 
     def _early_metadata(self, progress: ScanProgress) -> dict[str, str]:
@@ -422,6 +425,18 @@ class Catalog:
         self._entries, self._ranges = entries, ranges
         if came_or_went:
             self._builds = {path: self._builds[path] for path in paths}
+
+    def _adopt(self, entries: list[Entry], ranges: dict[str, tuple[int, int]]) -> None:
+        """The whole listing, as a first scan published it: ``entries`` and where each
+        folder's lie among them."""
+        self._entries = entries
+        self._ranges = {path: span for path, span in ranges.items() if span[0] < span[1]}
+        self._paths = sorted(self._ranges)
+        self._filters.clear()
+        self._builds = {}
+        for path in self._paths:
+            self._build_serial += 1
+            self._builds[path] = self._build_serial
 
     def _paths_under(self, folder: str) -> list[str]:
         """The folders with entries that are ``folder`` or inside it, in path order."""

@@ -52,7 +52,8 @@ class ScanProgress:
         self._skipped: set[str] = set()
         self._waiting: deque[str] = deque()  # scanned folders, in order, not yet published
         self._entries: list[Entry] = []
-        self._parts: dict[str, list[Entry]] = {}  # the published entries, by folder
+        # Where each folder's published entries lie in ``_entries`` (folders without any too).
+        self._ranges: dict[str, tuple[int, int]] = {}
         self._media: list[Entry] = []
         self.done = False
 
@@ -79,12 +80,13 @@ class ScanProgress:
             rec = self._dirs.get("")
             return rec is not None and name in rec.files
 
-    def parts(self) -> dict[str, list[Entry]] | None:
-        """Every entry by folder (every folder scanned), once every folder
-        scanned is published: the whole listing when the scan has ended (None if a folder is
-        still waiting for its role folders)."""
+    def listing(self) -> tuple[list[Entry], dict[str, tuple[int, int]]] | None:
+        """Every entry, and where each folder's lie among them, once every folder scanned is
+        published: the whole listing when the scan has ended (None if a folder is still
+        waiting for its role folders). The list is the scan's own (not a copy: a million
+        entries are 4 MB), never changed once the scan has ended."""
         with self._cond:
-            return None if self._waiting else dict(self._parts)
+            return None if self._waiting else (self._entries, dict(self._ranges))
 
     def _publish(self) -> None:
         published = False
@@ -95,7 +97,7 @@ class ScanProgress:
                 break  # its role folders come later: its groups are not whole yet
             self._waiting.popleft()
             fresh = folder_entries(path, self._dirs)
-            self._parts[path] = fresh
+            self._ranges[path] = (len(self._entries), len(self._entries) + len(fresh))
             self._entries.extend(fresh)
             self._media.extend(e for e in fresh if e.has_media)
             published = True

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from datasety.commands import (
     commands,
@@ -293,12 +294,45 @@ def build_argv(
     excluded command, an unknown or repeated parameter, a value of the wrong type or outside
     the choices, and a missing required parameter; with a ``confinement``, also for a path
     argument outside its roots (see :mod:`datasety.core.confinement`).
+
+    A value equal to its parameter's default is left out, so a client that sends every
+    parameter with its default gets the command line (and the run) of one that leaves them out:
+    a command that tells "given" from "defaulted" (train's voice flags, resize's
+    ``--output-format`` beside ``--output-image``) sees them as not given.
     """
     click_command = get_runnable(command)
-    argv = command_argv(command, click_command, args, confinement)
+    explicit = without_defaults(command, click_command, args)
+    argv = command_argv(command, click_command, explicit, confinement)
     check_parses(click_command, argv)
     check_fits(command, argv)
     return argv
+
+
+def without_defaults(
+    name: str, command: click.Command, args: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """``args`` less every key whose value click parses to the parameter's default (paths
+    stay: the server's ``--root`` judges every path a job is given)."""
+    if not args or not isinstance(args, Mapping):
+        return args
+    argv = command_argv(name, command, args)
+    # Resilient: only the values are wanted here; check_parses judges the final argv.
+    ctx = command.make_context(name, argv[1:], resilient_parsing=True)
+    defaulted = {
+        param.name
+        for param in visible_params(command)
+        if param.name is not None
+        and not isinstance(param.type, (click.Path, click.File))
+        and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+        and ctx.params.get(param.name) == param.get_default(ctx)
+    }
+    ctx.close()
+    index = _key_index(command)
+    return {
+        key: value
+        for key, value in args.items()
+        if not isinstance(key, str) or index[_normalize_key(key)][0].name not in defaulted
+    }
 
 
 def check_parses(command: click.Command, argv: list[str]) -> None:

@@ -25,7 +25,15 @@ The argv
     the spec's examples (``--input``, ``/data``), except a value that starts with ``-``, which
     is attached to its flag (``--input=--help``); positional arguments follow ``--``. So no
     value can ever be read as a flag: a job argument cannot smuggle in ``--help`` or another
-    option.
+    option. A value equal to its parameter's default is left out. The argv is then parsed by
+    the command's own click parser (:func:`check_parses`: required options, values, the
+    :mod:`rules <datasety.commands.rules>` between options), so a job that could not start is
+    refused when it is submitted, with click's message and the parameter it is about
+    (:class:`~datasety.core.errors.ArgumentError`'s ``field``).
+
+Secrets
+    A :class:`~datasety.commands.options.SecretOption` (``upload --token``) is refused: a job's
+    or a step's command line is stored and shown. Its environment variable is the way in.
 
 Excluded commands
     :data:`JOB_EXCLUDED` names commands that make no sense as a job or a workflow step:
@@ -316,8 +324,11 @@ def without_defaults(
     if not args or not isinstance(args, Mapping):
         return args
     argv = command_argv(name, command, args)
-    # Resilient: only the values are wanted here; check_parses judges the final argv.
-    ctx = command.make_context(name, argv[1:], resilient_parsing=True)
+    try:
+        # Resilient: only the values are wanted here; check_parses judges the final argv.
+        ctx = command.make_context(name, argv[1:], resilient_parsing=True)
+    except click.ClickException:
+        return args
     defaulted = {
         param.name
         for param in visible_params(command)

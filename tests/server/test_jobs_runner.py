@@ -150,6 +150,49 @@ def test_a_re_adopted_job_can_be_cancelled(data_dir: Path) -> None:
     run(scenario)
 
 
+def test_a_lost_training_job_says_whether_it_can_resume(data_dir: Path, tmp_path: Path) -> None:
+    """A command that knows where a stopped run continues (train: its last checkpoint beside
+    --output) says so when a restart finds it dead. The process stands in for train: the
+    runner reads the command from what follows ``datasety`` in the argv, as for a real job."""
+    output = tmp_path / "lora.safetensors"
+    argv = [*python("import time; time.sleep(60)"), "datasety", "train", "--output", str(output)]
+
+    async def scenario() -> None:
+        store, first = make_runner(data_dir)
+        await first.start()
+        job = first.submit("train", argv)
+        row = first.records.get(job.id)
+        assert row is not None and row.pgid is not None
+        await first.close()
+        store.close()
+        os.killpg(row.pgid, signal.SIGKILL)  # the machine went down
+        await until(lambda: group_gone(row.pgid))  # type: ignore[arg-type]
+
+        store, second = make_runner(data_dir)
+        await second.start()
+        lost = second.get(job.id)
+        assert lost["status"] == "failed" and lost["resume"] is None
+        assert lost["error"] == (
+            "the server stopped while this training ran; no checkpoint was written, so a "
+            "re-run starts over"
+        )
+        await second.close()
+        store.close()
+        # With a checkpoint (renamed into place whole; a temporary one does not count).
+        folder = tmp_path / "lora.checkpoints"
+        folder.mkdir()
+        for name in ("step-000004.pt", "step-000012.pt", ".step-000016.pt.tmp"):
+            (folder / name).write_bytes(b"")
+        store, third = make_runner(data_dir)
+        await third.start()
+        latest = str(folder / "step-000012.pt")
+        assert third.get(job.id)["resume"] == {"param": "resume", "value": latest, "step": 12}
+        await third.close()
+        store.close()
+
+    run(scenario)
+
+
 def test_a_job_lost_while_no_server_ran_is_failed_as_interrupted(data_dir: Path) -> None:
     async def scenario() -> None:
         store, first = make_runner(data_dir)

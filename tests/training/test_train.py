@@ -31,10 +31,12 @@ from datasety.training.lora_file import read_metadata
 from tests.clirun import run_main
 from tests.training.tiny import (
     FLUX2_REPO,
+    QWEN_EDIT_REPO,
     QWEN_REPO,
     SDXL_REPO,
     save_flux2_klein_base,
     save_qwen_image,
+    save_qwen_image_edit,
     save_sdxl,
 )
 
@@ -54,6 +56,7 @@ def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_sdxl(home)
     save_flux2_klein_base(home)
     save_qwen_image(home)
+    save_qwen_image_edit(home)
     return home
 
 
@@ -142,15 +145,36 @@ def test_the_lora_loads_into_the_pipeline_and_changes_its_output(
     assert abs(before - after).max() > 1e-4
 
 
+def edit_pipeline(repo: str) -> Any:
+    """The edit pipeline of ``repo`` from the cache (Qwen-Image-Edit with the processor
+    training uses, as torchvision does not import here)."""
+    folder = model_dir(repo, note=lambda _: None)
+    if repo == QWEN_EDIT_REPO:
+        from transformers import AutoTokenizer
+
+        from datasety.models.qwen_vl import image_only_processor
+
+        processor = image_only_processor(
+            folder / "processor", AutoTokenizer.from_pretrained(folder / "tokenizer")
+        )
+        pipe = diffusers.QwenImageEditPlusPipeline.from_pretrained(folder, processor=processor)
+    else:
+        pipe = diffusers.Flux2KleinPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 @pytest.mark.filterwarnings(EULER_WARNING)
+@pytest.mark.parametrize(("repo", "family"), [(FLUX2_REPO, "flux2"), (QWEN_EDIT_REPO, "qwen")])
 def test_an_edit_lora_on_pairs_loads_into_the_edit_pipeline_and_changes_its_output(
-    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path, repo: str, family: str
 ) -> None:
     output = tmp_path / "edit.safetensors"
-    common = ("--steps", "2", "--lr", "0.05", "--lora-rank", "4", "--caption-dropout", "0")
+    common = ("-m", repo, "--steps", "2", "--lr", "0.05", "--lora-rank", "4",
+              "--caption-dropout", "0")  # fmt: skip
     code, out, err = train_cli(capsys, "-i", str(pairs), "-o", str(output), *common)
     assert code == 0, err
-    assert "Training a flux2 edit LoRA" in out and "4 control/target pairs" in out
+    assert f"Training a {family} edit LoRA" in out and "4 control/target pairs" in out
     assert read_metadata(output)["edit_pairs"] == "true"
 
     # The control conditions the training: the same targets and captions without their
@@ -168,8 +192,7 @@ def test_an_edit_lora_on_pairs_loads_into_the_edit_pipeline_and_changes_its_outp
     assert edit_lora.keys() == plain_lora.keys()
     assert any(not torch.equal(edit_lora[k], plain_lora[k]) for k in edit_lora)
 
-    pipe = diffusers.Flux2KleinPipeline.from_pretrained(model_dir(FLUX2_REPO, note=lambda _: None))
-    pipe.set_progress_bar_config(disable=True)
+    pipe = edit_pipeline(repo)
     control = Image.open(pairs / "control" / "p0.png").convert("RGB")
     before = generate(pipe, image=control)
     pipe.load_lora_weights(str(output))
@@ -200,12 +223,13 @@ def test_pairs_are_grouped_as_the_server_groups_them(tmp_path: Path) -> None:
     assert data.dataset_hash(changed) != data.dataset_hash(samples)
 
 
-def test_sdxl_refuses_edit_pairs_in_one_line(
-    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path
+@pytest.mark.parametrize(("repo", "family"), [(SDXL_REPO, "sdxl"), (QWEN_REPO, "qwen")])
+def test_a_model_without_reference_images_refuses_edit_pairs_in_one_line(
+    capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path, repo: str, family: str
 ) -> None:
-    code, _, err = train_cli(capsys, "-i", str(pairs), "-o", str(tmp_path / "x"), "-m", SDXL_REPO)
+    code, _, err = train_cli(capsys, "-i", str(pairs), "-o", str(tmp_path / "x"), "-m", repo)
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "sdxl has no edit pipeline" in err
+    assert f"{repo} ({family}) takes no reference image" in err and "Qwen-Image-Edit" in err
 
 
 def settings(dataset: Path, output: Path, **changes: Any) -> Any:
@@ -221,11 +245,20 @@ def settings(dataset: Path, output: Path, **changes: Any) -> Any:
     return TrainSettings(**base)
 
 
-@pytest.mark.parametrize("repo", [FLUX2_REPO, QWEN_REPO], ids=["flux2", "qwen"])
-def test_resume_continues_with_the_same_losses(dataset: Path, tmp_path: Path, repo: str) -> None:
+@pytest.mark.parametrize(
+    ("repo", "data_fixture"),
+    [(FLUX2_REPO, "dataset"), (QWEN_REPO, "dataset"), (QWEN_EDIT_REPO, "pairs")],
+    ids=["flux2", "qwen", "qwen-edit-pairs"],
+)
+def test_resume_continues_with_the_same_losses(
+    request: pytest.FixtureRequest, tmp_path: Path, repo: str, data_fixture: str
+) -> None:
     """Batches of two with caption dropout: Qwen-Image's captions of different lengths
-    (a caption and the empty one) are padded and masked in one batch."""
+    (a caption and the empty one) are padded and masked in one batch; on edit pairs the empty
+    caption is encoded with each pair's control."""
     from datasety.training.loop import train
+
+    dataset = request.getfixturevalue(data_fixture)
 
     whole = train(settings(dataset, tmp_path / "whole.safetensors", model=repo), Progress(total=4))
     checkpoint = tmp_path / "whole.checkpoints" / "step-000002.pt"

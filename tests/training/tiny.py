@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.hfcache import save_to_cache
+from tests.tinypipelines import QWEN_EDIT_REPO as QWEN_EDIT_REPO
 from tests.tinypipelines import QWEN_SPECIALS, qwen_tokenizer, sdxl_components
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -70,6 +71,23 @@ def save_qwen_image(hf_home: Path, repo_id: str = QWEN_REPO) -> Path:
     return save_to_cache(hf_home, repo_id, pipeline)
 
 
+def save_qwen_image_edit(hf_home: Path, repo_id: str = QWEN_EDIT_REPO) -> Path:
+    """A QwenImageEditPlusPipeline laid out as the real repository: its ``processor/`` folder
+    holds the Qwen2-VL image processor's config, ``model_index.json`` names the processor."""
+    import json
+
+    import diffusers
+    import transformers as tf
+
+    pipeline = diffusers.QwenImageEditPlusPipeline(processor=None, **qwen_image_components())
+    folder = save_to_cache(hf_home, repo_id, pipeline)
+    tf.Qwen2VLImageProcessorPil().save_pretrained(folder / "processor")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["processor"] = ["transformers", "Qwen2VLProcessor"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder
+
+
 def qwen_image_components() -> dict[str, Any]:
     """A tiny Qwen-Image (seeded): two-block transformer, two-layer Qwen2.5-VL (its vision
     tower two blocks deep), a VAE that downsamples 4x (latents stay a multiple of 2 for the
@@ -83,6 +101,7 @@ def qwen_image_components() -> dict[str, Any]:
     # The real tokenizer has the vision markers as special tokens: the edit pipelines' image
     # placeholder must stay one token.
     tokenizer.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS})
+    tokenizer.model_max_length = 4096  # no merges: every byte of the prompt template a token
     token = tokenizer.convert_tokens_to_ids
     text = {
         "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,

@@ -31,7 +31,8 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 @click.command("train")
 @click.option(
     "--input", "-i", "input_", type=options.PATH, required=True,
-    help="Folder of training images with .txt captions beside them (NAME.jpg + NAME.txt)",
+    help="Folder of training images with .txt captions beside them (NAME.jpg + NAME.txt), or "
+    "of control/target pairs (control/ + target/, or NAME_control + NAME_target): an edit LoRA",
 )  # fmt: skip
 @click.option(
     "--output", "-o", type=options.PATH, default="lora.safetensors", show_default=True,
@@ -142,7 +143,7 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 )  # fmt: skip
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int:
-    """Train a LoRA on a folder of captioned images.
+    """Train a LoRA on a folder of captioned images (or an edit LoRA on control/target pairs).
 
     Works on diffusers + peft + accelerate: one device, or several GPUs under
     `accelerate launch` / `torchrun` (see docs/training.md). Images train in aspect-ratio

@@ -9,6 +9,10 @@ cached.
 ``flux2`` (FLUX.2-klein): rectified flow, velocity target ``noise - latents``.
 ``qwen`` (Qwen-Image): the same rectified flow on Qwen-Image's transformer; its caption
 embeddings have each caption's own length, padded per batch with an attention mask.
+
+Edit pairs (FLUX.2-klein, Qwen-Image-Edit): the control's clean latents are appended to the
+noisy target's sequence as each family's pipeline appends a reference image, and the loss is
+on the target's tokens.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ PIPELINE_FAMILIES = {
     "QwenImageEditPipeline": "qwen",
     "QwenImageEditPlusPipeline": "qwen",
 }
+QWEN_EDIT_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
 # What `--family X` trains when --model is not given.
 DEFAULT_MODELS = {
     "flux2": "black-forest-labs/FLUX.2-klein-base-4B",
@@ -134,6 +139,8 @@ class Family:
     # Trains on control/target pairs: the control's latents (``control_latents``) condition
     # the denoiser the way the family's pipeline passes a reference image.
     trains_edits = False
+    # The caption's embeddings depend on the pair's control image (its text encoder sees it).
+    caption_sees_control = False
 
     def __init__(self, torch: Any, diffusers: Any) -> None:
         self.torch = torch
@@ -158,7 +165,9 @@ class Family:
     def load_training_constants(self, model_dir: Path) -> None:
         """Read what the loss needs from the model (its noise schedule)."""
 
-    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
+        """The caption's embeddings; ``control`` (a PIL image fitted to its pair's bucket) is
+        given only to a family whose :attr:`caption_sees_control`."""
         raise NotImplementedError
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -198,7 +207,7 @@ class SDXL(Family):
         config = self.diffusers.DDPMScheduler.load_config(model_dir, subfolder="scheduler")
         self.scheduler = self.diffusers.DDPMScheduler.from_config(config)
 
-    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
         embeds, _, pooled, _ = pipe.encode_prompt(
             caption, device=pipe.device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )
@@ -257,7 +266,7 @@ class Flux2(Family):
     def denoiser_class(self) -> Any:
         return self.diffusers.Flux2Transformer2DModel
 
-    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
         embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
         return {"prompt_embeds": embeds[0]}
 
@@ -316,10 +325,50 @@ class QwenImage(Family):
     def denoiser_class(self) -> Any:
         return self.diffusers.QwenImageTransformer2DModel
 
-    def encode_caption(self, pipe: Any, caption: str) -> dict[str, Any]:
+    edit_class: str | None = None  # the edit pipeline of a Qwen-Image-Edit model
+
+    def load_training_constants(self, model_dir: Path) -> None:
+        # A Qwen-Image-Edit model trains edit pairs: its pipeline encodes the caption with
+        # the reference image, and the image's latents join the transformer's sequence.
+        try:
+            index = json.loads((model_dir / "model_index.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            index = {}
+        name = str(index.get("_class_name", ""))
+        self.edit_class = name if name in QWEN_EDIT_PIPELINES else None
+        self.trains_edits = self.caption_sees_control = self.edit_class is not None
+
+    def load_encoders(self, model_dir: Path, device: str, dtype: Any) -> Any:
+        if self.edit_class is None:
+            return super().load_encoders(model_dir, device, dtype)
+        from datasety.models.qwen_vl import image_only_processor
+
+        cls = getattr(self.diffusers, self.edit_class)
+        pipe = cls.from_pretrained(model_dir, dtype=dtype, transformer=None, processor=None)
+        pipe.processor = image_only_processor(model_dir / "processor", pipe.tokenizer)
+        return pipe.to(device)
+
+    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
         # One caption: no padding, so its mask is all ones and is rebuilt per batch.
-        embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
+        if self.edit_class is None:
+            embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
+        else:
+            embeds, _ = pipe.encode_prompt(
+                caption, image=self.condition_image(pipe, control), device=pipe.device
+            )
         return {"prompt_embeds": embeds[0]}
+
+    def condition_image(self, pipe: Any, control: Any) -> Any:
+        """What the edit pipeline shows its text encoder: Qwen-Image-Edit the control as it
+        denoises it; Qwen-Image-Edit-Plus (2509, 2511) a list of images of ~384² pixels."""
+        if control is None or self.edit_class == "QwenImageEditPipeline":
+            return control
+        from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as plus
+
+        width, height = plus.calculate_dimensions(
+            plus.CONDITION_IMAGE_SIZE, control.width / control.height
+        )
+        return [pipe.image_processor.resize(control, height, width)]
 
     def encode_image(
         self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
@@ -360,12 +409,20 @@ class QwenImage(Family):
         sigma = sigma.to(latents.device, latents.dtype)
         s = sigma.view(-1, 1, 1, 1)
         noisy = (1 - s) * latents + s * noise
+        hidden = pipeline._pack_latents(noisy, batch, channels, height, width)
+        shapes = [(1, height // 2, width // 2)]
+        if "control_latents" in f:
+            # As the edit pipelines pass the reference image: its clean latents after the
+            # noisy ones, its shape after theirs for the positions.
+            control = pipeline._pack_latents(f["control_latents"], batch, channels, height, width)
+            hidden = torch.cat([hidden, control], dim=1)
+            shapes.append((1, height // 2, width // 2))
         prediction = denoiser(
-            hidden_states=pipeline._pack_latents(noisy, batch, channels, height, width),
+            hidden_states=hidden,
             timestep=sigma,
             encoder_hidden_states=f["prompt_embeds"],
             encoder_hidden_states_mask=f["prompt_mask"],
-            img_shapes=[[(1, height // 2, width // 2)]] * batch,
+            img_shapes=[shapes] * batch,
             return_dict=False,
         )[0]
         target = pipeline._pack_latents(noise - latents, batch, channels, height, width)

@@ -82,7 +82,8 @@ class Features:
 
     image_keys: list[str]
     caption_keys: list[str]
-    empty_key: str
+    empty_keys: list[str]  # the empty caption (--caption-dropout), per sample: it may see
+    # the sample's control
     control_keys: list[str | None]  # an edit pair's control latents (None: no control)
 
 
@@ -115,8 +116,9 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     edit = any(s.control for s in samples)
     if edit and not family.trains_edits:
         raise DatasetyError(
-            f"--input holds control/target pairs, and {family_name} has no edit pipeline that "
-            f"takes a reference image: train edit pairs with --family flux2"
+            f"--input holds control/target pairs, and {settings.model} ({family_name}) takes "
+            f"no reference image: train edit pairs on FLUX.2-klein or a Qwen-Image-Edit model "
+            f"(-m Qwen/Qwen-Image-Edit-2509)"
         )
     data_hash = dataset_hash(samples)
     train_set, validation = split_validation(samples, settings.validation_split, settings.seed)
@@ -302,7 +304,6 @@ def encode_all(
     then, and are freed before training)."""
     import numpy as np
     import torch
-    from PIL import Image
 
     image_keys = [cache.key("image", s.digest, s.bucket) for s in samples]
     # A control is encoded as an image at its target's bucket: its own key, shared with any
@@ -310,17 +311,25 @@ def encode_all(
     control_keys = [
         cache.key("image", s.control_digest, s.bucket) if s.control else None for s in samples
     ]
-    caption_keys = [cache.key("caption", s.caption) for s in samples]
-    empty_key = cache.key("caption", "")
+
+    def caption_key(sample: Sample, text: str) -> str:
+        if family.caption_sees_control and sample.control is not None:
+            return cache.key("caption", text, sample.control_digest, sample.bucket)
+        return cache.key("caption", text)
+
+    caption_keys = [caption_key(s, s.caption) for s in samples]
+    empty_keys = [caption_key(s, "") for s in samples]
     to_encode: dict[str, tuple[Path, Sample]] = {}
     for key, control, sample in zip(image_keys, control_keys, samples, strict=True):
         to_encode.setdefault(key, (sample.image, sample))
         if control is not None and sample.control is not None:
             to_encode.setdefault(control, (sample.control, sample))
     missing_images = {key: found for key, found in to_encode.items() if not cache.has(key)}
-    texts = {key: s.caption for key, s in zip(caption_keys, samples, strict=True)}
-    texts[empty_key] = ""
-    missing_captions = {key: text for key, text in texts.items() if not cache.has(key)}
+    texts: dict[str, tuple[str, Sample]] = {}
+    for sample, key, empty in zip(samples, caption_keys, empty_keys, strict=True):
+        texts.setdefault(key, (sample.caption, sample))
+        texts.setdefault(empty, ("", sample))
+    missing_captions = {key: found for key, found in texts.items() if not cache.has(key)}
     if missing_images or missing_captions:
         note(
             f"Encoding {len(missing_images)} images and {len(missing_captions)} captions into "
@@ -328,12 +337,14 @@ def encode_all(
         )
         pipe = family.load_encoders(folder, device.name, device.dtype)
         with torch.inference_mode():
-            for key, text in missing_captions.items():
-                cache.store(key, family.encode_caption(pipe, text))
+            for key, (text, sample) in missing_captions.items():
+                control = None
+                if family.caption_sees_control and sample.control is not None:
+                    control = fitted(sample.control, sample.bucket)[0]
+                cache.store(key, family.encode_caption(pipe, text, control))
             for key, (path, sample) in missing_images.items():
-                with Image.open(path) as image:
-                    fitted, top, left = fit_to_bucket(image.convert("RGB"), sample.bucket)
-                array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
+                image, top, left = fitted(path, sample.bucket)
+                array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
                 pixels = (
                     torch.from_numpy(array).permute(2, 0, 1)[None].to(device.name, device.dtype)
                 )
@@ -343,7 +354,15 @@ def encode_all(
             torch.cuda.empty_cache()  # the encoders' memory goes back before the denoiser loads
     else:
         note(f"Latents and caption embeddings found in the cache ({cache.folder})")
-    return Features(image_keys, caption_keys, empty_key, control_keys)
+    return Features(image_keys, caption_keys, empty_keys, control_keys)
+
+
+def fitted(path: Path, bucket: tuple[int, int]) -> tuple[Any, int, int]:
+    """The image at ``path`` in RGB, fitted to ``bucket`` (see :func:`fit_to_bucket`)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return fit_to_bucket(image.convert("RGB"), bucket)
 
 
 def stack(
@@ -369,7 +388,7 @@ def stack(
             and settings.caption_dropout > 0
             and (float(torch.rand((), generator=generator)) < settings.caption_dropout)
         )
-        caption = features.empty_key if drop else features.caption_keys[i]
+        caption = features.empty_keys[i] if drop else features.caption_keys[i]
         row = {**cache.load(features.image_keys[i]), **cache.load(caption)}
         control = features.control_keys[i]
         if control is not None:

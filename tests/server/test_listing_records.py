@@ -6,6 +6,8 @@ import gc
 import itertools
 import posixpath
 
+import pytest
+
 from datasety.core import layout
 from datasety.server import catalog, folder_filters
 from datasety.server.listing import Entry, build_entries, file_rec, split_name
@@ -146,3 +148,17 @@ def test_the_collector_is_paused_for_a_walk_and_left_as_the_program_had_it() -> 
         assert not gc.isenabled()  # the program's own choice stands
     finally:
         gc.enable()
+
+
+def test_a_big_walk_keeps_its_records_out_of_later_collections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(catalog, "FREEZE_FROM", 1000)
+    frozen = gc.get_freeze_count()
+    with catalog._gc_paused():
+        small = [[i] for i in range(10)]
+    assert gc.get_freeze_count() == frozen
+    with catalog._gc_paused():
+        big = [[i] for i in range(5000)]
+    assert gc.get_freeze_count() >= frozen + 5000
+    assert gc.isenabled() and len(small) + len(big) == 5010

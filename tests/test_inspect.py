@@ -249,7 +249,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = run_inspect(capsys)
     assert code == 1 and err.startswith("Error: DIRECTORY (or --input) is required")
     code, _, err = run_inspect(capsys, str(tmp_path), "--input", str(tmp_path / "other"))
-    assert code == 1 and "not both" in err
+    assert code == 2 and "not both" in err  # a usage error, found while click parses
 
 
 def test_job_progress_lines(

@@ -72,6 +72,20 @@ REFUSED = [
     ("degrade", {"input": "/in"}, "output", "--output is required with --input"),
     ("filter", {"input": "/in", "labels": "X"}, "labels", "--labels goes with --model nudenet"),
     ("align", {"target": "/t"}, "control", "Missing required parameter 'control'"),
+    # Checks only Python judges (not in the schema's rules), still refused at submit.
+    (
+        "degrade",
+        {"input": "/in", "output": "/o", "intensity": 0.2, "intensity_range": "0,1"},
+        "intensity_range",
+        "use either --intensity or --intensity-range, not both",
+    ),
+    ("inspect", {"directory": "/a", "input": "/b"}, "input", "as DIRECTORY or as --input"),
+    (
+        "audio",
+        {"input": "/a.wav", "output": "/o", "min_duration": 9, "max_duration": 2},
+        "min_duration",
+        "--min-duration must not exceed --max-duration",
+    ),
 ]
 
 

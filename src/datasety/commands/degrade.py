@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from datasety.commands import options
-from datasety.commands.rules import RuledCommand, not_together, one_of, requires
+from datasety.commands.rules import Check, RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
@@ -41,6 +41,16 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
         ),
         one_of("input_", "input_image", message="--input or --input-image is required"),
         requires("input_", "output", message="--output is required with --input"),
+    ],
+    checks=[
+        Check(
+            lambda ctx: (
+                ctx.params["intensity_range"] is not None
+                and ctx.get_parameter_source("intensity") is ParameterSource.COMMANDLINE
+            ),
+            "use either --intensity or --intensity-range, not both",
+            "intensity_range",
+        )
     ],
 )
 @options.input_dir()
@@ -137,8 +147,6 @@ def command(
     """
     value_range = None
     if intensity_range is not None:
-        if ctx.get_parameter_source("intensity") == ParameterSource.COMMANDLINE:
-            raise DatasetyError("use either --intensity or --intensity-range, not both")
         value_range = degrading.parse_intensity_range(intensity_range)
     settings = degrading.Settings(
         types=types or (degradations.RANDOM,),

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from datasety.commands import options
-from datasety.core.errors import DatasetyError
+from datasety.commands.rules import Check, RuledCommand
 from datasety.core.humanize import human_bytes
 from datasety.core.inputs import require_dir
 from datasety.core.progress import format_progress_line, jsonl_requested
@@ -30,7 +30,20 @@ TITLES = {
 }
 
 
-@click.command("inspect")
+@click.command(
+    "inspect",
+    cls=RuledCommand,
+    checks=[
+        Check(
+            lambda ctx: (
+                bool(ctx.params["directory"] and ctx.params["input_"])
+                and ctx.params["directory"] != ctx.params["input_"]
+            ),
+            "give the folder once: as DIRECTORY or as --input, not both",
+            "input_",
+        )
+    ],
+)
 @click.argument(
     "directory",
     required=False,
@@ -83,8 +96,6 @@ def command(
     unreadable or corrupt files, exact and near duplicates, and metadata.csv rows without
     audio (and the reverse). The exit status is 0 even with findings unless --strict.
     """
-    if directory and input_ and directory != input_:
-        raise DatasetyError("give the folder once: as DIRECTORY or as --input, not both")
     root = require_dir(directory or input_, "DIRECTORY (or --input)")
     progress = _job_progress if jsonl_requested() else None
     report = inspect_dataset(

@@ -15,7 +15,7 @@ every default gets what the CLI gets without them. A rule may instead look at an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,18 @@ def requires(
     return Rule("requires", (name,), message, needs, tuple(when), tuple(needs_values), field)
 
 
+@dataclass(frozen=True)
+class Check:
+    """A rule only Python can judge (two values compared, where a value came from): checked
+    while click parses, as a :class:`Rule` is, so a job breaking it is refused at submit too,
+    but not published (a form learns of it from the server's 400). ``broken(ctx)`` reads
+    ``ctx.params``; ``field`` is the parameter's Python name."""
+
+    broken: Callable[[click.Context], bool]
+    message: str
+    field: str
+
+
 class RuleError(click.UsageError):
     """A broken rule: a usage error (exit status 2) that knows the parameter it is about."""
 
@@ -104,10 +116,16 @@ class RuleError(click.UsageError):
 class RuledCommand(click.Command):
     """A click command with :class:`Rule` s: ``@click.command(cls=RuledCommand, rules=[...])``."""
 
-    def __init__(self, *args: Any, rules: Sequence[Rule] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, rules: Sequence[Rule] = (), checks: Sequence[Check] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.rules = tuple(rules)
+        self.checks = tuple(checks)
         defaults = {param.name: param.default for param in self.params}
+        for check in self.checks:
+            if check.field not in defaults:
+                raise TypeError(f"{self.name}: a check names no parameter {check.field!r}")
         for rule in self.rules:
             for name in (*rule.names, *rule.needs, rule.shown_at()):
                 if name not in defaults:
@@ -122,9 +140,14 @@ class RuledCommand(click.Command):
         if not ctx.resilient_parsing:
             for rule in self.rules:
                 if rule.broken(ctx.params):
-                    shown = next(p for p in self.params if p.name == rule.shown_at())
-                    raise RuleError(rule.message, ctx, shown)
+                    raise RuleError(rule.message, ctx, self._param(rule.shown_at()))
+            for check in self.checks:
+                if check.broken(ctx):
+                    raise RuleError(check.message, ctx, self._param(check.field))
         return rest
+
+    def _param(self, name: str) -> click.Parameter:
+        return next(param for param in self.params if param.name == name)
 
 
 def command_rules(command: click.Command) -> tuple[Rule, ...]:

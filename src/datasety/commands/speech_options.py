@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from datasety.commands import options
+from datasety.commands.rules import Check
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,9 +170,14 @@ def run_control() -> Callable[[F], F]:
     )
 
 
-def check_durations(min_duration: float, max_duration: float) -> None:
-    if max_duration <= 0 or min_duration > max_duration:
-        raise click.UsageError("--min-duration must not exceed --max-duration (which must be > 0)")
+# Checked while click parses (datasety.commands.rules): a job breaking it is refused at submit.
+DURATIONS = Check(
+    lambda ctx: (
+        ctx.params["max_duration"] <= 0 or ctx.params["min_duration"] > ctx.params["max_duration"]
+    ),
+    "--min-duration must not exceed --max-duration (which must be > 0)",
+    "min_duration",
+)
 
 
 def list_sources(sources: list[Any]) -> int:
@@ -194,7 +200,6 @@ def speech_settings(phoneme_map: frozenset[str] | None = None) -> Any:
     from datasety.speech.pipeline import SpeechSettings
 
     params = click.get_current_context().params
-    check_durations(params["min_duration"], params["max_duration"])
     return SpeechSettings(
         whisper_model=params["whisper_model"],
         language=params["language"] or None,

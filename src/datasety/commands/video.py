@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from datasety.commands import speech_options
+from datasety.commands.rules import RuledCommand
 from datasety.core.inputs import require_output_dir
 from datasety.core.progress import Progress
 
 
-@click.command("video")
+@click.command("video", cls=RuledCommand, checks=[speech_options.DURATIONS])
 @speech_options.source_and_output("Folder for the clips and their .txt transcripts")
 @speech_options.separation()
 @speech_options.recognition()

@@ -1,7 +1,6 @@
 """`datasety train`: LoRA fine-tuning of image models (FLUX.2-klein, SDXL, Qwen-Image) on a
-folder of captioned images. Voice training (the reference's --backend piper) is not built yet: its
-flags are accepted by the parser, for scripts written for the reference, and refused with a
-one-line error when used."""
+folder of captioned images, or a Piper voice on an LJSpeech folder: the task follows the dataset
+(see :mod:`datasety.commands.train_task`)."""
 
 from __future__ import annotations
 
@@ -11,14 +10,11 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from datasety.commands import options
-from datasety.core.errors import DatasetyError
+from datasety.commands import options, train_task
 from datasety.core.inputs import require_dir
 from datasety.core.progress import Progress
 
 DEFAULT_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
-# The reference's voice-training flags; what they configure is not built yet.
-VOICE_FLAGS = ("backend", "test_text", "sample_rate", "accelerator", "devices")
 IMAGE_BATCH_DEFAULT = 1
 
 
@@ -32,11 +28,13 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 @click.option(
     "--input", "-i", "input_", type=options.PATH, required=True,
     help="Folder of training images with .txt captions beside them (NAME.jpg + NAME.txt), or "
-    "of control/target pairs (control/ + target/, or NAME_control + NAME_target): an edit LoRA",
+    "of control/target pairs (control/ + target/, or NAME_control + NAME_target): an edit LoRA, "
+    "or an LJSpeech folder (metadata.csv + wavs/): a voice",
 )  # fmt: skip
 @click.option(
     "--output", "-o", type=options.PATH, default="lora.safetensors", show_default=True,
-    help="The LoRA file to write (.safetensors); checkpoints go to OUTPUT_STEM.checkpoints/",
+    help="The LoRA file to write (.safetensors); checkpoints go to OUTPUT_STEM.checkpoints/. "
+    "A voice is NAME.onnx + NAME.onnx.json (default voice.onnx)",
 )  # fmt: skip
 @click.option(
     "--model", "-m", default=DEFAULT_MODEL, show_default=True,
@@ -46,8 +44,9 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 @click.option(
     "--family", default=None,
     help="Model family: flux (= flux2, FLUX.2-klein), sdxl or qwen (Qwen-Image); default: "
-    "read from the model's config or id. The voice families (piper, coqui, f5-tts) are not "
-    "built yet",
+    "read from the model's config or id. piper, coqui, f5-tts: train a voice with that "
+    "backend (an LJSpeech --input is a voice without it; --model is then a Piper .ckpt to "
+    "start from)",
 )  # fmt: skip
 @_positive_int("--steps", 100, "Optimizer steps to train")
 @click.option(
@@ -121,41 +120,59 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 )  # fmt: skip
 @click.option(
     "--backend", type=click.Choice(["piper", "coqui", "f5-tts"]), default="piper",
-    show_default=True, help="Voice training backend (voice training is not built yet)",
+    show_default=True, help="Voice training backend (piper is built; see docs/training.md)",
 )  # fmt: skip
-@click.option("--test-text", default=None, help="Voice training only (not built yet)")
+@click.option(
+    "--test-text", default=None,
+    help="Voice: after training, speak this with the exported voice into OUTPUT_STEM.test.wav",
+)  # fmt: skip
 @_positive_int(
     "--batch-size", 32, "Images per batch (one bucket per batch); image LoRA uses 1 unless "
     "given, as the reference did (32 is the reference's voice-training default)",
 )  # fmt: skip
-@_positive_int("--sample-rate", 22050, "Voice training only (not built yet)")
+@_positive_int("--sample-rate", 22050, "Voice: the sample rate it trains and speaks at")
 @click.option(
-    "--accelerator", default="auto", show_default=True, help="Voice training only (not built yet)"
-)
+    "--accelerator", default="auto", show_default=True,
+    help="Voice: Lightning's accelerator (auto, cpu, gpu, mps); --device cuda means gpu",
+)  # fmt: skip
 @click.option(
-    "--devices", default="auto", show_default=True, help="Voice training only (not built yet)"
-)
+    "--devices", default="auto", show_default=True,
+    help="Voice: Lightning's devices (auto, a count such as 2, or indices such as 0,1)",
+)  # fmt: skip
+@click.option(
+    "--quality", type=click.Choice(["x_low", "medium", "high"]), default="medium",
+    show_default=True, help="Voice: Piper's model size (a --model or --resume checkpoint's wins)",
+)  # fmt: skip
+@click.option(
+    "--language", default=None,
+    help="Voice: the espeak-ng voice that turns text into phonemes (en-us, de, fr-fr, ...); "
+    "default: the --model checkpoint's, else en-us",
+)  # fmt: skip
 @options.recursive()
 @click.option(
     "--cache-dir", type=options.PATH, default=None,
-    help="Where latents and caption embeddings are cached (default: "
-    "$XDG_CACHE_HOME/datasety/train)",
+    help="Where latents and caption embeddings (a voice: phonemes and spectrograms) are "
+    "cached (default: $XDG_CACHE_HOME/datasety/train)",
 )  # fmt: skip
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int:
-    """Train a LoRA on a folder of captioned images (or an edit LoRA on control/target pairs).
+    """Train a LoRA on captioned images (or an edit LoRA on control/target pairs), or a Piper
+    voice on an LJSpeech folder.
 
     Works on diffusers + peft + accelerate: one device, or several GPUs under
     `accelerate launch` / `torchrun` (see docs/training.md). Images train in aspect-ratio
     buckets; latents and caption embeddings are cached on disk once. The LoRA is a
     .safetensors file diffusers' load_lora_weights reads, with the base model, steps, rank and
-    dataset hash in its header.
+    dataset hash in its header. A voice trains with piper-tts's VITS on Lightning and is
+    exported as Piper's ONNX voice (pip install 'datasety[voice]').
     """
     from datasety.training.families import DEFAULT_MODELS, normalize_family
     from datasety.training.loop import TrainSettings, train
 
     input_dir = require_dir(params["input_"], "--input")
-    _refuse_unbuilt(ctx, input_dir)
+    if train_task.wants_voice(params, input_dir):
+        return train_task.train_voice_command(ctx, params, input_dir)
+    train_task.refuse_voice_flags(ctx, input_dir)
     batch_size = params["batch_size"]
     if ctx.get_parameter_source("batch_size") is ParameterSource.DEFAULT:
         batch_size = IMAGE_BATCH_DEFAULT
@@ -207,29 +224,26 @@ def lora_path(output: str) -> Path:
 def resume_point(params: dict[str, Any]) -> dict[str, Any] | None:
     """Where a stopped run continues (see :func:`datasety.commands.resume_point`): the last
     complete checkpoint beside ``--output`` (checkpoints are renamed into place whole, so every
-    ``step-N.pt`` there loads), or None when none was written."""
-    from datasety.training.checkpoint import STEP_NAME, checkpoint_dir, latest_in
+    ``step-N.pt``, or a voice's ``step-N.ckpt``, there loads), or None when none was written."""
+    from datasety.training.checkpoint import STEP_NAME, VOICE_STEP_NAME, checkpoint_dir, latest_in
 
     if not params.get("output"):
         return None
-    try:
-        latest = latest_in(checkpoint_dir(lora_path(params["output"])))
-    except OSError:  # no checkpoint folder (yet), or one that cannot be read
-        return None
-    match = STEP_NAME.match(latest.name) if latest is not None else None
-    if latest is None or match is None:
-        return None
-    return {"param": "resume", "value": str(latest), "step": int(match.group(1))}
+    places = [
+        (checkpoint_dir(lora_path(params["output"])), STEP_NAME),
+        (checkpoint_dir(train_task.voice_output(params["output"], "")), VOICE_STEP_NAME),
+    ]
+    for folder, name in places:
+        try:
+            latest = latest_in(folder, name)
+        except OSError:  # no checkpoint folder (yet), or one that cannot be read
+            continue
+        match = name.match(latest.name) if latest is not None else None
+        if latest is not None and match is not None:
+            return {"param": "resume", "value": str(latest), "step": int(match.group(1))}
+    return None
 
 
-def _refuse_unbuilt(ctx: click.Context, input_dir: Path) -> None:
-    """Voice training is not built: a voice dataset or a voice flag is a one-line error."""
-    if (input_dir / "metadata.csv").is_file() and not any(input_dir.glob("*.txt")):
-        raise DatasetyError(
-            "voice training (an LJSpeech folder with metadata.csv) is not built yet in this "
-            "version; train accepts a folder of images with .txt captions"
-        )
-    for name in VOICE_FLAGS:
-        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
-            flag = "--" + name.replace("_", "-")
-            raise DatasetyError(f"{flag} is for voice training, which is not built yet")
+def uses_accelerator(params: dict[str, Any]) -> bool:
+    """A GPU slot unless the run is told the CPU (``--device cpu`` or ``--accelerator cpu``)."""
+    return params.get("device") != "cpu" and params.get("accelerator") != "cpu"

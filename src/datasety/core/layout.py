@@ -130,15 +130,21 @@ def metadata_id(path: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[0]
 
 
-def parse_metadata(content: str) -> dict[str, str]:
-    """``{id: text}`` from metadata.csv content; the first row of an id wins."""
+def parse_metadata(content: str, *, normalized: bool = False) -> dict[str, str]:
+    """``{id: text}`` from metadata.csv content; the first row of an id wins.
+
+    ``normalized``: a row's third column (LJSpeech's normalized text, numbers spelled out)
+    where it has a non-empty one, which is what a voice should learn to say.
+    """
     rows: dict[str, str] = {}
     for line in content.splitlines():
         if not line.strip():
             continue
         row_id, sep, rest = line.partition("|")
         if sep:
-            rows.setdefault(row_id, rest.split("|", 1)[0])
+            fields = rest.split("|")
+            spoken = fields[1] if normalized and len(fields) > 1 and fields[1].strip() else ""
+            rows.setdefault(row_id, spoken or fields[0])
     return rows
 
 

@@ -18,6 +18,8 @@ from datasety.core.errors import DatasetyError
 
 FORMAT = "datasety-train-checkpoint/1"
 STEP_NAME = re.compile(r"^step-(\d+)\.pt$")
+# A voice's checkpoints are Lightning's own files (see datasety.training.voice.piper).
+VOICE_STEP_NAME = re.compile(r"^step-(\d+)\.ckpt$")
 
 
 def checkpoint_dir(output: Path) -> Path:
@@ -28,11 +30,11 @@ def checkpoint_path(output: Path, step: int) -> Path:
     return checkpoint_dir(output) / f"step-{step:06d}.pt"
 
 
-def latest_in(folder: Path) -> Path | None:
-    """The checkpoint of the highest step in ``folder``, or None."""
+def latest_in(folder: Path, name: re.Pattern[str] = STEP_NAME) -> Path | None:
+    """The checkpoint of the highest step in ``folder`` (files named like ``name``), or None."""
     found = []
     for entry in folder.iterdir():
-        match = STEP_NAME.match(entry.name)
+        match = name.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry))
     return max(found)[1] if found else None

@@ -27,11 +27,6 @@ from datasety.core.errors import DatasetyError
 # Reference spellings first: `--family flux` is FLUX.2-klein there.
 FAMILY_ALIASES = {"flux": "flux2", "flux2": "flux2", "flux2-klein": "flux2", "sdxl": "sdxl",
                   "qwen": "qwen", "qwen-image": "qwen"}  # fmt: skip
-NOT_BUILT_FAMILIES = {
-    "piper": "voice training (--family piper) is not built yet in this version",
-    "coqui": "voice training (--family coqui) is not built yet in this version",
-    "f5-tts": "voice training (--family f5-tts) is not built yet in this version",
-}
 PIPELINE_FAMILIES = {
     "StableDiffusionXLPipeline": "sdxl",
     "StableDiffusionXLImg2ImgPipeline": "sdxl",
@@ -53,8 +48,6 @@ FAMILY_CHOICES = ("flux", "flux2", "sdxl", "qwen", "piper", "coqui", "f5-tts")
 def normalize_family(name: str) -> str:
     """``flux2``, ``sdxl`` or ``qwen`` for a ``--family`` value, or a one-line error."""
     key = name.strip().lower()
-    if key in NOT_BUILT_FAMILIES:
-        raise DatasetyError(NOT_BUILT_FAMILIES[key])
     if key not in FAMILY_ALIASES:
         raise DatasetyError(f"--family {name!r}: choose one of {', '.join(FAMILY_CHOICES)}")
     return FAMILY_ALIASES[key]

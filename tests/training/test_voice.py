@@ -109,6 +109,19 @@ def vits_maximum_path(value: np.ndarray, t_y: int, t_x: int) -> np.ndarray:
     return path
 
 
+def test_a_stopped_voice_run_says_where_it_continues(tmp_path: Path) -> None:
+    from datasety.commands import resume_point
+
+    folder = tmp_path / "me.checkpoints"
+    folder.mkdir()
+    assert resume_point("train", {"output": str(tmp_path / "me.onnx")}) is None
+    for step in (2, 10):
+        (folder / f"step-{step:06d}.ckpt").write_bytes(b"")
+    (folder / ".step-000011.ab12.partial.ckpt").write_bytes(b"")  # a save still under way
+    point = resume_point("train", {"output": str(tmp_path / "me.onnx")})
+    assert point == {"param": "resume", "value": str(folder / "step-000010.ckpt"), "step": 10}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -60,3 +60,35 @@ def test_stats_errors(client: TestClient, dataset: dict[str, Any]) -> None:
     assert (response.status_code, response.json()) == (404, {"error": "Dataset not found"})
     response = client.get(f"/v1/datasets/{dataset['id']}/stats", params={"top": 0})
     assert response.status_code == 400
+
+
+def test_folders_count_media_entries_per_folder(
+    client: TestClient, dataset: dict[str, Any], dataset_dir: Path
+) -> None:
+    make_image(dataset_dir / "a.png")
+    (dataset_dir / "a.txt").write_text("a caption")
+    (dataset_dir / "notes.txt").write_text("stray: no item")
+    make_image(dataset_dir / "extra" / "b.png")
+    make_image(dataset_dir / "extra" / "deep" / "c.png")
+    make_image(dataset_dir / "extra" / "deep" / "d.png")
+    # A pair's role folders count in the folder of their group.
+    make_image(dataset_dir / "pairs" / "control" / "scene.png")
+    make_image(dataset_dir / "pairs" / "target" / "scene.png")
+    (dataset_dir / "empty").mkdir()
+
+    response = client.get(f"/v1/datasets/{dataset['id']}/folders")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "folders": [
+            {"path": "", "entries": 1},
+            {"path": "extra", "entries": 1},
+            {"path": "extra/deep", "entries": 2},
+            {"path": "pairs", "entries": 1},
+        ]
+    }
+    # The same folders and counts as the listing's entries say.
+    listing = client.get(f"/v1/datasets/{dataset['id']}/files", params={"media": "true"}).json()
+    assert sorted({e["path"] for e in listing["files"]}) == ["", "extra", "extra/deep", "pairs"]
+
+    response = client.get("/v1/datasets/nope/folders")
+    assert (response.status_code, response.json()) == (404, {"error": "Dataset not found"})

@@ -59,6 +59,13 @@ def dataset_stats(catalog: Catalog, top: int) -> dict[str, Any]:
     }
 
 
+def folder_counts(catalog: Catalog) -> list[dict[str, Any]]:
+    """Each folder holding media entries, in path order, with how many are directly in it
+    (a role folder's images count in the folder of their group, as the listing shows them)."""
+    counts = Counter(entry.path for entry in catalog.selection(Query(media_only=True)))
+    return [{"path": path, "entries": counts[path]} for path in sorted(counts)]
+
+
 def _most_common(counts: Counter[str], top: int) -> list[tuple[str, int]]:
     """The ``top`` most common, ties in alphabetical order (the same answer every time)."""
     return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:top]

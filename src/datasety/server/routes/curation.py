@@ -148,6 +148,15 @@ class StatsOut(BaseModel):
     )
 
 
+class FolderOut(BaseModel):
+    path: str = Field(description='Relative to the dataset ("" for its own folder)')
+    entries: int = Field(description="Media entries directly in it (as the listing's folder)")
+
+
+class FoldersOut(BaseModel):
+    folders: list[FolderOut]
+
+
 def _json_body(model: type[BaseModel]) -> dict[str, object]:
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -233,7 +242,24 @@ def _stats(request: Request, dataset_id: str, top: int, lint: bool) -> dict[str,
     return out
 
 
+def _folders(request: Request, dataset_id: str) -> dict[str, Any]:
+    _, root, catalog = _open(request, dataset_id)
+    root.close()
+    return {"folders": stats.folder_counts(catalog)}
+
+
 # -- routes -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/folders",
+    summary="The folders holding media entries, with their counts",
+    responses={200: {"model": FoldersOut}, **error_responses(403, 404)},
+)
+async def get_folders(request: Request, dataset_id: str) -> JSONResponse:
+    """Each folder with media entries directly in it (path order), from the listing's
+    catalog: what a folder tree needs, without reading the whole listing."""
+    return JSONResponse(await run_in_threadpool(_folders, request, dataset_id))
 
 
 @router.get(

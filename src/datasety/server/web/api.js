@@ -119,6 +119,7 @@ export const listOperations = (id) => get(datasetPath(id, "operations"));
 export const captionHistory = (id, path) => get(datasetPath(id, `history${query({ path })}`));
 export const restoreVersion = (id, versionId) => request("POST", datasetPath(id, `history/${encodeURIComponent(versionId)}/restore`));
 export const datasetStats = (id, params = {}) => get(datasetPath(id, `stats${query(params)}`));
+export const datasetFolders = (id) => get(datasetPath(id, "folders"));
 export const revertJob = (id) => request("POST", `/v1/jobs/${encodeURIComponent(id)}/revert`);
 
 export async function fileExists(id, path) {

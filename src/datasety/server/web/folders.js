@@ -1,25 +1,14 @@
 // The dataset's folders as a tree beside the gallery: click one to show only what is under it
-// (the listing's `folder`), and uploads go into the chosen folder. The tree is built from the
-// listing's entry folders, read in pages of 5,000 in the background.
+// (the listing's `folder`), and uploads go into the chosen folder. The counts come from the
+// server's catalog (`GET .../folders`), not from reading the whole listing.
 
 import * as api from "./api.js";
 import { h } from "./dom.js";
 
-const PAGE = 5000;
-const MAX_PAGES = 40; // 200,000 entries: beyond that the tree shows what it has read
-
 // -> Map(folder -> number of entries directly in it), "" for the dataset's own folder.
 async function folderCounts(datasetId) {
-  const counts = new Map();
-  for (let page = 0; page < MAX_PAGES; page += 1) {
-    const body = await api.listFiles(datasetId, { media: "true", limit: PAGE, offset: page * PAGE });
-    const entries = body.files || [];
-    for (const entry of entries) counts.set(entry.path || "", (counts.get(entry.path || "") || 0) + 1);
-    // complete: false: the server's first scan still runs, so total only counts what it has seen.
-    const known = body.complete !== false;
-    if (entries.length < PAGE || !Number.isFinite(body.total) || (known && (page + 1) * PAGE >= body.total)) break;
-  }
-  return counts;
+  const body = await api.datasetFolders(datasetId);
+  return new Map((body.folders || []).map((folder) => [folder.path, folder.entries]));
 }
 
 // {name, path, own, total, children: Map} from "a/b" -> count.

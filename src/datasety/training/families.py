@@ -314,11 +314,10 @@ class QwenImage(Family):
     # LoRA examples target).
     target_modules = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj",
                       "add_v_proj", "to_add_out")  # fmt: skip
+    edit_class: str | None = None  # the edit pipeline of a Qwen-Image-Edit model
 
     def denoiser_class(self) -> Any:
         return self.diffusers.QwenImageTransformer2DModel
-
-    edit_class: str | None = None  # the edit pipeline of a Qwen-Image-Edit model
 
     def load_training_constants(self, model_dir: Path) -> None:
         # A Qwen-Image-Edit model trains edit pairs: its pipeline encodes the caption with

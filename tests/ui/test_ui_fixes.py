@@ -151,6 +151,28 @@ def test_a_new_caption_of_a_folder_style_pair_follows_the_datasets_convention(
     assert not (folder / "control" / "scene_02.txt").exists()
 
 
+def test_a_new_caption_in_the_gallery_goes_where_the_server_says(
+    page: Page, server: Server, tmp_path: Path, register: RegisterFn
+) -> None:
+    # Captions kept at the group's folder: the server's rule (caption_home.py) puts a new one
+    # there too, and the gallery writes through the pair's image instead of guessing a path.
+    folder = tmp_path / "scenes"
+    for n in ("01", "02"):
+        make_image(folder / "control" / f"scene_{n}.png", (32, 32), RED)
+        make_image(folder / "target" / f"scene_{n}.png", (32, 32), BLUE)
+    (folder / "scene_01.txt").write_text("a blue scene")
+    dataset = register(folder)
+
+    open_view(page, server, f"/d/{dataset['id']}")
+    card = page.locator("#gallery .item").filter(has_text="scene_02")
+    card.locator("textarea").fill("another blue scene")
+    card.locator("textarea").press("Control+Enter")
+    expect(card.locator(".save-state")).to_have_text("Saved")
+    assert (folder / "scene_02.txt").read_text() == "another blue scene"
+    assert not (folder / "target" / "scene_02.txt").exists()
+    assert not (folder / "control" / "scene_02.txt").exists()
+
+
 # -- 6: a file that does not decode ------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@
 
 import * as api from "./api.js";
 import { h } from "./dom.js";
-import { isPair, ROLE_TYPES } from "./listing.js";
 
 const LABELS = { idle: "", dirty: "Unsaved", saving: "Saving…", saved: "Saved", failed: "Failed", conflict: "Conflict" };
 
@@ -171,51 +170,13 @@ const stemOf = (path) => {
   return dot > slash ? path.slice(0, dot) : path;
 };
 
-const dirOf = (path) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "");
-const filesOf = (entry) => entry.files || entry.all_files || [];
-
-
-/**
- * Where this dataset keeps the captions of its pairs, learnt from the entries that have one:
- * beside a role's file ("target" for target/scene_01.txt) or in the group's own folder ("").
- * null when no entry shows it. A new caption then follows the dataset's own convention.
- */
-export function captionHome(entries) {
-  const votes = new Map();
-  for (const entry of entries) {
-    if (!entry.caption_path || !isPair(entry)) continue;
-    const dir = dirOf(entry.caption_path);
-    const beside = filesOf(entry).find((f) => ROLE_TYPES.has(f.file_type) && dirOf(f.path) === dir && dir !== (entry.path || ""));
-    const home = beside ? beside.file_type : "";
-    votes.set(home, (votes.get(home) || 0) + 1);
-  }
-  let best = null;
-  for (const [home, count] of votes) if (best === null || count > votes.get(best)) best = home;
-  return best;
-}
-
-/**
- * The .txt a group's first caption goes to: beside its `home` role's file when the dataset
- * keeps them there; for pairs kept in role folders (control/, target/) with no caption yet
- * anywhere, beside the target, where training tools look; else in the group's folder.
- */
-export function newCaptionPath(entry, home) {
-  const base = entry.base || stemOf(entry.name || "");
-  const files = filesOf(entry);
-  const roleFile = (role) => files.find((f) => f.file_type === role);
-  const folder = entry.path || "";
-  const inRoleFolders = files.some((f) => ROLE_TYPES.has(f.file_type) && dirOf(f.path) !== folder);
-  const role = home !== null && home !== undefined ? home : inRoleFolders ? "target" : "";
-  const beside = role ? roleFile(role) : null;
-  const dir = beside ? dirOf(beside.path) : folder;
-  return dir ? `${dir}/${base}.txt` : `${base}.txt`;
-}
-
-// The target for a listing entry whose main file is `mediaPath` (`home`: captionHome()).
-export function entryTarget(datasetId, entry, mediaPath, home = null) {
+// The target for a listing entry whose main file is `mediaPath`: the caption file the listing
+// read, when the entry has one that is not that file's own sidecar (a group's shared caption);
+// else the caption is written through the entry's image (a pair's target), and the server puts
+// a new one where the dataset keeps its captions (caption_home.py): one rule, the server's.
+export function entryTarget(datasetId, entry, mediaPath) {
   const own = `${stemOf(mediaPath)}.txt`;
   if (entry.caption_path && entry.caption_path !== own) return textFileTarget(datasetId, entry.caption_path, true);
-  // A pair's caption is the group's, not a sidecar of whichever role file is listed first.
-  if (!entry.caption_path && isPair(entry)) return textFileTarget(datasetId, newCaptionPath(entry, home), false);
-  return sidecarTarget(datasetId, mediaPath);
+  const target = (entry.files || []).find((f) => f.file_type === "target");
+  return sidecarTarget(datasetId, entry.caption_path || !target ? mediaPath : target.path);
 }

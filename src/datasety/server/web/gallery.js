@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { bulkPanel } from "./bulk.js";
-import { captionEditor, captionHome, entryTarget, sidecarTarget } from "./caption.js";
+import { captionEditor, entryTarget, sidecarTarget } from "./caption.js";
 import { openDetail } from "./detail.js";
 import { folderTree } from "./folders.js";
 import { clear, formatBytes, h } from "./dom.js";
@@ -60,15 +60,15 @@ function mediaFile(entry) {
 
 // The caption of an image (its sidecar, or its group's shared .txt), or the transcript of an
 // audio file (its metadata.csv row when the dataset has one, else its .txt sidecar).
-function targetFor(datasetId, entry, useMetadata, home = null) {
+function targetFor(datasetId, entry, useMetadata) {
   const path = primaryPath(entry);
-  return useMetadata ? sidecarTarget(datasetId, path, "metadata") : entryTarget(datasetId, entry, path, home);
+  return useMetadata ? sidecarTarget(datasetId, path, "metadata") : entryTarget(datasetId, entry, path);
 }
 
-function imageCard(datasetId, entry, loader, openAt, home, select) {
+function imageCard(datasetId, entry, loader, openAt, select) {
   const path = primaryPath(entry);
   const kind = kindOf(path);
-  const target = targetFor(datasetId, entry, false, home);
+  const target = targetFor(datasetId, entry, false);
   const editor = captionEditor({ initial: entry.caption || "", target, label: `Caption of ${path}`, onSaved: (text) => { entry.caption = text; } });
   const card = h("article", { class: "item", tabindex: "-1", dataset: { path } });
   let visual;
@@ -272,9 +272,8 @@ export async function renderDataset(view, datasetId, params) {
         return;
       }
       api.releaseMedia(grid);
-      const home = captionHome(entries);
       const select = (path) => selectBox(path, selection, pagePaths);
-      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata, select, openAt) : imageCard(datasetId, entry, loader, openAt, home, select))));
+      clear(grid, entries.map((entry) => (audio ? audioRow(datasetId, entry, useMetadata, select, openAt) : imageCard(datasetId, entry, loader, openAt, select))));
       lastTotal = total;
       selectAll.textContent = `Select all ${total.toLocaleString()} matching`;
       syncSelection();

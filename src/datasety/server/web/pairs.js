@@ -2,24 +2,23 @@
 // a compare slider between input and target, and the group's caption below, editable.
 
 import * as api from "./api.js";
-import { captionEditor, captionHome, newCaptionPath, sidecarTarget, textFileTarget } from "./caption.js";
+import { captionEditor, sidecarTarget, textFileTarget } from "./caption.js";
 import { clear, h } from "./dom.js";
 import { hasPairs, kindOf, Listing } from "./listing.js";
 import { datasetHeader, filterBar, stateFrom } from "./toolbar.js";
 
 const ROLES = ["input", "target", "mask", "canny", "pose", "seg", "depth", "normal", "image"];
 
-// The group's caption file: the one the listing read, else where the dataset keeps them.
-export function captionPathOf(pair, home = null) {
-  return pair.caption_path || newCaptionPath(pair, home);
-}
-
-// An audio file's transcript lives in metadata.csv where the dataset has one: never a .txt.
-function pairCaption(datasetId, pair, home, useMetadata) {
-  const audio = (pair.all_files || []).find((f) => kindOf(f.name) === "audio");
-  const target = audio && useMetadata && !pair.caption_path
-    ? sidecarTarget(datasetId, audio.path, "metadata")
-    : textFileTarget(datasetId, captionPathOf(pair, home), Boolean(pair.caption_path));
+// The group's caption: the file the listing read; without one, a transcript goes to the audio's
+// metadata.csv row where the dataset has one, and a caption is written through the group's
+// target image, the server choosing the file by the dataset's convention (caption_home.py).
+function pairCaption(datasetId, pair, useMetadata) {
+  const files = pair.all_files || [];
+  const audio = files.find((f) => kindOf(f.name) === "audio");
+  let target;
+  if (pair.caption_path) target = textFileTarget(datasetId, pair.caption_path, true);
+  else if (audio && useMetadata) target = sidecarTarget(datasetId, audio.path, "metadata");
+  else target = sidecarTarget(datasetId, pair.target || pair.input || (audio || files[0]).path);
   return captionEditor({ initial: pair.caption || "", label: `${audio ? "Transcript" : "Caption"} of ${pair.base}`, target });
 }
 
@@ -63,8 +62,8 @@ function compare(datasetId, pair) {
     maskControl);
 }
 
-function pairCard(datasetId, pair, home, useMetadata) {
-  const editor = pairCaption(datasetId, pair, home, useMetadata);
+function pairCard(datasetId, pair, useMetadata) {
+  const editor = pairCaption(datasetId, pair, useMetadata);
   const present = ROLES.filter((role) => pair[role]);
   const card = h("article", { class: "pair item", tabindex: "-1", dataset: { base: pair.base } },
     h("h2", { class: "pair-title" }, pair.base),
@@ -103,8 +102,7 @@ export async function renderPairs(view, datasetId, params) {
       const { entries, total } = await listing.page(state);
       if (mine !== generation) return;
       api.releaseMedia(list);
-      const home = captionHome(entries);
-      clear(list, entries.map((pair) => pairCard(datasetId, pair, home, useMetadata)));
+      clear(list, entries.map((pair) => pairCard(datasetId, pair, useMetadata)));
       empty.hidden = entries.length > 0;
       listError.hidden = true;
       pager.update(total, entries.length);

@@ -15,6 +15,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
+from datasety.server import thumbnails
+
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 MEDIA_TYPES = {
@@ -65,7 +67,8 @@ def _serve(name: str) -> FileResponse:
 
 @router.api_route("/", methods=["GET", "HEAD"])
 def index() -> FileResponse:
-    """The single page of the UI."""
+    """The single page of the UI (a gallery's thumbnails follow: their decoders load now)."""
+    thumbnails.warm_up()
     return _serve("index.html")
 
 

@@ -219,7 +219,9 @@ export async function renderDataset(view, datasetId, params) {
   }
   const audio = dataset.type === "audio";
   const useMetadata = audio && (await api.fileExists(datasetId, "metadata.csv"));
-  const pairs = hasPairs(dataset); // not awaited: the first thumbnails do not wait for the tab
+  // Asked once the first page shows: its listing would compete with the first thumbnails.
+  let pairsKnown;
+  const pairs = new Promise((resolve) => { pairsKnown = resolve; });
   const state = stateFrom(params, audio ? 50 : 100);
   const listing = new Listing(datasetId);
   const loader = lazyLoader();
@@ -317,7 +319,8 @@ export async function renderDataset(view, datasetId, params) {
         grid,
         empty)));
   await load();
-  tree.reload(); // after the first page: 5,000 entries' folders do not hold up the thumbnails
+  pairsKnown(hasPairs(dataset));
+  tree.reload(); // after the first page
   return () => {
     loader.disconnect();
     upload.dispose();

@@ -14,7 +14,9 @@ What it does, per size N (datasets under bench/.work/, gitignored; ``--clean`` r
    (``/proc/<pid>/stat``);
 3. times warm pages (``limit=100``) at offsets 0, N/4, N/2 and the last page, a search (``q``,
    a word of one caption), ``missing=caption``, a ``folder`` page, and the full listing (with
-   ``identity`` and with ``gzip``), each as the median of ``--rounds``; reads the server's RSS
+   ``identity`` and with ``gzip``), each as the median of ``--rounds``; the first
+   ``missing=caption`` page (nothing kept for it yet) and searches for a new word each time
+   (median of ``--rounds`` words); reads the server's RSS
    after paging and after the full listings, and its peak (``VmHWM``);
    then times the next page after another program adds an image, and after it edits a caption;
 4. checks the full listing streamed with ``identity`` equals its gzip body decoded, and that a
@@ -176,9 +178,16 @@ def measure_ours(folder: Path, files: int, rounds: int) -> dict[str, float]:
             if page["files"] != listing["files"][last:]:
                 sys.exit("a page differs from the full listing at its offset")
             del listing, page
+            missing = {"missing": "caption", "limit": 100}
+            # Asked for the first time (nothing kept for it yet): one figure, and a search
+            # for a new word each time (the median of ``rounds`` words).
+            out["page_missing_first"] = timed(client, url, params=missing)[0] * 1000
+            words = [f"item{entries * k // (rounds + 2)}x" for k in range(1, rounds + 1)]
+            out["page_q_new"] = 1000 * statistics.median(
+                timed(client, url, params={"q": word, "limit": 100})[0] for word in words
+            )
             word = f"item{entries // 3}x"
             out["page_q"] = median_ms(client, url, rounds, params={"q": word, "limit": 100})
-            missing = {"missing": "caption", "limit": 100}
             out["page_missing"] = median_ms(client, url, rounds, params=missing)
             shard_name = f"{(files // SHARD) // 2:05d}"
             shard = {"folder": shard_name, "limit": 100}

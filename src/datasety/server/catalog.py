@@ -389,24 +389,40 @@ class Catalog:
             # Folder by folder in path order (a folder's entries are made of it and its role
             # folders), so building never holds the groups of the whole dataset at once.
             dirs = self._dirs
+            entries: list[Entry] = []
+            ranges: dict[str, tuple[int, int]] = {}
             with _gc_paused():
-                self._set_parts({path: folder_entries(path, dirs) for path in sorted(dirs)})
+                for path in sorted(dirs):
+                    found = folder_entries(path, dirs)
+                    ranges[path] = (len(entries), len(entries) + len(found))
+                    entries += found
+            self._adopt(entries, ranges)
             self._stale = False
             self._stale_paths.clear()
         elif self._stale_paths:
             fresh = {path: folder_entries(path, self._dirs) for path in self._stale_paths}
             self._filters.forget(self._stale_paths)
-            self._set_parts(fresh)
+            self._patch(fresh)
             self._stale_paths.clear()
         return self._entries
 
-    def _set_parts(self, fresh: dict[str, list[Entry]]) -> None:
-        """The entries of the folders in ``fresh`` built anew (all of them: every folder is
-        there, or only those whose files changed); the listing is every folder's entries in
-        path order, a new list (streams still read the old one)."""
-        whole = self._stale
+    def _adopt(self, entries: list[Entry], ranges: dict[str, tuple[int, int]]) -> None:
+        """The whole listing, built anew (by a walk, or published by a first scan):
+        ``entries`` and where each folder's lie among them."""
+        self._entries = entries
+        self._ranges = {path: span for path, span in ranges.items() if span[0] < span[1]}
+        self._paths = sorted(self._ranges)
+        self._filters.clear()
+        self._builds = {}
+        for path in self._paths:
+            self._build_serial += 1
+            self._builds[path] = self._build_serial
+
+    def _patch(self, fresh: dict[str, list[Entry]]) -> None:
+        """The entries of the folders in ``fresh`` built anew: the listing is every folder's
+        entries in path order, a new list (streams still read the old one)."""
         old_entries, old_ranges = self._entries, self._ranges
-        kept = [] if whole else [path for path in old_ranges if path not in fresh]
+        kept = [path for path in old_ranges if path not in fresh]
         paths = sorted(chain(kept, (path for path, found in fresh.items() if found)))
         came_or_went = paths != self._paths
         if came_or_went:
@@ -427,18 +443,6 @@ class Catalog:
         self._entries, self._ranges = entries, ranges
         if came_or_went:
             self._builds = {path: self._builds[path] for path in paths}
-
-    def _adopt(self, entries: list[Entry], ranges: dict[str, tuple[int, int]]) -> None:
-        """The whole listing, as a first scan published it: ``entries`` and where each
-        folder's lie among them."""
-        self._entries = entries
-        self._ranges = {path: span for path, span in ranges.items() if span[0] < span[1]}
-        self._paths = sorted(self._ranges)
-        self._filters.clear()
-        self._builds = {}
-        for path in self._paths:
-            self._build_serial += 1
-            self._builds[path] = self._build_serial
 
     def _paths_under(self, folder: str) -> list[str]:
         """The folders with entries that are ``folder`` or inside it, in path order."""

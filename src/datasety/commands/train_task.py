@@ -20,11 +20,11 @@ from datasety.core.progress import Progress
 VOICE_FAMILIES = ("piper", "coqui", "f5-tts")
 VOICE_ONLY = ("backend", "test_text", "sample_rate", "accelerator", "devices", "quality",
               "language")  # fmt: skip
-IMAGE_ONLY = (
-    "lora_rank", "lora_alpha", "lora_dropout", "image_size", "timestep_type", "caption_dropout",
-    "gradient_checkpointing", "optimizer", "lr_scheduler", "lr_warmup_steps",
-    "gradient_accumulation_steps", "min_snr_gamma", "noise_offset", "recursive",
-)  # fmt: skip
+# What both tasks read (--model: a base model, or a Piper checkpoint to start a voice from);
+# every other flag is the image LoRA's (a flag added later is refused on a voice until it is
+# listed here).
+SHARED = ("input_", "output", "model", "family", "steps", "lr", "device", "seed", "save_every",
+          "resume", "validation_split", "batch_size", "cache_dir")  # fmt: skip
 DEFAULT_VOICE_FILE = "voice.onnx"
 # --device (the image flags' spelling) for Lightning's --accelerator.
 ACCELERATOR_OF_DEVICE = {"cpu": "cpu", "cuda": "gpu", "mps": "mps"}
@@ -65,7 +65,10 @@ def train_voice_command(ctx: click.Context, params: dict[str, Any], input_dir: P
     """The voice run of `datasety train`: flags to :class:`VoiceSettings`, then train."""
     from datasety.training.voice.backends import VoiceSettings, train_voice
 
-    for flag in changed(ctx, IMAGE_ONLY):
+    image_only = tuple(
+        str(p.name) for p in ctx.command.params if p.name not in (*SHARED, *VOICE_ONLY)
+    )
+    for flag in changed(ctx, image_only):
         raise DatasetyError(f"{flag} is for image LoRA training; {input_dir} trains a voice")
     family = (params["family"] or "").strip().lower()
     backend = params["backend"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 import types
@@ -33,7 +32,7 @@ from lightning.pytorch.callbacks import Callback
 from piper.train.vits.dataset import VitsDataModule
 from piper.train.vits.lightning import VitsModel
 
-from datasety.core.atomic import temp_path_for
+from datasety.core.atomic import atomic_path
 from datasety.core.errors import DatasetyError
 from datasety.core.progress import Progress
 from datasety.models.extras import require
@@ -269,10 +268,12 @@ class SaveEvery(Callback):
             return
         dest = self.folder / f"step-{done:06d}{CHECKPOINT_SUFFIX}"
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path_for(dest)
-        trainer.save_checkpoint(tmp)  # every process calls it; only the first one writes
-        if trainer.is_global_zero:
-            os.replace(tmp, dest)
+        if not trainer.is_global_zero:
+            trainer.save_checkpoint(dest)  # every process calls it; only the first one writes
+            return
+        # A cancel (SIGTERM is SystemExit here) mid-write removes the temporary file.
+        with atomic_path(dest) as tmp:
+            trainer.save_checkpoint(tmp)
 
 
 def _resumed(settings: VoiceSettings) -> tuple[Path | None, dict[str, Any] | None]:

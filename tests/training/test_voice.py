@@ -109,6 +109,28 @@ def vits_maximum_path(value: np.ndarray, t_y: int, t_x: int) -> np.ndarray:
     return path
 
 
+def test_a_released_piper_checkpoint_gives_its_shape_language_and_rate(tmp_path: Path) -> None:
+    """What `--model` reads from a checkpoint as rhasspy/piper-checkpoints ships them: the
+    .ckpt (an older piper's hyperparameters hold paths) with its config.json beside it."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("piper.train.vits.lightning")
+    from datasety.training.voice import piper
+
+    folder = tmp_path / "lessac" / "medium"
+    folder.mkdir(parents=True)
+    hparams = {"num_symbols": 256, "hidden_channels": 192, "sample_rate": 16000,
+               "dataset": [Path("/data/lessac/dataset.jsonl")], "learning_rate": 2e-4}  # fmt: skip
+    torch.save({"state_dict": {"model_g.emb_g": torch.zeros(1)}, "hyper_parameters": hparams},
+               folder / "epoch=2164-step=1355540.ckpt")  # fmt: skip
+    (folder / "config.json").write_text(json.dumps({"espeak": {"voice": "en-us"}}))
+    file = piper._base_file(str(folder.parent / "medium"))
+    state = piper._load_lightning_checkpoint(file, "--model")
+    assert piper._architecture("x_low", state) == {"num_symbols": 256, "hidden_channels": 192}
+    assert piper._language_of(None, file) == "en-us"
+    settings = piper.VoiceSettings(input=tmp_path, output=tmp_path / "v.onnx")
+    assert piper._sample_rate(settings, state) == 16000
+
+
 def test_a_stopped_voice_run_says_where_it_continues(tmp_path: Path) -> None:
     from datasety.commands import resume_point
 

@@ -324,11 +324,15 @@ def _base_file(path: str) -> Path:
 
 
 def _load_lightning_checkpoint(file: Path, flag: str) -> dict[str, Any]:
+    """A Lightning checkpoint's contents. Ours hold only tensors, numbers and strings
+    (``weights_only``: nothing in the file runs code here); a released Piper checkpoint
+    (``--model``) was saved by an older piper whose hyperparameters hold paths and other
+    objects, and piper's own warm start unpickles it in full anyway, so it is read the same
+    way."""
     import pickle
 
     try:
-        # weights_only: tensors, numbers and strings; nothing in the file runs code here.
-        state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+        state = torch.load(file, map_location="cpu", weights_only=flag != "--model", mmap=True)
     except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetyError(f"{flag} {str(file)!r} is not a readable checkpoint: {first}") from exc

@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/bench_bulk.py                 # 5,000 images + captions, 3 rounds
     .venv/bin/python bench/bench_bulk.py --files 1000 --rounds 5
+    .venv/bin/python bench/bench_bulk.py --work /mnt/other-fs   # the dataset on another file system
 
 No reference exists for bulk editing (the reference server has no bulk endpoint, and no
 tool in this field offers one over HTTP), so the baseline is what a script does without it:
 one listing, then one ``PUT {"caption"}`` per file, through our own server, on one
 kept-alive connection, measured in the same run.
 
-What it does (everything under bench/.work, gitignored):
+What it does (everything under bench/.work, gitignored, or ``--work``):
 
 1. makes ``--files`` tiny JPEGs, each with a ``.txt`` caption (bench_listing's dataset maker);
 2. starts our server as its own process with a fresh data dir and registers the folder;
@@ -35,9 +36,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_listing import free_port, make_dataset, start  # noqa: E402
 from bench_resize import WORK, machine, our_command  # noqa: E402
+from datasety.server.watch import fs_type  # noqa: E402
 
-DATASET = WORK / "bulk"
-DATA_DIR = WORK / "bulk-data"
 PREFIX = "ohwx, "
 
 
@@ -71,19 +71,27 @@ def main() -> None:
     parser.add_argument(
         "--baseline-rounds", type=int, default=1, help="rounds of the PUT loop (slow)"
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=WORK,
+        help="folder for the dataset and the server's data (the file system measured)",
+    )
     options = parser.parse_args()
 
-    make_dataset(DATASET, options.files)
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    dataset, data_dir = options.work / "bulk", options.work / "bulk-data"
+    make_dataset(dataset, options.files)
+    shutil.rmtree(data_dir, ignore_errors=True)
     port = free_port()
-    server = start(our_command(), port, "--data-dir", str(DATA_DIR))
+    server = start(our_command(), port, "--data-dir", str(data_dir))
     print(f"machine: {machine()}")
+    print(f"file system: {fs_type(options.work.resolve())} at {options.work}")
     print(f"dataset: {options.files} images + {options.files} captions in one folder")
     previews, applies, undos, loops = [], [], [], []
     try:
         with httpx.Client(timeout=600) as client:
             root = f"http://127.0.0.1:{port}"
-            response = client.post(f"{root}/v1/datasets", json={"path": str(DATASET)})
+            response = client.post(f"{root}/v1/datasets", json={"path": str(dataset)})
             response.raise_for_status()
             base = f"{root}/v1/datasets/{response.json()['id']}"
             original = captions(client, base)

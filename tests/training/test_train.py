@@ -112,7 +112,7 @@ def generate(pipe: Any, **extra: Any) -> Any:
 @pytest.mark.filterwarnings(EULER_WARNING)
 @pytest.mark.parametrize(
     ("repo", "pipeline", "prefix"),
-    [(SDXL_REPO, "StableDiffusionXLPipeline", "unet."),
+    [(SDXL_REPO, "StableDiffusionXLPipeline", "lora_unet_"),
      (FLUX2_REPO, "Flux2KleinPipeline", "transformer."),
      (QWEN_REPO, "QwenImagePipeline", "transformer.")],
     ids=["sdxl", "flux2", "qwen"],
@@ -134,7 +134,8 @@ def test_the_lora_loads_into_the_pipeline_and_changes_its_output(
     from safetensors.torch import load_file
 
     keys = list(load_file(str(output)))
-    assert keys and all(k.startswith(prefix) and ".lora_" in k for k in keys)
+    assert keys and all(k.startswith(prefix) for k in keys)
+    assert all(".lora_" in k or k.endswith(".alpha") for k in keys)
 
     pipe = getattr(diffusers, pipeline).from_pretrained(model_dir(repo, note=lambda _: None))
     pipe.set_progress_bar_config(disable=True)
@@ -172,9 +173,16 @@ def test_an_edit_lora_on_pairs_loads_into_the_edit_pipeline_and_changes_its_outp
     output = tmp_path / "edit.safetensors"
     common = ("-m", repo, "--steps", "2", "--lr", "0.05", "--lora-rank", "4",
               "--caption-dropout", "0")  # fmt: skip
-    code, out, err = train_cli(capsys, "-i", str(pairs), "-o", str(output), *common)
+    code, out, err = train_cli(
+        capsys, "-i", str(pairs), "-o", str(output), *common, "--save-every", "1",
+        "--sample-steps", "1",
+    )  # fmt: skip
     assert code == 0, err
     assert f"Training a {family} edit LoRA" in out and "4 control/target pairs" in out
+    # Samples render each pair's caption with its control as the reference image.
+    captions = {p.read_text().strip() for p in (pairs / "target").glob("*.txt")}
+    written = sorted((tmp_path / "edit.samples").glob("*.txt"))
+    assert written and {p.read_text().strip() for p in written} <= captions
     assert read_metadata(output)["edit_pairs"] == "true"
 
     # The control conditions the training: the same targets and captions without their
@@ -232,6 +240,72 @@ def test_a_model_without_reference_images_refuses_edit_pairs_in_one_line(
     assert f"{repo} ({family}) takes no reference image" in err and "Qwen-Image-Edit" in err
 
 
+@pytest.mark.parametrize(
+    ("repo", "pipeline"),
+    [(SDXL_REPO, "StableDiffusionXLPipeline"), (FLUX2_REPO, "Flux2KleinPipeline")],
+    ids=["sdxl", "flux2"],
+)
+def test_comfyui_maps_every_lora_key_onto_the_weights_diffusers_patches(
+    dataset: Path, tmp_path: Path, repo: str, pipeline: str
+) -> None:
+    """ComfyUI's key mapping (ported in tests/training/comfyui.py) finds a weight of the
+    original-format model for every key of the file, and patches it exactly as diffusers'
+    load_lora_weights + fuse_lora does."""
+    from diffusers.loaders import single_file_utils as single
+    from safetensors.torch import load_file
+
+    from datasety.training.loop import train
+    from tests.training import comfyui
+
+    output = tmp_path / "style.safetensors"
+    train(settings(dataset, output, model=repo, steps=2, lr=0.05, save_every=None),
+          Progress(total=2))  # fmt: skip
+    lora = load_file(str(output))
+    pipe = getattr(diffusers, pipeline).from_pretrained(model_dir(repo, note=lambda _: None))
+    denoiser = pipe.unet if repo == SDXL_REPO else pipe.transformer
+    original = {k: v.clone() for k, v in denoiser.state_dict().items()}
+    unet_config = flux_config = None
+    if repo == SDXL_REPO:
+        unet_config = comfyui.unet_config_of(denoiser.config)
+        comfy_state = comfyui.ldm_unet_state(original, unet_config)
+
+        def to_diffusers(state: dict[str, Any]) -> dict[str, Any]:
+            ldm = {f"model.{k}": v for k, v in state.items()}
+            return dict(single.convert_ldm_unet_checkpoint(ldm, denoiser.config))
+    else:
+        flux_config = comfyui.flux_config_of(denoiser.config)
+        comfy_state = comfyui.bfl_transformer_state(original, flux_config)
+
+        def to_diffusers(state: dict[str, Any]) -> dict[str, Any]:
+            bfl = {k.removeprefix("diffusion_model."): v for k, v in state.items()}
+            return dict(single.convert_flux2_transformer_checkpoint_to_diffusers(bfl))
+
+    # diffusers' own single-file converter reads the names back to the model's weights: they
+    # are the original checkpoint's names, the ones ComfyUI's model has.
+    back = to_diffusers(comfy_state)
+    assert back and all(torch.equal(value, original[key]) for key, value in back.items())
+    if repo == SDXL_REPO:
+        assert back.keys() == original.keys()
+
+    key_map = comfyui.model_lora_keys_unet(list(comfy_state), unet_config, flux_config)
+    patches, not_loaded = comfyui.load_lora(lora, key_map)
+    assert not_loaded == []  # ComfyUI would log "lora key not loaded" for each
+    modules = {key.rsplit(".lora_", 1)[0] for key in lora if ".lora_" in key}
+    assert len(patches) == len(modules) > 0
+    for target, _, _, _ in patches.values():
+        assert (target if isinstance(target, str) else target[0]) in comfy_state
+
+    patched = to_diffusers(comfyui.apply_patches(comfy_state, patches))
+    pipe.load_lora_weights(str(output))
+    pipe.fuse_lora()
+    pipe.unload_lora_weights()
+    fused = denoiser.state_dict()
+    changed = [key for key, value in patched.items() if not torch.equal(value, original[key])]
+    assert len(changed) == len(modules)
+    for key in changed:
+        torch.testing.assert_close(patched[key], fused[key], rtol=1e-5, atol=1e-6)
+
+
 def settings(dataset: Path, output: Path, **changes: Any) -> Any:
     from datasety.training.loop import TrainSettings
 
@@ -239,7 +313,7 @@ def settings(dataset: Path, output: Path, **changes: Any) -> Any:
         input=dataset, output=output, model=FLUX2_REPO, steps=4, image_size=64, device="cpu",
         lr=1e-2, lora_rank=4, lora_dropout=0.1, caption_dropout=0.5, lr_scheduler="cosine",
         lr_warmup_steps=1, gradient_accumulation_steps=2, batch_size=2, noise_offset=0.05,
-        save_every=2,
+        save_every=2, sample_steps=2,
     )  # fmt: skip
     base.update(changes)
     return TrainSettings(**base)
@@ -298,6 +372,44 @@ def test_qwen_captions_of_different_lengths_share_a_batch_with_a_mask() -> None:
     assert batch["prompt_embeds"].shape == (2, 5, 16) and batch["latents"].shape == (2, 4, 2, 2)
     assert batch["prompt_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert float(batch["prompt_embeds"][0, 3:].abs().sum()) == 0
+
+
+@pytest.mark.filterwarnings(EULER_WARNING)
+@pytest.mark.parametrize("repo", [SDXL_REPO, FLUX2_REPO, QWEN_REPO], ids=["sdxl", "flux2", "qwen"])
+def test_samples_at_save_every_from_validation_captions(
+    dataset: Path, tmp_path: Path, repo: str
+) -> None:
+    import numpy as np
+
+    from datasety.training.loop import train
+
+    def run(name: str, **changes: Any) -> tuple[Path, dict[str, Any]]:
+        output = tmp_path / name / "style.safetensors"
+        options = {"model": repo, "validation_split": 0.25, "sample_steps": 2, **changes}
+        return output, train(settings(dataset, output, **options), Progress(total=4))
+
+    output, first = run("first")
+    folder = tmp_path / "first" / "style.samples"
+    names = sorted(p.name for p in folder.iterdir())
+    # At the checkpoint (step 2) and at the end (step 4); one validation image, one prompt.
+    assert names == ["step-000002-0.png", "step-000002-0.txt", "step-000004-0.png",
+                     "step-000004-0.txt"]  # fmt: skip
+    _, validation = data.split_validation(data.load_samples(dataset, 64), 0.25, 42)
+    assert (folder / "step-000002-0.txt").read_text().strip() == validation[0].caption
+
+    def pixels(path: Path) -> Any:
+        with Image.open(path) as image:
+            assert image.size == (64, 64)
+            return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+    step2, step4 = pixels(folder / "step-000002-0.png"), pixels(folder / "step-000004-0.png")
+    assert np.abs(step2 - step4).max() > 0  # the LoRA trained in between
+    # Same seed, same images; sampling leaves the training's random state alone.
+    _, again = run("again")
+    assert np.array_equal(pixels(tmp_path / "again" / "style.samples" / "step-000004-0.png"), step4)
+    _, silent = run("silent", sample_steps=0)
+    assert not (tmp_path / "silent" / "style.samples").exists()
+    assert first["losses"] == again["losses"] == silent["losses"]
 
 
 def test_resume_refuses_other_settings(
@@ -378,7 +490,7 @@ def test_two_cpu_processes_under_torchrun(dataset: Path, tmp_path: Path) -> None
     result = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()), "-m",
          "datasety", "train", "-i", str(dataset), "-o", str(output), "--steps", "2",
-         "--image-size", "64", "--device", "cpu", "--save-every", "1"],
+         "--image-size", "64", "--device", "cpu", "--save-every", "1", "--sample-steps", "1"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -388,6 +500,9 @@ def test_two_cpu_processes_under_torchrun(dataset: Path, tmp_path: Path) -> None
     state = torch.load(tmp_path / "ddp.checkpoints" / "step-000001.pt", weights_only=True)
     assert state["settings"]["processes"] == 2
     assert read_metadata(output)["steps"] == "2"
+    # The main process rendered the samples (the four captions: no validation split).
+    names = sorted(p.stem for p in (tmp_path / "ddp.samples").glob("*.png"))
+    assert names == [f"step-00000{step}-{i}" for step in (1, 2) for i in range(4)]
 
 
 @pytest.mark.slow
@@ -399,7 +514,7 @@ def test_a_cancelled_run_leaves_complete_files_and_resumes(dataset: Path, tmp_pa
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "datasety", "train", *args, "--steps", "500", "--save-every",
-             "1"],
+             "1", "--sample-steps", "1"],
             stdout=subprocess.DEVNULL, stderr=stderr,
         )  # fmt: skip
     try:
@@ -439,7 +554,8 @@ def test_a_train_job_reports_loss_and_eta(dataset: Path, tmp_path: Path) -> None
     voice_defaults = {"backend": "piper", "sample_rate": 22050, "accelerator": "auto",
                       "devices": "auto", "quality": "medium"}  # fmt: skip
     args = {"input": str(dataset), "output": str(output), "steps": 2, "image_size": 64,
-            "device": "cpu", **voice_defaults}  # fmt: skip
+            "device": "cpu", "save_every": 1, "sample_steps": 1,
+            "sample_prompt": ["a plain test colour"], **voice_defaults}  # fmt: skip
     assert argv_wants_accelerator(["train", "--input", str(dataset)])
     assert not argv_wants_accelerator(["train", "--input", str(dataset), "--device", "cpu"])
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
@@ -458,4 +574,8 @@ def test_a_train_job_reports_loss_and_eta(dataset: Path, tmp_path: Path) -> None
     progress = job["progress"]
     assert progress["done"] == progress["total"] == 2
     assert isinstance(progress["loss"], float) and progress["eta_s"] == 0
+    # The job lists the latest sample images (the end's), written with their prompt.
+    final = tmp_path / "job.samples" / "step-000002-0.png"
+    assert progress["samples"] == [str(final)] and final.is_file()
+    assert final.with_suffix(".txt").read_text().strip() == "a plain test colour"
     assert json.loads(read_metadata(output)["settings"])["steps"] == 2

@@ -73,7 +73,16 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed")
 @_positive_int(
     "--save-every", None, "Write a resumable checkpoint every N steps (OUTPUT_STEM.checkpoints/"
-    "step-N.pt) and report the validation loss",
+    "step-N.pt), sample images (OUTPUT_STEM.samples/) and report the validation loss",
+)  # fmt: skip
+@click.option(
+    "--sample-prompt", "sample_prompts", multiple=True,
+    help="A prompt to render at every --save-every step and at the end (repeatable); default: "
+    "up to 4 captions of the --validation-split images, else of the training images",
+)  # fmt: skip
+@_positive_int(
+    "--sample-steps", 20, "Denoising steps of each sample image; 0 renders no samples",
+    minimum=0,
 )  # fmt: skip
 @click.option(
     "--resume", type=options.PATH, default=None,
@@ -208,6 +217,8 @@ def command(ctx: click.Context, **params: Any) -> int:
         batch_size=batch_size,
         recursive=params["recursive"],
         cache_dir=Path(params["cache_dir"]) if params["cache_dir"] else None,
+        sample_prompts=tuple(params["sample_prompts"]),
+        sample_steps=params["sample_steps"],
     )
     reporter = Progress(total=settings.steps)
     summary = train(settings, reporter)

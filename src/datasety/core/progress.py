@@ -90,6 +90,11 @@ class Progress:
         self.n_processed += 1
         self._line(item, message or item, fields)
 
+    def report(self, fields: dict[str, Any]) -> None:
+        """Fields for the job's progress without counting an item (train: the sample images
+        just written)."""
+        self._emit_progress(None, fields)
+
     def skipped(self, item: str, reason: str) -> None:
         self.n_skipped += 1
         self._line(item, f"skipped {item}: {reason}")

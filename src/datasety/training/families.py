@@ -134,6 +134,7 @@ class Family:
     trains_edits = False
     # The caption's embeddings depend on the pair's control image (its text encoder sees it).
     caption_sees_control = False
+    lora_key_format = "diffusers"  # the saved file's keys (see lora_file)
 
     def __init__(self, torch: Any, diffusers: Any) -> None:
         self.torch = torch
@@ -176,6 +177,15 @@ class Family:
         """One loss per sample of the batch (already weighted by --min-snr-gamma)."""
         raise NotImplementedError
 
+    def sampling_pipeline(self) -> str:
+        """The pipeline class that renders sample images (an edit model's own)."""
+        return self.pipeline_class
+
+    def sample_inputs(self, prompt: dict[str, Any], empty: dict[str, Any]) -> dict[str, Any]:
+        """The pipeline's embedding arguments for one cached prompt (unbatched tensors);
+        ``empty`` is the empty caption's, the negative prompt of guidance."""
+        raise NotImplementedError
+
     def noise(self, latents: Any, inputs: LossInputs) -> Any:
         torch = self.torch
         noise = torch.randn(latents.shape, generator=inputs.generator)
@@ -192,6 +202,7 @@ class SDXL(Family):
     pipeline_class = "StableDiffusionXLPipeline"
     denoiser_name = "unet"
     target_modules = ("to_q", "to_k", "to_v", "to_out.0")
+    lora_key_format = "kohya"  # ComfyUI reads kohya's keys for a UNet, not PEFT's
 
     def denoiser_class(self) -> Any:
         return self.diffusers.UNet2DConditionModel
@@ -245,6 +256,17 @@ class SDXL(Family):
             clipped = snr.clamp(max=inputs.min_snr_gamma)
             loss = loss * (clipped / (snr + 1) if v_prediction else clipped / snr)
         return loss
+
+    def sample_inputs(self, prompt: dict[str, Any], empty: dict[str, Any]) -> dict[str, Any]:
+        # Zeros as the negative prompt: what SDXL's pipeline uses for an empty one
+        # (force_zeros_for_empty_prompt).
+        torch = self.torch
+        return {
+            "prompt_embeds": prompt["prompt_embeds"],
+            "pooled_prompt_embeds": prompt["pooled"],
+            "negative_prompt_embeds": torch.zeros_like(prompt["prompt_embeds"]),
+            "negative_pooled_prompt_embeds": torch.zeros_like(prompt["pooled"]),
+        }
 
 
 class Flux2(Family):
@@ -305,6 +327,12 @@ class Flux2(Family):
         loss = per_sample_mse(torch, prediction[:, : target.shape[1]], target)
         return flow_min_snr(torch, loss, sigma, inputs.min_snr_gamma)
 
+    def sample_inputs(self, prompt: dict[str, Any], empty: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "prompt_embeds": prompt["prompt_embeds"],
+            "negative_prompt_embeds": empty["prompt_embeds"],
+        }
+
 
 class QwenImage(Family):
     name = "qwen"
@@ -318,6 +346,9 @@ class QwenImage(Family):
 
     def denoiser_class(self) -> Any:
         return self.diffusers.QwenImageTransformer2DModel
+
+    def sampling_pipeline(self) -> str:
+        return self.edit_class or self.pipeline_class
 
     def load_training_constants(self, model_dir: Path) -> None:
         # A Qwen-Image-Edit model trains edit pairs: its pipeline encodes the caption with
@@ -420,6 +451,18 @@ class QwenImage(Family):
         target = pipeline._pack_latents(noise - latents, batch, channels, height, width)
         loss = per_sample_mse(torch, prediction[:, : target.shape[1]], target)
         return flow_min_snr(torch, loss, sigma, inputs.min_snr_gamma)
+
+    def sample_inputs(self, prompt: dict[str, Any], empty: dict[str, Any]) -> dict[str, Any]:
+        # Captions are cached unpadded: every token is real. The empty caption as the negative
+        # prompt turns on the pipeline's true classifier-free guidance.
+        torch = self.torch
+        embeds, negative = prompt["prompt_embeds"], empty["prompt_embeds"]
+        return {
+            "prompt_embeds": embeds,
+            "prompt_embeds_mask": torch.ones(embeds.shape[0], dtype=torch.long),
+            "negative_prompt_embeds": negative,
+            "negative_prompt_embeds_mask": torch.ones(negative.shape[0], dtype=torch.long),
+        }
 
 
 FAMILIES: dict[str, type[Family]] = {"sdxl": SDXL, "flux2": Flux2, "qwen": QwenImage}

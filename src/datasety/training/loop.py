@@ -16,7 +16,7 @@ import math
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from datasety.training.data import (
 )
 from datasety.training.families import FAMILIES, Family, LossInputs, detect_family
 from datasety.training.lora_file import lora_state, save_lora
+from datasety.training.samples import Sampler, sample_prompts
 
 MAX_GRAD_NORM = 1.0
 WEIGHT_DECAY = 1e-4
@@ -74,6 +75,8 @@ class TrainSettings:
     batch_size: int = 1
     recursive: bool = False
     cache_dir: Path | None = None
+    sample_prompts: tuple[str, ...] = ()
+    sample_steps: int = 20
 
 
 @dataclass
@@ -85,6 +88,8 @@ class Features:
     empty_keys: list[str]  # the empty caption (--caption-dropout), per sample: it may see
     # the sample's control
     control_keys: list[str | None]  # an edit pair's control latents (None: no control)
+    prompt_keys: list[str] = field(default_factory=list)  # the sample images' prompts
+    prompt_empty_keys: list[str] = field(default_factory=list)  # and their negatives
 
 
 def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
@@ -157,8 +162,13 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     cache = FeatureCache(
         settings.cache_dir or default_cache_dir(), family_name, folder, str(device.dtype)
     )
+    prompts = []
+    if settings.save_every and settings.sample_steps:
+        prompts = sample_prompts(settings.sample_prompts, validation, train_set)
     with accelerator.main_process_first():
-        features = encode_all(family, cache, folder, samples, device, note)
+        features = encode_all(
+            family, cache, folder, samples, device, note, [(p.text, p.sample) for p in prompts]
+        )
 
     torch.manual_seed(settings.seed)
     denoiser = family.load_denoiser(folder, device.dtype)
@@ -190,6 +200,24 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
             generator,
         )  # fmt: skip
         note(f"Resuming at step {start} of {settings.steps}")
+
+    sampler = None
+    if prompts and main:
+        sampler = Sampler(
+            family, folder, settings.output, prompts, features.prompt_keys,
+            features.prompt_empty_keys, cache, settings.image_size, settings.sample_steps,
+            settings.seed, device.dtype,
+        )  # fmt: skip
+    latest_samples: list[str] = []
+    fields: dict[str, Any] = {}  # the last step's progress fields
+
+    def render_samples(step: int) -> None:
+        if sampler is None:
+            return
+        paths = sampler.render(accelerator.unwrap_model(denoiser), step, accelerator)
+        latest_samples[:] = [str(path) for path in paths]
+        note(f"Samples at step {step}: {', '.join(latest_samples)}")
+        reporter.report({**fields, "samples": latest_samples})
 
     accumulation = settings.gradient_accumulation_steps
     world = accelerator.num_processes
@@ -229,10 +257,12 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         eta = elapsed / (done - start) * (settings.steps - done)
         if main:
             lr = scheduler.get_last_lr()[0]
+            fields = {"loss": round(mean_loss, 6), "eta_s": round(eta, 1), "lr": lr}
+            if latest_samples:
+                fields["samples"] = latest_samples
             reporter.processed(
-                f"step {done}",
-                f"step {done}/{settings.steps} loss={mean_loss:.6f} lr={lr:.2e}",
-                fields={"loss": round(mean_loss, 6), "eta_s": round(eta, 1), "lr": lr},
+                f"step {done}", f"step {done}/{settings.steps} loss={mean_loss:.6f} lr={lr:.2e}",
+                fields=fields,
             )  # fmt: skip
         if settings.save_every and done % settings.save_every == 0 and done < settings.steps:
             if main:
@@ -243,6 +273,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
                 )  # fmt: skip
                 ckpt.save_checkpoint(path, state)
                 note(f"Checkpoint saved: {path}")
+                render_samples(done)
             report_validation(torch, family, denoiser, cache, features, samples, validation,
                               settings, accelerator, note)  # fmt: skip
             accelerator.wait_for_everyone()
@@ -254,7 +285,8 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     if main:
         unwrapped = accelerator.unwrap_model(denoiser)
         state = peft.get_peft_model_state_dict(unwrapped)
-        tensors = lora_state(state, family.denoiser_name, settings.lora_alpha / settings.lora_rank)
+        scale = settings.lora_alpha / settings.lora_rank
+        tensors = lora_state(state, family.denoiser_name, scale, family.lora_key_format)
         metadata = {
             "base_model": settings.model,
             "family": family_name,
@@ -270,6 +302,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         }
         save_lora(settings.output, tensors, metadata)
         note(f"LoRA saved: {settings.output} ({len(tensors)} tensors)")
+        render_samples(settings.steps)
     return {
         "main": main,
         "losses": losses,
@@ -298,10 +331,16 @@ def present_targets(denoiser: Any, wanted: tuple[str, ...]) -> list[str]:
 
 
 def encode_all(
-    family: Family, cache: FeatureCache, folder: Path, samples: list[Sample], device: Any, note: Any
+    family: Family,
+    cache: FeatureCache,
+    folder: Path,
+    samples: list[Sample],
+    device: Any,
+    note: Any,
+    prompts: list[tuple[str, Sample]] | None = None,
 ) -> Features:
     """Cache keys for every sample, encoding what is not cached yet (the encoders load only
-    then, and are freed before training)."""
+    then, and are freed before training); ``prompts`` (the sample images') are encoded too."""
     import numpy as np
     import torch
 
@@ -329,6 +368,15 @@ def encode_all(
     for sample, key, empty in zip(samples, caption_keys, empty_keys, strict=True):
         texts.setdefault(key, (sample.caption, sample))
         texts.setdefault(empty, ("", sample))
+    # The sample images' prompts, each with the sample it stands for (an edit pair's control
+    # is part of its caption's key when the text encoder sees it).
+    prompt_keys = [caption_key(sample, text) for text, sample in prompts or []]
+    prompt_empty_keys = [caption_key(sample, "") for _, sample in prompts or []]
+    for (text, sample), key, empty in zip(
+        prompts or [], prompt_keys, prompt_empty_keys, strict=True
+    ):
+        texts.setdefault(key, (text, sample))
+        texts.setdefault(empty, ("", sample))
     missing_captions = {key: found for key, found in texts.items() if not cache.has(key)}
     if missing_images or missing_captions:
         note(
@@ -354,7 +402,9 @@ def encode_all(
             torch.cuda.empty_cache()  # the encoders' memory goes back before the denoiser loads
     else:
         note(f"Latents and caption embeddings found in the cache ({cache.folder})")
-    return Features(image_keys, caption_keys, empty_keys, control_keys)
+    return Features(
+        image_keys, caption_keys, empty_keys, control_keys, prompt_keys, prompt_empty_keys
+    )
 
 
 def fitted(path: Path, bucket: tuple[int, int]) -> tuple[Any, int, int]:

@@ -1,11 +1,20 @@
 """The trained LoRA as one ``.safetensors`` file that diffusers and ComfyUI load.
 
-Keys are diffusers' PEFT format, ``<unet|transformer>.<module>.lora_A.weight`` /
-``.lora_B.weight`` (what ``pipeline.load_lora_weights`` reads, and what the reference
-wrote). ``lora_alpha / rank`` is folded into ``lora_B``, so a loader that assumes
-alpha = rank (diffusers without adapter metadata, ComfyUI without ``.alpha`` keys) applies
-exactly the trained strength. Training metadata (base model, family, steps, rank, alpha,
-dataset hash) is in the file's header, where ``safetensors`` readers see it.
+The keys are the format both read for the family (ComfyUI's ``comfy/lora.py`` maps each
+format to its own weights; tests/training/test_comfyui_keys.py checks ours against a port
+of that mapping):
+
+* ``diffusers`` (FLUX.2): PEFT's keys under the component,
+  ``transformer.<module>.lora_A.weight`` / ``.lora_B.weight``: what
+  ``pipeline.load_lora_weights`` reads and ComfyUI maps for every Flux-family model;
+* ``kohya`` (SDXL): ``lora_unet_<module with _>.lora_down.weight`` / ``.lora_up.weight`` /
+  ``.alpha``, the format of SDXL LoRAs in the wild: ComfyUI maps it, diffusers converts it
+  on load. (ComfyUI does not read PEFT's ``unet.<module>.lora_A`` keys for a UNet.)
+
+``lora_alpha / rank`` is folded into the up (B) matrix and ``.alpha`` (kohya) is the rank, so
+every loader applies exactly the trained strength, with or without alpha. Training metadata
+(base model, family, steps, rank, alpha, dataset hash) is in the file's header, where
+``safetensors`` readers see it.
 """
 
 from __future__ import annotations
@@ -18,15 +27,35 @@ from datasety.core.atomic import atomic_path
 METADATA_PREFIX = "datasety."
 
 
-def lora_state(peft_state: dict[str, Any], prefix: str, scale: float) -> dict[str, Any]:
-    """PEFT's state dict of the denoiser as the file's tensors (scale folded into B)."""
+def lora_state(
+    peft_state: dict[str, Any], prefix: str, scale: float, key_format: str = "diffusers"
+) -> dict[str, Any]:
+    """PEFT's state dict of the denoiser as the file's tensors (scale folded into B), in
+    ``key_format`` (see the module docstring); ``prefix`` is the component's name."""
     tensors = {}
     for name, tensor in peft_state.items():
         value = tensor.detach().float().cpu()
         if ".lora_B." in name:
             value = value * scale
         tensors[f"{prefix}.{name}"] = value.contiguous()
-    return tensors
+    return kohya_keys(tensors, prefix) if key_format == "kohya" else tensors
+
+
+def kohya_keys(tensors: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``<prefix>.<module>.lora_A/B.weight`` as kohya's ``lora_<prefix>_<module with _>``
+    ``.lora_down/.lora_up.weight``, with ``.alpha`` = rank (the scale is in the weights)."""
+    import torch
+
+    renamed: dict[str, Any] = {}
+    for name, value in tensors.items():
+        module, _, kind = name[len(prefix) + 1 :].rpartition(".lora_")
+        base = f"lora_{prefix}_{module.replace('.', '_')}"
+        if kind == "A.weight":
+            renamed[f"{base}.lora_down.weight"] = value
+            renamed[f"{base}.alpha"] = torch.tensor(float(value.shape[0]))
+        else:
+            renamed[f"{base}.lora_up.weight"] = value
+    return renamed
 
 
 def save_lora(dest: Path, tensors: dict[str, Any], metadata: dict[str, str]) -> None:

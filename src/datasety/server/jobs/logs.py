@@ -166,7 +166,8 @@ class LogTail:
 
 def last_progress(lines: list[tuple[int, bytes]]) -> dict[str, Any] | None:
     """``{done, total}`` of the last progress line among ``lines``, or None if there is none,
-    plus the numeric fields a command added to it (train: ``loss``, ``eta_s``, ``lr``)."""
+    plus the fields a command added to it: numbers (train: ``loss``, ``eta_s``, ``lr``) and
+    lists of strings (train: ``samples``, the latest sample images' paths)."""
     for _, line in reversed(lines):
         if is_progress(line):
             payload = parse_progress_line(decode(line))
@@ -174,7 +175,7 @@ def last_progress(lines: list[tuple[int, bytes]]) -> dict[str, Any] | None:
                 extra = {
                     key: value
                     for key, value in payload.items()
-                    if key not in PROGRESS_KEYS and _is_number(value)
+                    if key not in PROGRESS_KEYS and (_is_number(value) or _is_strings(value))
                 }
                 return {**extra, "done": payload["done"], "total": payload.get("total")}
     return None
@@ -186,6 +187,10 @@ PROGRESS_KEYS = frozenset({"done", "total", "item"})
 def _is_number(value: Any) -> bool:
     """A finite number (a NaN loss stays out: JSON has no NaN)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def sse_event(data: str, event_id: int | None = None, event: str | None = None) -> bytes:

@@ -57,20 +57,28 @@ def processes_with_env(entry: str) -> list[int]:
 class RayHead:
     """One Ray head on free loopback ports, its files under ``root``."""
 
-    def __init__(self, root: Path, token: str | None = None) -> None:
+    def __init__(
+        self, root: Path, token: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.token = token
+        # Set in the head's environment, so in every process Ray starts (jobs, workers).
+        self.env = dict(env or {})
         self.marker = f"{MARKER}={uuid.uuid4().hex}"
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
+        self.gcs_address = ""  # what a driver's RAY_ADDRESS names
 
     def start(self) -> RayHead:
         self.root.mkdir(parents=True, exist_ok=True)
         dashboard = free_port()
         self.address = f"http://127.0.0.1:{dashboard}"
         name, value = self.marker.split("=", 1)
+        gcs_port = free_port()
+        self.gcs_address = f"127.0.0.1:{gcs_port}"
         env = dict(
             os.environ,
+            **self.env,
             RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
             RAY_USAGE_STATS_ENABLED="0",
             # Fixed by default: two heads on one machine would fight over them.
@@ -95,7 +103,7 @@ class RayHead:
                 "start",
                 "--head",
                 "--block",
-                f"--port={free_port()}",
+                f"--port={gcs_port}",
                 "--dashboard-host=127.0.0.1",
                 f"--dashboard-port={dashboard}",
                 f"--dashboard-agent-listen-port={free_port()}",

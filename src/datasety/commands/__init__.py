@@ -89,3 +89,16 @@ def _resume_hook(name: str) -> Any:
     if name not in COMMAND_MODULES:
         return None
     return getattr(import_module(f"datasety.commands.{name}"), "resume_point", None)
+
+
+def places_own_workers(name: str, params: dict[str, Any]) -> bool:
+    """Whether a run of command ``name`` places its own workers on a Ray cluster.
+
+    A command module says so with ``places_own_workers(params)`` (train does with
+    ``--workers N``: its Ray Train workers ask Ray for their CPUs or GPUs themselves, so the
+    job's own process asks for nothing and holds no GPU).
+    """
+    if name not in COMMAND_MODULES:
+        return False
+    rule = getattr(import_module(f"datasety.commands.{name}"), "places_own_workers", None)
+    return bool(rule(params)) if rule is not None else False

@@ -163,13 +163,20 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
     help="Where latents and caption embeddings (a voice: phonemes and spectrograms) are "
     "cached (default: $XDG_CACHE_HOME/datasety/train)",
 )  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Train on N Ray Train workers (one GPU each, or one CPU each with --device cpu) of "
+    "the Ray cluster: the server's with --executor ray, else RAY_ADDRESS, a `ray start` on "
+    "this machine, or a local Ray for the run. Needs datasety[ray]; default: this process",
+)  # fmt: skip
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int:
     """Train a LoRA on captioned images (or an edit LoRA on control/target pairs), or a Piper
     voice on an LJSpeech folder.
 
-    Works on diffusers + peft + accelerate: one device, or several GPUs under
-    `accelerate launch` / `torchrun` (see docs/training.md). Images train in aspect-ratio
+    Works on diffusers + peft + accelerate: one device, several GPUs under
+    `accelerate launch` / `torchrun`, or --workers N Ray Train workers across a Ray cluster
+    (see docs/training.md). Images train in aspect-ratio
     buckets; latents and caption embeddings are cached on disk once. The LoRA is a
     .safetensors file diffusers' load_lora_weights reads, with the base model, steps, rank and
     dataset hash in its header. A voice trains with piper-tts's VITS on Lightning and is
@@ -221,7 +228,12 @@ def command(ctx: click.Context, **params: Any) -> int:
         sample_steps=params["sample_steps"],
     )
     reporter = Progress(total=settings.steps)
-    summary = train(settings, reporter)
+    if params["workers"] is not None:
+        from datasety.training.on_ray import train_on_ray
+
+        summary = train_on_ray(settings, params["workers"], reporter)
+    else:
+        summary = train(settings, reporter)
     # Under `accelerate launch` / `torchrun` only the main process reports.
     return reporter.finish() if summary["main"] else 0
 
@@ -255,6 +267,16 @@ def resume_point(params: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def places_own_workers(params: dict[str, Any]) -> bool:
+    """With ``--workers N`` the run is a Ray Train driver: its workers ask Ray for the GPUs."""
+    return params.get("workers") is not None
+
+
 def uses_accelerator(params: dict[str, Any]) -> bool:
-    """A GPU slot unless the run is told the CPU (``--device cpu`` or ``--accelerator cpu``)."""
-    return params.get("device") != "cpu" and params.get("accelerator") != "cpu"
+    """A GPU slot unless the run is told the CPU (``--device cpu`` or ``--accelerator cpu``),
+    or is a Ray Train driver (``--workers``: its workers hold the GPUs Ray gives them)."""
+    return (
+        not places_own_workers(params)
+        and params.get("device") != "cpu"
+        and params.get("accelerator") != "cpu"
+    )

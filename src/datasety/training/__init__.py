@@ -8,7 +8,8 @@
 * :mod:`.lora_file`: the LoRA as ``.safetensors`` in diffusers' keys, with training metadata;
 * :mod:`.checkpoint`: resumable checkpoints (weights, optimizer, scheduler, RNG), atomic;
 * :mod:`.loop`: the training loop itself;
-* :mod:`.voice`: a Piper text-to-speech voice from an LJSpeech folder (its own package).
+* :mod:`.voice`: a Piper text-to-speech voice from an LJSpeech folder (its own package);
+* :mod:`.on_ray`: the same loop in the workers of a Ray Train ``TorchTrainer`` (``--workers``).
 
 Nothing here imports torch at module level: the CLI starts without it.
 """

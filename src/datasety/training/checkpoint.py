@@ -4,7 +4,8 @@ One file per saved step, ``<output stem>.checkpoints/step-000050.pt``: the LoRA 
 optimizer's and the LR scheduler's state, the step, and every random state the loop draws
 from (python, torch, CUDA, the loop's own generator). ``--resume`` with the same settings
 then produces the same losses as a run that never stopped. Files are written to a temporary
-name and renamed: a cancel or a crash leaves the last complete checkpoint loadable.
+name and renamed: a cancel or a crash leaves the last complete checkpoint loadable (and a
+temporary file a killed writer left is removed by the next run).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from datasety.core.atomic import atomic_path
+from datasety.core.atomic import atomic_path, is_temp_name
 from datasety.core.errors import DatasetyError
 
 FORMAT = "datasety-train-checkpoint/1"
@@ -51,6 +52,16 @@ def resolve_resume(path: str) -> Path:
     if not target.is_file():
         raise DatasetyError(f"--resume {path!r} does not exist")
     return target
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Delete the temporary files of saves that never finished. A writer that gets SIGTERM
+    removes its own, but one that is killed outright (a Ray Train worker when its job is
+    cancelled, an out-of-memory kill) cannot: the next run clears them."""
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if is_temp_name(entry.name):
+                entry.unlink(missing_ok=True)
 
 
 def save_checkpoint(dest: Path, state: dict[str, Any]) -> None:

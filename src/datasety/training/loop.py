@@ -1,6 +1,7 @@
 """The training loop: one loop on accelerate, from one CPU to several GPUs.
 
-Under ``accelerate launch`` or ``torchrun`` every process runs this same function; each
+Under ``accelerate launch`` or ``torchrun``, and in each worker of a Ray Train
+``TorchTrainer`` (``--workers N``, :mod:`.on_ray`), every process runs this same function; each
 draws its own share of every step's batches (process ``r`` of ``n`` takes batch
 ``i * n + r``), accelerate averages the gradients, and only the main process writes files.
 
@@ -159,6 +160,8 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
                 f"--resume is at step {resumed['step']}; --steps {settings.steps} is done"
             )
 
+    if main:
+        ckpt.remove_leftovers(ckpt.checkpoint_dir(settings.output))
     cache = FeatureCache(
         settings.cache_dir or default_cache_dir(), family_name, folder, str(device.dtype)
     )

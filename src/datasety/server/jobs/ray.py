@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from datasety.commands import places_own_workers
 from datasety.commands.invocation import argv_wants_accelerator, parsed_params
 from datasety.core.errors import DatasetyError
 from datasety.core.progress import PROGRESS_ENV
@@ -163,7 +164,9 @@ def resources_for(argv: list[str]) -> tuple[float, float]:
     A run that uses a GPU (:func:`~datasety.commands.invocation.argv_wants_accelerator`, the rule
     the local runner's GPU slots follow) asks for one. A command with ``--workers N`` asks for N
     CPUs (0, "every core", asks for 1: Ray's CPUs are a scheduling count, the job still uses
-    the cores its node has). Everything else asks for one CPU.
+    the cores its node has). A command that places its own workers on the cluster (``train
+    --workers N``, Ray Train) asks for nothing: its workers ask Ray themselves, and a driver
+    that held a CPU or a GPU could keep them from starting. Everything else asks for one CPU.
     """
     try:
         start = argv.index("datasety") + 1
@@ -171,6 +174,8 @@ def resources_for(argv: list[str]) -> tuple[float, float]:
         return 1.0, 0.0
     job = argv[start:]
     params = parsed_params(job)
+    if job and places_own_workers(job[0], params):
+        return 0.0, 0.0  # a Ray Train driver: its workers ask Ray for CPUs or GPUs themselves
     gpus = 1.0 if argv_wants_accelerator(job) else 0.0
     workers = params.get("workers")
     cpus = float(workers) if isinstance(workers, int) and workers > 0 else 1.0

@@ -27,6 +27,7 @@ from datasety.server.app import create_app
 from datasety.server.jobs.ray import resources_for
 from datasety.server.settings import Settings
 from datasety.training.lora_file import read_metadata
+from tests.clirun import run_main
 from tests.server.rayhead import RayHead, processes_with_env
 from tests.training import test_train as one_process
 from tests.training.test_train import EULER_WARNING, free_port, generate
@@ -187,3 +188,38 @@ def wait(client: TestClient, url: str, ready: Any) -> dict[str, Any]:
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
     return job
+
+
+def test_a_workers_error_is_the_runs_one_line_error(
+    ray_head: RayHead, dataset: Path, tmp_path: Path
+) -> None:
+    # --resume is checked by the loop, so in a worker: its error reaches the driver's stderr.
+    result = subprocess.run(
+        [sys.executable, "-m", "datasety", "train", "-i", str(dataset), "-m", FLUX2_REPO,
+         "-o", str(tmp_path / "x.safetensors"), "--device", "cpu", "--workers", "2",
+         "--resume", str(tmp_path / "nowhere.pt")],
+        capture_output=True, text=True, timeout=BOUND, check=False, env=cli_env(ray_head),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    # One line of our own (what a job shows as its error); the rest is Ray's forwarded log
+    # of the workers, each line prefixed with the Ray process it came from.
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if line.startswith("Error: ")] == [
+        f"Error: --resume {str(tmp_path / 'nowhere.pt')!r} does not exist"
+    ]
+    assert not [line for line in lines if line.startswith("Traceback")]
+
+
+def test_workers_without_ray_is_one_line(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees
+    code, _, err = run_main(
+        capsys, "train", "-i", str(dataset), "-o", str(tmp_path / "x"), "--workers", "2"
+    )
+    assert code == 1
+    assert err.strip() == (
+        "Error: train --workers needs ray, which is not installed: pip install 'datasety[ray]'"
+    )
+    assert not list(tmp_path.glob("x*"))

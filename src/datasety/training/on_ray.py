@@ -111,13 +111,16 @@ def train_on_ray(settings: TrainSettings, workers: int, reporter: Progress) -> d
     try:
         trainer.fit()
     except Exception as exc:
-        raise _user_error(exc) from exc
+        error = _user_error(exc)
+        if error is None:
+            raise
+        raise error from None
     finally:
         stop.set()
         follower.join()
-        for event in relay.get_nowait_batch(relay.qsize()):
-            apply(event)
-        ray.kill(relay.actor)
+    for event in relay.get_nowait_batch(relay.qsize()):
+        apply(event)  # what the follower had not taken yet
+    ray.kill(relay.actor)
     return summary
 
 
@@ -158,9 +161,9 @@ def _worker(config: dict[str, Any]) -> None:
         relay.put(("summary", summary))
 
 
-def _user_error(exc: BaseException) -> BaseException:
-    """A worker's one-line error (a DatasetyError) raised from the driver as itself; anything
-    else stays Ray's exception."""
+def _user_error(exc: BaseException) -> DatasetyError | None:
+    """The one-line error (a DatasetyError) a worker raised, found in Ray's wrapping of it;
+    None for anything else (which stays Ray's exception)."""
     seen: set[int] = set()
     pending: list[BaseException] = [exc]
     while pending:
@@ -168,12 +171,15 @@ def _user_error(exc: BaseException) -> BaseException:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, DatasetyError):
+        if isinstance(current, DatasetyError) and isinstance(
+            getattr(current, "message", None), str
+        ):
             return DatasetyError(current.message)
         failures = getattr(current, "worker_failures", None)
         if isinstance(failures, dict):
             pending.extend(e for e in failures.values() if isinstance(e, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
+        # Ray wraps a worker's exception (``cause``); Python chains (``__cause__``).
+        for linked in (getattr(current, "cause", None), current.__cause__, current.__context__):
+            if isinstance(linked, BaseException):
                 pending.append(linked)
-    return exc
+    return None

@@ -176,10 +176,10 @@ def command(ctx: click.Context, **params: Any) -> int:
 
     Works on diffusers + peft + accelerate: one device, several GPUs under
     `accelerate launch` / `torchrun`, or --workers N Ray Train workers across a Ray cluster
-    (see docs/training.md). Images train in aspect-ratio
-    buckets; latents and caption embeddings are cached on disk once. The LoRA is a
-    .safetensors file diffusers' load_lora_weights reads, with the base model, steps, rank and
-    dataset hash in its header. A voice trains with piper-tts's VITS on Lightning and is
+    (see docs/training.md). Images train in aspect-ratio buckets; latents and caption
+    embeddings are cached on disk once. The LoRA is a .safetensors file diffusers'
+    load_lora_weights reads, with the base model, steps, rank and dataset hash in its header.
+    A voice trains with piper-tts's VITS on Lightning and is
     exported as Piper's ONNX voice (pip install 'datasety[voice]').
     """
     from datasety.training.families import DEFAULT_MODELS, normalize_family

@@ -241,6 +241,9 @@ DELIBERATE = {
     "used one core); --workers 1 still gives the reference's behaviour",
     ("degrade", "--workers", "default"): "0 = every CPU core, as resize; the bytes written do "
     "not depend on the worker count",
+    ("train", "--batch-size", "default"): "none: 1 for an image LoRA (what the reference "
+    "trained, one image a step) and 32 for a voice (the reference's default); a fixed 32 "
+    "could not tell a job asking for 32 images from one leaving the default out",
     ("degrade", "--type", "choices"): "the reference took any string and failed later; the "
     "choices are exactly its documented types (lowres ... upscale-sim, random), so a typo is "
     "a usage error before any work",

@@ -472,3 +472,10 @@ def test_roots_travel_to_a_job_through_its_environment(tmp_path: Path) -> None:
         # Fail closed: a job told to stay confined never runs unconfined.
         with pytest.raises(DatasetyError, match=JOB_ROOTS_ENV):
             confinement_from_env({JOB_ROOTS_ENV: bad}, "/base")
+
+
+def test_train_batch_size_has_no_default_to_leave_out() -> None:
+    # Arguments equal to their default are left out of a job's command line; --batch-size has
+    # none (1 for images, 32 for voices), so a job asking for 32 images a batch still gets 32.
+    assert build_argv("train", {"input": "data", "batch-size": 32})[-2:] == ["--batch-size", "32"]
+    assert "--batch-size" not in build_argv("train", {"input": "data"})

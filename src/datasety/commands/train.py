@@ -136,8 +136,9 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
     help="Voice: after training, speak this with the exported voice into OUTPUT_STEM.test.wav",
 )  # fmt: skip
 @_positive_int(
-    "--batch-size", 32, "Images per batch (one bucket per batch); image LoRA uses 1 unless "
-    "given, as the reference did (32 is the reference's voice-training default)",
+    "--batch-size", None, f"Items per batch (an image batch is one bucket); default "
+    f"{IMAGE_BATCH_DEFAULT} for an image LoRA, as the reference trained, and "
+    f"{train_task.VOICE_BATCH_DEFAULT} for a voice, the reference's default",
 )  # fmt: skip
 @_positive_int("--sample-rate", 22050, "Voice: the sample rate it trains and speaks at")
 @click.option(
@@ -189,9 +190,7 @@ def command(ctx: click.Context, **params: Any) -> int:
     if train_task.wants_voice(params, input_dir):
         return train_task.train_voice_command(ctx, params, input_dir)
     train_task.refuse_voice_flags(ctx, input_dir)
-    batch_size = params["batch_size"]
-    if ctx.get_parameter_source("batch_size") is ParameterSource.DEFAULT:
-        batch_size = IMAGE_BATCH_DEFAULT
+    batch_size = params["batch_size"] or IMAGE_BATCH_DEFAULT
     model = params["model"]
     if params["family"] and ctx.get_parameter_source("model") is ParameterSource.DEFAULT:
         model = DEFAULT_MODELS[normalize_family(params["family"])]

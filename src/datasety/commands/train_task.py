@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from datasety.core.errors import DatasetyError
 from datasety.core.progress import Progress
 
 VOICE_FAMILIES = ("piper", "coqui", "f5-tts")
+VOICE_BATCH_DEFAULT = 32  # the reference's --batch-size default, which only its voices read
 VOICE_ONLY = ("backend", "test_text", "sample_rate", "accelerator", "devices", "quality",
               "language")  # fmt: skip
 # What both tasks read (--model: a base model, or a Piper checkpoint to start a voice from);
@@ -41,13 +43,16 @@ def wants_voice(params: dict[str, Any], input_dir: Path) -> bool:
 
 
 def changed(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
-    """The flags among ``names`` whose value is not their default, as ``--flag-name`` (an
-    empty text where the default is none, as a form's blank field sends, is no change)."""
+    """The flags among ``names`` given with a value that is not their default, as
+    ``--flag-name`` (an empty text or list where the default is none, as a form's blank field
+    sends, is no change)."""
     defaults = {p.name: p.default for p in ctx.command.params}
 
     def is_changed(name: str) -> bool:
+        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT:
+            return False  # click's value for a repeatable option left out is (), not None
         value, default = ctx.params.get(name), defaults.get(name)
-        return value != default and not (default is None and value == "")
+        return value != default and not (default is None and value in ("", ()))
 
     return ["--" + name.replace("_", "-") for name in names if is_changed(name)]
 
@@ -88,7 +93,7 @@ def train_voice_command(ctx: click.Context, params: dict[str, Any], input_dir: P
         sample_rate=None if params["sample_rate"] == defaults["sample_rate"]
         else params["sample_rate"],
         steps=params["steps"],
-        batch_size=params["batch_size"],
+        batch_size=params["batch_size"] or VOICE_BATCH_DEFAULT,
         lr=None if params["lr"] == defaults["lr"] else params["lr"],
         seed=params["seed"],
         save_every=params["save_every"],

@@ -11,7 +11,12 @@ What it does, all in ``bench/.work/train``:
 2. runs the reference 0.44.0's own ``datasety`` package (from ``bench/.venv-reference``) on
    this interpreter, so both tools use the same torch, diffusers and peft: what differs is
    the tools' code;
-3. times each tool at ``--short`` and ``--long`` steps (fresh caches each run, alternating
+3. trains the same layers with both: the reference's FLUX.2 LoRA is on ``to_q/to_k/to_v``
+   of both streams' joint attention, ``to_add_out`` and the single blocks' fused
+   ``to_qkv_mlp_proj`` (its code picks them), so ours gets ``--lora-layers`` with that list
+   (our default adds ``to_out.0`` and the text stream's ``add_q/k/v_proj``, as diffusers'
+   FLUX scripts do); SDXL's default layers are the same in both (``to_q/k/v/out.0``);
+4. times each tool at ``--short`` and ``--long`` steps (fresh caches each run, alternating
    the order per round); steps/s = (long - short) / (time(long) - time(short)), so start-up,
    model loading and our one-off encoding cancel out; peak RSS is the child's ``ru_maxrss``.
 
@@ -42,6 +47,9 @@ sys.path.insert(0, str(ROOT))
 from bench_resize import machine  # noqa: E402
 
 WORK = BENCH / ".work" / "train"
+# The layers the reference 0.44.0 puts its LoRA on (train_image.py): FLUX.2's attention
+# projections to_q/k/v plus to_add_out and to_qkv_mlp_proj; SDXL's are our default already.
+REFERENCE_LAYERS = {"flux2": "to_q,to_k,to_v,to_add_out,to_qkv_mlp_proj", "sdxl": None}
 REFERENCE_VENV = BENCH / ".venv-reference"
 
 
@@ -80,6 +88,9 @@ def run(
     args = ["train", "-i", str(data), "-o", str(out), "-m", str(model), "--family",
             "flux" if family == "flux2" else family, "--steps", str(steps), "--image-size",
             str(size), "--device", "cpu", "--caption-dropout", "0"]  # fmt: skip
+    layers = REFERENCE_LAYERS[family]
+    if tool == "ours" and layers:
+        args += ["--lora-layers", layers]
     env["PYTHONPATH"] = str(reference_package() if tool == "reference" else ROOT / "src")
     started = time.perf_counter()
     process = subprocess.Popen(

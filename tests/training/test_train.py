@@ -466,6 +466,24 @@ def test_what_is_not_built_or_not_possible_is_one_line(
     assert not list(tmp_path.glob("x*"))
 
 
+def test_lora_layers_choose_the_trained_layers(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "qk.safetensors"
+    code, _, err = train_cli(capsys, "-i", str(dataset), "-o", str(output), "--steps", "1",
+                             "--lora-layers", "to_q, to_k")  # fmt: skip
+    assert code == 0, err
+    from safetensors.torch import load_file
+
+    modules = {key.rsplit(".lora_", 1)[0].rsplit(".", 1)[1] for key in load_file(str(output))}
+    assert modules == {"to_q", "to_k"}
+    code, _, err = train_cli(capsys, "-i", str(dataset), "-o", str(tmp_path / "x"),
+                             "--lora-layers", "to_q,nope")  # fmt: skip
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "--lora-layers: the model has no layer named nope" in err
+    assert not list(tmp_path.glob("x*"))
+
+
 def test_buckets_keep_the_aspect_ratio_and_batches_repeat() -> None:
     assert data.bucket_for(1024, 1024, 512) == (512, 512)
     width, height = data.bucket_for(1920, 1080, 512)
@@ -481,6 +499,10 @@ def test_buckets_keep_the_aspect_ratio_and_batches_repeat() -> None:
         assert len({samples[i].bucket for i in batch}) == 1
     epoch = data.epoch_batches(samples, 2, 7, 0)
     assert sorted(i for batch in epoch for i in batch) == list(range(5))
+    # The loop's order keeps an epoch: the same batches, epoch after epoch.
+    order = data.BatchOrder(samples, 2, 7)
+    epochs = [data.epoch_batches(samples, 2, 7, e) for e in range(4)]
+    assert [order.batch(i) for i in range(12)] == [b for e in epochs for b in e][:12] == first
 
 
 @pytest.mark.slow

@@ -55,6 +55,11 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 )  # fmt: skip
 @_positive_int("--lora-rank", 16, "LoRA rank")
 @click.option(
+    "--lora-layers", default=None,
+    help="Comma-separated names of the layers the LoRA trains, as diffusers names them "
+    "(e.g. to_q,to_k,to_v,to_out.0); default: the family's attention projections",
+)  # fmt: skip
+@click.option(
     "--lora-alpha", type=options.FiniteFloatRange(min=0.0, min_open=True), default=16.0,
     show_default=True, help="LoRA alpha (strength = alpha / rank)",
 )  # fmt: skip
@@ -224,6 +229,9 @@ def command(ctx: click.Context, **params: Any) -> int:
         recursive=params["recursive"],
         cache_dir=Path(params["cache_dir"]) if params["cache_dir"] else None,
         sample_prompts=tuple(params["sample_prompts"]),
+        lora_layers=tuple(
+            name.strip() for name in (params["lora_layers"] or "").split(",") if name.strip()
+        ),
         sample_steps=params["sample_steps"],
     )
     reporter = Progress(total=settings.steps)

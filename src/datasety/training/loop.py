@@ -30,8 +30,8 @@ from datasety.models.loading import model_dir as find_model_dir
 from datasety.training import checkpoint as ckpt
 from datasety.training.cache import FeatureCache, default_cache_dir
 from datasety.training.data import (
+    BatchOrder,
     Sample,
-    batch_at,
     dataset_hash,
     fit_to_bucket,
     load_samples,
@@ -76,6 +76,7 @@ class TrainSettings:
     batch_size: int = 1
     recursive: bool = False
     cache_dir: Path | None = None
+    lora_layers: tuple[str, ...] = ()  # default: the family's target_modules
     sample_prompts: tuple[str, ...] = ()
     sample_steps: int = 20
 
@@ -91,6 +92,7 @@ class Features:
     control_keys: list[str | None]  # an edit pair's control latents (None: no control)
     prompt_keys: list[str] = field(default_factory=list)  # the sample images' prompts
     prompt_empty_keys: list[str] = field(default_factory=list)  # and their negatives
+    position: dict[Path, int] = field(default_factory=dict)  # a sample's index, by image
 
 
 def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
@@ -147,6 +149,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         "seed": settings.seed,
         "image_size": settings.image_size,
         "validation_split": settings.validation_split,
+        "lora_layers": ",".join(settings.lora_layers or family.target_modules),
         "processes": accelerator.num_processes,
     }
     resumed = None
@@ -181,7 +184,11 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
         init_lora_weights="gaussian",
-        target_modules=present_targets(denoiser, family.target_modules),
+        target_modules=present_targets(
+            denoiser,
+            settings.lora_layers or family.target_modules,
+            required=bool(settings.lora_layers),
+        ),  # fmt: skip
     )
     denoiser.add_adapter(config)
     for param in denoiser.parameters():
@@ -228,13 +235,12 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     reporter.n_processed = start
     began = time.monotonic()
     denoiser.train()
+    order = BatchOrder(train_set, settings.batch_size, settings.seed)
     for step in range(start, settings.steps):
         step_loss = torch.zeros((), device=accelerator.device)
         for micro in range(accumulation):
             index = (step * accumulation + micro) * world + accelerator.process_index
-            batch = [
-                train_set[i] for i in batch_at(train_set, settings.batch_size, settings.seed, index)
-            ]
+            batch = [train_set[i] for i in order.batch(index)]
             inputs = LossInputs(
                 features=stack(family, cache, features, samples, batch, settings, generator,
                                accelerator.device),
@@ -323,11 +329,17 @@ def _settings_json(settings: TrainSettings) -> str:
     )
 
 
-def present_targets(denoiser: Any, wanted: tuple[str, ...]) -> list[str]:
+def present_targets(denoiser: Any, wanted: tuple[str, ...], required: bool = False) -> list[str]:
     """The ``wanted`` module names this denoiser has (architectures differ in which
-    projections they fuse)."""
+    projections they fuse); ``required`` (``--lora-layers``): each must be there."""
     names = {name for name, _ in denoiser.named_modules()}
     present = [t for t in wanted if any(n == t or n.endswith("." + t) for n in names)]
+    missing = [t for t in wanted if t not in present]
+    if required and missing:
+        raise DatasetyError(
+            f"--lora-layers: the model has no layer named {', '.join(missing)} (its attention "
+            f"layers are named like to_q, to_k, to_v, to_out.0)"
+        )
     if not present:
         raise DatasetyError("the model has none of the attention layers a LoRA trains")
     return present
@@ -406,7 +418,13 @@ def encode_all(
     else:
         note(f"Latents and caption embeddings found in the cache ({cache.folder})")
     return Features(
-        image_keys, caption_keys, empty_keys, control_keys, prompt_keys, prompt_empty_keys
+        image_keys,
+        caption_keys,
+        empty_keys,
+        control_keys,
+        prompt_keys,
+        prompt_empty_keys,
+        {sample.image: i for i, sample in enumerate(samples)},
     )
 
 
@@ -432,7 +450,7 @@ def stack(
     """The batch's cached tensors, put together by the family, on ``device``; each caption
     replaced by the empty one with probability ``--caption-dropout``."""
     torch = family.torch
-    position = {s.image: i for i, s in enumerate(samples)}
+    position = features.position
     rows: list[dict[str, Any]] = []
     for sample in batch:
         i = position[sample.image]
@@ -477,7 +495,10 @@ def make_optimizer(torch: Any, settings: TrainSettings, params: list[Any]) -> An
     if settings.optimizer == "adamw8bit":
         (bnb,) = require("train", "bitsandbytes", purpose="--optimizer adamw8bit")
         return bnb.optim.AdamW8bit(params, lr=settings.lr, weight_decay=WEIGHT_DECAY)
-    return torch.optim.AdamW(params, lr=settings.lr, weight_decay=WEIGHT_DECAY)
+    # The fused kernel updates every LoRA tensor in one pass (on a GPU: a few kernel launches a
+    # step instead of several per tensor); torch has it for CUDA and CPU tensors.
+    fused = params[0].device.type in ("cuda", "cpu")
+    return torch.optim.AdamW(params, lr=settings.lr, weight_decay=WEIGHT_DECAY, fused=fused)
 
 
 def make_scheduler(torch: Any, settings: TrainSettings, optimizer: Any) -> Any:

@@ -89,3 +89,33 @@ def test_the_page_loads_without_a_token_while_the_api_needs_one(token_client: Te
     assert token_client.get("/v1/datasets").status_code == 401
     authorized = token_client.get("/v1/datasets", headers={"Authorization": "Bearer s3cret"})
     assert authorized.status_code == 200
+
+
+def test_the_page_preloads_every_module_the_ui_imports(client: TestClient) -> None:
+    # Checked against the folder, independently of the server's own walk: every shipped module
+    # but the entry is imported somewhere, and the page preloads each (no import waterfall).
+    page = client.get("/").text
+    preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', page)
+    imported = {
+        name
+        for script in WEB_DIR.glob("*.js")
+        for name in re.findall(r'from "\./([^"]+)"', script.read_text())
+    }
+    shipped = {path.name for path in WEB_DIR.glob("*.js")} - {"app.js"}
+    assert imported == shipped
+    assert sorted(preloaded) == sorted(shipped)
+    assert page.index("modulepreload") < page.index('<script type="module" src="app.js">')
+
+
+def test_a_revalidation_of_an_unchanged_file_answers_304(client: TestClient) -> None:
+    for path in ("/", "/app.js", "/app.css"):
+        first = client.get(path)
+        etag = first.headers["etag"]
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304, path
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        assert again.headers["cache-control"] == "no-cache"
+        assert "default-src 'self'" in again.headers["content-security-policy"]
+        changed = client.get(path, headers={"If-None-Match": '"something-else"'})
+        assert changed.status_code == 200 and changed.content == first.content

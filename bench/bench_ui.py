@@ -1,12 +1,14 @@
 """The web UI on a 5,000-image dataset, in Debian's headless Chromium (issue 17's targets).
 
-    PYTHONPATH=src .venv/bin/python bench/bench_ui.py [--images 5000] [--runs 5]
+    PYTHONPATH=src .venv/bin/python bench/bench_ui.py [--images 5000] [--runs 5] [--cold 1]
+        [--no-bulk]
 
 Measures what a curator waits for, from the browser's side (performance.now() in the page):
 
 * first thumbnails: from navigation start until every thumbnail in the first screen of the
   gallery has decoded; the first run makes the server's thumbnails (cold), the next runs
-  reload the page (warm server cache, browser cache off);
+  reload the page (warm server cache, browser cache off); ``--cold N`` times N cold first
+  screens, each on a fresh server (new data folder: no thumbnails, no catalog) and browser;
 * bulk prefix over everything: "Select all matching", then Preview (click -> the preview's
   summary shows) and Apply (click -> "Applied" shows), then Undo to restore the captions.
 
@@ -52,6 +54,27 @@ def build(folder: Path, count: int) -> None:
         (folder / f"img_{i:05d}.txt").write_text(f"a photo number {i}, plain colour")
 
 
+def register(server_url: str, folder: Path) -> str:
+    """Register ``folder`` as a dataset; its gallery's URL."""
+    dataset = httpx.post(f"{server_url}/v1/datasets", json={"path": str(folder)}, timeout=120)
+    return f"{server_url}/#/d/{dataset.json()['id']}"
+
+
+def cold_first_screen(data_dir: Path, folder: Path) -> float:
+    """One cold first screen: a fresh server (no thumbnails yet) and a fresh browser."""
+    server = start_server(data_dir)
+    try:
+        gallery = register(server.url, folder)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            seconds = first_thumbnails(page, gallery)
+            browser.close()
+            return seconds
+    finally:
+        server.stop()
+
+
 def first_thumbnails(page: Page, url: str) -> float:
     page.goto("about:blank")  # a new document each time, not a fragment change
     page.goto(url)
@@ -70,17 +93,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold", type=int, default=1, help="cold first screens to time")
+    parser.add_argument("--no-bulk", action="store_true", help="time the first screen only")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     try:
         folder = work / "photos"
         build(folder, options.images)
+        colds = [cold_first_screen(work / f"cold-{i}", folder) for i in range(options.cold - 1)]
         server = start_server(work / "server")
         try:
-            dataset = httpx.post(
-                f"{server.url}/v1/datasets", json={"path": str(folder)}, timeout=120
-            ).json()
-            gallery = f"{server.url}/#/d/{dataset['id']}"
+            gallery = register(server.url, folder)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -88,12 +111,17 @@ def main() -> None:
                 # Browser cache off: every run asks the server again.
                 cdp = context.new_cdp_session(page)
                 cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-                cold = first_thumbnails(page, gallery)
+                colds.append(first_thumbnails(page, gallery))
                 warm = [first_thumbnails(page, gallery) for _ in range(options.runs)]
                 print(
-                    f"first thumbnails, {options.images} images: cold {cold:.2f} s, "
+                    f"first thumbnails, {options.images} images: cold median "
+                    f"{statistics.median(colds):.2f} s ({len(colds)} runs: "
+                    f"{', '.join(f'{c:.2f}' for c in colds)}), "
                     f"warm median {statistics.median(warm):.2f} s ({options.runs} runs)"
                 )
+                if options.no_bulk:
+                    browser.close()
+                    return
 
                 previews, applies = [], []
                 for _ in range(options.runs):

@@ -29,14 +29,13 @@ from datasety.server.settings import Settings
 from datasety.training import data
 from datasety.training.lora_file import read_metadata
 from tests.clirun import run_main
+from tests.tinypipelines import QWEN_EDIT_REPO, save_qwen_image_edit
 from tests.training.tiny import (
     FLUX2_REPO,
-    QWEN_EDIT_REPO,
     QWEN_REPO,
     SDXL_REPO,
     save_flux2_klein_base,
     save_qwen_image,
-    save_qwen_image_edit,
     save_sdxl,
 )
 

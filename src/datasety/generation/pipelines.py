@@ -9,15 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from datasety.core.errors import DatasetyError
 from datasety.generation.families import Family, loadable_model, pick_family
 from datasety.models.device import Device, choose_device
-from datasety.models.extras import MissingExtraError, require
+from datasety.models.extras import require
 from datasety.models.loading import load_from_dir, model_dir
+from datasety.models.qwen_vl import QWEN_EDIT_PIPELINES, image_only_processor
 
 Note = Callable[[str], None]
 EXTRA = "generate"
@@ -93,8 +93,6 @@ def load_pipeline(settings: PipelineSettings, purpose: str, note: Note) -> Loade
     started = time.monotonic()
     folder = model_dir(repo_id, note)
     family = pick_family(settings.family, repo_id, folder)
-    if family.name == "qwen-image-edit":
-        require_torchvision()
     class_name = family.text_class if settings.text_to_image else family.edit_class
     pipeline_class = getattr(diffusers, class_name, None)
     if pipeline_class is None:
@@ -109,7 +107,13 @@ def load_pipeline(settings: PipelineSettings, purpose: str, note: Note) -> Loade
         )
     if device.dtype != torch.float32:  # float32 is what they are made in: no cast to log
         components["dtype"] = device.dtype
+    # The Qwen-Image-Edit pipelines' processor is built below without torchvision.
+    edits_with_qwen_vl = class_name in QWEN_EDIT_PIPELINES
+    if edits_with_qwen_vl:
+        components["processor"] = None
     pipeline = load_from_dir(pipeline_class, folder, repo_id, **components)
+    if edits_with_qwen_vl:
+        pipeline.processor = qwen_vl_processor(folder, repo_id, pipeline.tokenizer)
     if settings.weights:
         inject_weights(pipeline, family, Path(settings.weights), note)
     if settings.loras:
@@ -123,17 +127,15 @@ def load_pipeline(settings: PipelineSettings, purpose: str, note: Note) -> Loade
     return Loaded(pipeline, family, torch, device, generator_device)
 
 
-def require_torchvision() -> None:
-    """Qwen-Image-Edit's processor is transformers' Qwen2-VL processor, which cannot be built
-    without torchvision (its video processor registry lives there). torchvision is no part of
-    the ``generate`` extra: its PyPI wheel only imports beside the torch build it was made for."""
+def qwen_vl_processor(folder: Path, repo_id: str, tokenizer: Any) -> Any:
+    """The Qwen-Image-Edit pipelines' prompt processor from the model's ``processor/``
+    folder: transformers' ``Qwen2VLProcessor`` without its video processor, which would need
+    torchvision (no part of the ``generate`` extra: its PyPI wheel only imports beside the
+    torch build it was made for). The same processor training uses."""
     try:
-        import_module("torchvision")
-    except ImportError as exc:
-        raise MissingExtraError(
-            "Qwen-Image-Edit needs torchvision (transformers' Qwen2-VL processor uses it), which "
-            "is not installed: install the torchvision build that matches your torch"
-        ) from exc
+        return image_only_processor(folder / "processor", tokenizer)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetyError(f"cannot load model {repo_id!r}: {_first_line(exc)}") from exc
 
 
 def check_files(settings: PipelineSettings) -> None:

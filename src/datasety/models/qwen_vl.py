@@ -13,6 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# The edit pipelines whose prompt goes through this processor with the reference image.
+QWEN_EDIT_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
+
 
 def image_only_processor(processor_dir: Path, tokenizer: Any) -> Any:
     """A ``Qwen2VLProcessor`` over ``tokenizer`` and the image processor saved in

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datasety.core.errors import DatasetyError
+from datasety.models.qwen_vl import QWEN_EDIT_PIPELINES
 
 # Reference spellings first: `--family flux` is FLUX.2-klein there.
 FAMILY_ALIASES = {"flux": "flux2", "flux2": "flux2", "flux2-klein": "flux2", "sdxl": "sdxl",
@@ -35,7 +36,6 @@ PIPELINE_FAMILIES = {
     "QwenImageEditPipeline": "qwen",
     "QwenImageEditPlusPipeline": "qwen",
 }
-QWEN_EDIT_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
 # What `--family X` trains when --model is not given.
 DEFAULT_MODELS = {
     "flux2": "black-forest-labs/FLUX.2-klein-base-4B",

@@ -195,18 +195,3 @@ def test_store_is_wal_with_named_migrations(client: TestClient, data_dir: Path) 
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = [row[0] for row in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
     assert names == [name for name, _ in MIGRATIONS]
-
-
-def test_registering_starts_the_first_scan_in_the_background(
-    client: TestClient, dataset_dir: Path
-) -> None:
-    # The gallery's first listing should find the scan done or under way, not start it.
-    make_image(dataset_dir / "a.png")
-    created = client.post("/v1/datasets", json={"path": str(dataset_dir)}).json()
-    catalog = client.app.state.catalogs.peek(created["id"])  # type: ignore[attr-defined]
-    assert catalog is not None
-    again = client.post("/v1/datasets", json={"path": str(dataset_dir)})
-    assert again.status_code == 200
-    assert client.app.state.catalogs.peek(created["id"]) is catalog  # type: ignore[attr-defined]
-    listing = client.get(f"/v1/datasets/{created['id']}/files").json()
-    assert listing["total"] == len(listing["files"]) > 0

@@ -262,12 +262,6 @@ class Catalog:
             gzipped=gzipped,
         )
 
-    def prescan(self) -> None:
-        """Start the first scan in the background now (a dataset just registered), so the
-        gallery's first page finds it done or under way instead of scanning."""
-        if not self._walked:
-            self._start_first_scan()
-
     def note_write(self, rel: str) -> None:
         """The server itself wrote ``rel``: record its new state without waiting for a scan."""
         folder, name = os.path.split(rel)

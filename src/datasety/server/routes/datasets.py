@@ -77,9 +77,6 @@ async def create_dataset(request: Request) -> JSONResponse:
     dataset, created = await run_in_threadpool(
         datasets.register, _store(request), settings, path, name
     )
-    if created:
-        # Its gallery is usually opened next: the first listing finds the scan under way.
-        request.app.state.catalogs.get(dataset.id, datasets.root_of(dataset)).prescan()
     # A folder registered before: its dataset as it is (200), never a second one.
     return _out(dataset, 201 if created else 200)
 

@@ -41,13 +41,15 @@ def latest_in(folder: Path, name: re.Pattern[str] = STEP_NAME) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resolve_resume(path: str) -> Path:
-    """The checkpoint file ``--resume`` names: a file, or a checkpoints folder (its latest)."""
+def resolve_resume(path: str, name: re.Pattern[str] = STEP_NAME) -> Path:
+    """The checkpoint file ``--resume`` names: a file, or a checkpoints folder (its latest
+    file named like ``name``)."""
     target = Path(path)
     if target.is_dir():
-        latest = latest_in(target)
+        latest = latest_in(target, name)
         if latest is None:
-            raise DatasetyError(f"--resume {path!r}: the folder holds no step-*.pt checkpoint")
+            suffix = name.pattern.rsplit("\\", 1)[-1].rstrip("$")  # ".pt" or ".ckpt"
+            raise DatasetyError(f"--resume {path!r}: the folder holds no step-*{suffix} checkpoint")
         return latest
     if not target.is_file():
         raise DatasetyError(f"--resume {path!r} does not exist")

@@ -281,7 +281,7 @@ def _resumed(settings: VoiceSettings) -> tuple[Path | None, dict[str, Any] | Non
     objects: ``weights_only``), or ``(None, None)``."""
     if not settings.resume:
         return None, None
-    file = _resolve_resume(settings.resume)
+    file = ckpt.resolve_resume(settings.resume, ckpt.VOICE_STEP_NAME)
     state = _load_lightning_checkpoint(file, "--resume")
     if DATASETY_KEY not in state:
         raise DatasetyError(
@@ -292,18 +292,6 @@ def _resumed(settings: VoiceSettings) -> tuple[Path | None, dict[str, Any] | Non
     if step >= settings.steps:
         raise DatasetyError(f"--resume is at step {step}; --steps {settings.steps} is done")
     return file, state
-
-
-def _resolve_resume(path: str) -> Path:
-    target = Path(path)
-    if target.is_dir():
-        latest = ckpt.latest_in(target, ckpt.VOICE_STEP_NAME)
-        if latest is None:
-            raise DatasetyError(f"--resume {path!r}: the folder holds no step-*.ckpt checkpoint")
-        return latest
-    if not target.is_file():
-        raise DatasetyError(f"--resume {path!r} does not exist")
-    return target
 
 
 def _base_file(path: str) -> Path:

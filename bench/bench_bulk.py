@@ -36,7 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_listing import free_port, make_dataset, start  # noqa: E402
 from bench_resize import WORK, machine, our_command  # noqa: E402
-from datasety.server.watch import fs_type  # noqa: E402
+from datasety.server.catalog.watch import fs_type  # noqa: E402
 
 PREFIX = "ohwx, "
 

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from datasety.server.catalog import Catalog, Query, _CaptionReader
-from datasety.server.watch import FolderWatch
+from datasety.server.catalog.catalogs import Catalog, Query, _CaptionReader
+from datasety.server.catalog.watch import FolderWatch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_catalog import SHARD, TINY_JPEG, make_dataset  # noqa: E402

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import httpx
 
-from datasety.server.catalog import Catalog, Query
-from datasety.server.listing import Entry, build_entries, dumps, file_rec
+from datasety.server.catalog.catalogs import Catalog, Query
+from datasety.server.catalog.listing import Entry, build_entries, dumps, file_rec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_listing import free_port, start  # noqa: E402

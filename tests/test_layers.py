@@ -78,3 +78,21 @@ def test_no_flat_modules_beside_the_packages() -> None:
     """Only the entry points live at the package root; everything else has a wing."""
     flat = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert flat == ["__init__.py", "__main__.py", "cli.py"]
+
+
+def test_server_keeps_only_its_wiring_at_the_top() -> None:
+    """The server's work lives in a subpackage per purpose (catalog, files, curation, jobs);
+    its top holds the application's wiring only."""
+    top = sorted(path.stem for path in (PACKAGE / "server").glob("*.py"))
+    assert top == [
+        "__init__",
+        "app",
+        "bodies",
+        "connections",
+        "datasets",
+        "errors",
+        "fastpath",
+        "middleware",
+        "settings",
+        "store",
+    ]

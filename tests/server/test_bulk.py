@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.server import history
+from datasety.server.curation import history
 
 from .conftest import make_image
 

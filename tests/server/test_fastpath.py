@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.server import downloads, fastpath
+from datasety.server import fastpath
 from datasety.server.app import create_app
-from datasety.server.security import is_within
+from datasety.server.files import downloads
+from datasety.server.files.security import is_within
 from datasety.server.settings import Settings
 from tests.server.conftest import make_image
 

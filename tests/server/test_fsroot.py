@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from datasety.core.errors import AccessDeniedError, DatasetyError, NotFoundError
-from datasety.server import fsroot
-from datasety.server.fsroot import DatasetRoot
+from datasety.server.files import fsroot
+from datasety.server.files.fsroot import DatasetRoot
 
 from .conftest import make_image
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from datasety.server import thumbnails
+from datasety.server.files import thumbnails
 
 
 def png_bytes() -> bytes:

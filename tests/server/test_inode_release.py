@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from datasety.server import caption_targets, inode_release
-from datasety.server.fsroot import DatasetRoot
+from datasety.server.curation import caption_targets, inode_release
+from datasety.server.files.fsroot import DatasetRoot
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_PATH"), reason="O_PATH is Linux only")
 

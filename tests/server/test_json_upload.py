@@ -1,6 +1,6 @@
-"""JSON file writes whose base64 ``data`` is decoded as it streams in (datasety.server.json_upload):
-every chunking of the body gives the same bytes, bad input the same 400s as before, and a big
-upload costs the server far less memory than its own size."""
+"""JSON file writes whose base64 ``data`` is decoded as it streams in
+(datasety.server.files.json_upload): every chunking of the body gives the same bytes, bad input
+the same 400s as before, and a big upload costs the server far less memory than its own size."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from starlette.requests import Request
 
 from datasety.server.errors import ApiError
-from datasety.server.files import WritePlan
-from datasety.server.json_upload import JsonWrite
+from datasety.server.files.json_upload import JsonWrite
+from datasety.server.files.readwrite import WritePlan
 from datasety.server.settings import Settings
 from tests.server.test_memory import status_kb
 from tests.server.test_process import Server, free_port

@@ -1,5 +1,5 @@
-"""Temporary files of interrupted writes (datasety.server.leftovers): a server killed during an
-upload leaves one; the next server's start-up removes it, and nothing else."""
+"""Temporary files of interrupted writes (datasety.server.files.leftovers): a server killed
+during an upload leaves one; the next server's start-up removes it, and nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datasety.server import leftovers
+from datasety.server.files import leftovers
 from tests.server.test_process import Server, free_port
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datasety.server import catalog, watch
+from datasety.server.catalog import catalogs, watch
 
 from .conftest import RegisterFn
 
@@ -306,7 +306,7 @@ def test_in_place_rewrites_are_caught_by_the_sweep(
     with open(image, "ab") as handle:
         handle.write(b"5678")
     _age(dataset_dir)
-    monkeypatch.setattr(catalog, "SWEEP_SECONDS", 0.0)
+    monkeypatch.setattr(catalogs, "SWEEP_SECONDS", 0.0)
     assert listing(client, files_url)["files"][0]["files"][0]["size_bytes"] == 8
 
 
@@ -381,17 +381,17 @@ def test_a_caption_rewritten_at_once_with_the_same_size(
         assert listing(client, files_url)["files"][0]["caption"] == text
 
 
-def _catalog_with_watch(root: Path) -> tuple[catalog.Catalog, watch.FolderWatch]:
+def _catalog_with_watch(root: Path) -> tuple[catalogs.Catalog, watch.FolderWatch]:
     folder_watch = watch.FolderWatch.open()
     if folder_watch is None:
         pytest.skip("inotify is not available here")
-    return catalog.Catalog(root.resolve(), folder_watch), folder_watch
+    return catalogs.Catalog(root.resolve(), folder_watch), folder_watch
 
 
-def _bases(found: catalog.Catalog) -> list[str]:
+def _bases(found: catalogs.Catalog) -> list[str]:
     import json
 
-    body = found.listing(catalog.Query()).read()
+    body = found.listing(catalogs.Query()).read()
     return [e["base"] for e in json.loads(body)["files"]]
 
 
@@ -412,7 +412,7 @@ def test_a_queue_overflow_falls_back_to_a_full_check(freshness: str, tmp_path: P
         found._events.clear()
         found._queue_event(None, "", True)  # ...and said so
         assert _bases(found) == ["a", "b"]
-        assert b'"size_bytes":6' in found.listing(catalog.Query()).read()
+        assert b'"size_bytes":6' in found.listing(catalogs.Query()).read()
     finally:
         found.close()
         folder_watch.close()
@@ -456,7 +456,7 @@ def test_streamed_full_listing_is_the_whole_document_byte_for_byte(
     client: TestClient, files_url: str, dataset_dir: Path
 ) -> None:
     # More entries than one streamed chunk; text that JSON must escape; role pairs.
-    count = catalog.CHUNK_ENTRIES * 2 + 37
+    count = catalogs.CHUNK_ENTRIES * 2 + 37
     for i in range(count):
         write(dataset_dir, f"img{i:04d}.png", b"p" * (i % 7))
         if i % 3:
@@ -570,7 +570,7 @@ def test_pages_and_filters_see_external_edits(
     client: TestClient, files_url: str, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Checking the disk sees a file rewritten in place by its sweep (inotify: by its event).
-    monkeypatch.setattr(catalog, "SWEEP_SECONDS", 0.0)
+    monkeypatch.setattr(catalogs, "SWEEP_SECONDS", 0.0)
     for i in range(10):
         write(dataset_dir, f"img{i}.png")
     assert listing(client, files_url, missing="caption", limit=3)["total"] == 10
@@ -590,20 +590,20 @@ def test_pages_and_filters_see_external_edits(
 
 
 QUERIES = [
-    catalog.Query(),
-    catalog.Query(group=True),
-    catalog.Query(limit=3),
-    catalog.Query(q="step 1"),
-    catalog.Query(q="x", limit=4),
-    catalog.Query(q="sub"),
-    catalog.Query(q="c.png", group=True),
-    catalog.Query(q="b/m"),
-    catalog.Query(missing_caption=True),
-    catalog.Query(media_only=True, limit=5),
-    catalog.Query(folder="sub"),
-    catalog.Query(folder="control"),
-    catalog.Query(folder="sub", missing_caption=True),
-    catalog.Query(folder="sub", q="step"),
+    catalogs.Query(),
+    catalogs.Query(group=True),
+    catalogs.Query(limit=3),
+    catalogs.Query(q="step 1"),
+    catalogs.Query(q="x", limit=4),
+    catalogs.Query(q="sub"),
+    catalogs.Query(q="c.png", group=True),
+    catalogs.Query(q="b/m"),
+    catalogs.Query(missing_caption=True),
+    catalogs.Query(media_only=True, limit=5),
+    catalogs.Query(folder="sub"),
+    catalogs.Query(folder="control"),
+    catalogs.Query(folder="sub", missing_caption=True),
+    catalogs.Query(folder="sub", q="step"),
 ]
 
 
@@ -620,7 +620,7 @@ def test_entries_patched_per_folder_match_a_fresh_catalog(freshness: str, tmp_pa
     for name in names[::2]:
         write(root, name, f"start {name}")
     folder_watch = watch.FolderWatch.open() if freshness == "inotify" else None
-    found = catalog.Catalog(root.resolve(), folder_watch)
+    found = catalogs.Catalog(root.resolve(), folder_watch)
     try:
         for step in range(60):
             name = rng.choice(names)
@@ -631,7 +631,7 @@ def test_entries_patched_per_folder_match_a_fresh_catalog(freshness: str, tmp_pa
                 write(root, name, "x" * rng.randint(0, 9) + f" step {step}")
             if folder_watch is None:
                 found.note_write(name)  # the server's own writes patch it in place too
-            fresh = catalog.Catalog(root.resolve())
+            fresh = catalogs.Catalog(root.resolve())
             for query in QUERIES:
                 # Filters are kept per folder and patched: each equals a catalog's first answer.
                 assert found.listing(query).read() == fresh.listing(query).read(), (step, query)
@@ -649,14 +649,14 @@ def test_a_folder_swapped_for_a_symlink_after_the_scan_shows_nothing_from_outsid
     write(root, "sub/a.txt", "inside")
     write(tmp_path, "outside/a.png")
     write(tmp_path, "outside/a.txt", "SECRET")
-    found = catalog.Catalog(root.resolve())
+    found = catalogs.Catalog(root.resolve())
     try:
-        assert found.listing(catalog.Query(limit=0)).read().endswith(b'"total":1}')
+        assert found.listing(catalogs.Query(limit=0)).read().endswith(b'"total":1}')
         (entry,) = found._all_entries()  # scanned; its caption not read yet
         (root / "sub").rename(root / "moved")
         (root / "sub").symlink_to(tmp_path / "outside")
         # Read through the dataset's descriptor: refused, not the file outside.
-        with catalog._CaptionReader(found) as reader:
+        with catalogs._CaptionReader(found) as reader:
             assert reader.caption(entry) == ("", False)
     finally:
         found.close()

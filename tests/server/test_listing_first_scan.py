@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from datasety.server import catalog, first_scan
+from datasety.server.catalog import catalogs, first_scan
 
 # The folder the scan is held at, until the test lets it go.
 HELD = "zz"
@@ -50,7 +50,7 @@ def make_tree(root: Path) -> None:
         write(f"{HELD}/late{i:02}.txt", f"late {i}")
 
 
-class HeldCatalog(catalog.Catalog):
+class HeldCatalog(catalogs.Catalog):
     """A catalog whose scans stop before folder ``zz`` until ``release`` is set."""
 
     release = threading.Event()
@@ -70,14 +70,14 @@ def held_scan(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return HeldCatalog.release
 
 
-def listing(found: catalog.Catalog, **query: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = json.loads(found.listing(catalog.Query(**query)).read())
+def listing(found: catalogs.Catalog, **query: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(found.listing(catalogs.Query(**query)).read())
     return answer
 
 
 def finished(root: Path, **query: Any) -> dict[str, Any]:
     """The listing of a catalog whose first scan ran whole (no page on the way)."""
-    fresh = catalog.Catalog(root.resolve())
+    fresh = catalogs.Catalog(root.resolve())
     try:
         listing(fresh)  # the full listing: scanned whole, inline
         return listing(fresh, **query)

@@ -9,8 +9,8 @@ import posixpath
 import pytest
 
 from datasety.core import layout
-from datasety.server import catalog, folder_filters
-from datasety.server.listing import Entry, build_entries, file_rec, split_name
+from datasety.server.catalog import catalogs, folder_filters
+from datasety.server.catalog.listing import Entry, build_entries, file_rec, split_name
 
 NAMES = [
     "a.png", "a.PNG", "a.txt", "a.TXT", "a", "a.", "a.b.jpg", ".hidden", "..x.png", "a..png",
@@ -135,15 +135,15 @@ def test_searched_is_matches() -> None:
 
 def test_the_collector_is_paused_for_a_walk_and_left_as_the_program_had_it() -> None:
     assert gc.isenabled()
-    with catalog._gc_paused():
+    with catalogs._gc_paused():
         assert not gc.isenabled()
-        with catalog._gc_paused():  # another catalog's walk at the same time
+        with catalogs._gc_paused():  # another catalog's walk at the same time
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with catalog._gc_paused():
+        with catalogs._gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()  # the program's own choice stands
     finally:
@@ -153,12 +153,12 @@ def test_the_collector_is_paused_for_a_walk_and_left_as_the_program_had_it() -> 
 def test_a_big_walk_keeps_its_records_out_of_later_collections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(catalog, "FREEZE_FROM", 1000)
+    monkeypatch.setattr(catalogs, "FREEZE_FROM", 1000)
     frozen = gc.get_freeze_count()
-    with catalog._gc_paused():
+    with catalogs._gc_paused():
         small = [[i] for i in range(10)]
     assert gc.get_freeze_count() == frozen
-    with catalog._gc_paused():
+    with catalogs._gc_paused():
         big = [[i] for i in range(5000)]
     assert gc.get_freeze_count() >= frozen + 5000
     assert gc.isenabled() and len(small) + len(big) == 5010

@@ -14,7 +14,7 @@ import pytest
 import pyvips
 from fastapi.testclient import TestClient
 
-from datasety.server import thumbnails
+from datasety.server.files import thumbnails
 from tests.server.conftest import make_image
 from tests.server.test_process import Server, free_port
 

@@ -262,7 +262,7 @@ def test_failed_to_save_is_500_with_the_details(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     (dataset_dir / "photo.jpg").write_bytes(b"old")
-    monkeypatch.setattr("datasety.server.fsroot.write_all", full_disk)
+    monkeypatch.setattr("datasety.server.files.fsroot.write_all", full_disk)
     for method in ("POST", "PUT"):
         response = client.request(method, f"{files_url}/photo.jpg", json={"caption": "c"})
         assert (response.status_code, response.json()) == (

@@ -10,11 +10,11 @@ from types import ModuleType
 from fastapi import FastAPI
 
 from datasety import __version__
-from datasety.server import leftovers
-from datasety.server.catalog import Catalogs
+from datasety.server.catalog.catalogs import Catalogs
 from datasety.server.errors import install_error_handlers
 from datasety.server.fastpath import DownloadFastPath
-from datasety.server.files import DatasetLocks
+from datasety.server.files import leftovers
+from datasety.server.files.readwrite import DatasetLocks
 from datasety.server.middleware import (
     CORSErrorShapeMiddleware,
     HostCheckMiddleware,

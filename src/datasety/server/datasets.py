@@ -8,7 +8,7 @@ from pathlib import Path
 
 from datasety.core import layout
 from datasety.core.errors import AccessDeniedError, DatasetyError, NotFoundError
-from datasety.server.security import is_within
+from datasety.server.files.security import is_within
 from datasety.server.settings import Settings
 from datasety.server.store import Dataset, Store
 

@@ -66,8 +66,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         "ALTER TABLE jobs ADD COLUMN gpu TEXT;",
     ),
     (
-        # Caption history and undo (server/history.py): every caption change made through the
-        # server with the text it replaced; `target` is a caption file's dataset path or
+        # Caption history and undo (server/curation/history.py): every caption change made
+        # through the server with the text it replaced; `target` is a caption file's dataset path or
         # "metadata.csv#<row id>"; NULL before/after: the file or row did not exist. A bulk
         # operation's changes share its `operation_id`; its file moves (trash, move) are
         # `file_moves` rows (`dest` relative to the dataset, or absolute in the trash).

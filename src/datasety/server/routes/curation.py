@@ -1,7 +1,7 @@
 """Curation: bulk operations and their undo, caption history and restore (issue 17).
 
-Shapes in docs/api-additions.md; the work is in :mod:`datasety.server.bulk` and
-:mod:`datasety.server.history`.
+Shapes in docs/api-additions.md; the work is in :mod:`datasety.server.curation.bulk` and
+:mod:`datasety.server.curation.history`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from datasety.core import layout
-from datasety.server import bulk, caption_targets, datasets, history, stats
+from datasety.server import datasets
 from datasety.server.bodies import read_json_object
-from datasety.server.catalog import Catalog
+from datasety.server.catalog import stats
+from datasety.server.catalog.catalogs import Catalog
+from datasety.server.curation import bulk, caption_targets, history
 from datasety.server.errors import error_responses
-from datasety.server.fsroot import DatasetRoot
-from datasety.server.security import clean_relative
+from datasety.server.files.fsroot import DatasetRoot
+from datasety.server.files.security import clean_relative
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}", tags=["curation"])
 

@@ -14,22 +14,15 @@ from starlette.concurrency import run_in_threadpool
 
 from datasety.core import layout
 from datasety.core.errors import NotFoundError
-from datasety.server import (
-    caption_targets,
-    datasets,
-    downloads,
-    files,
-    history,
-    json_upload,
-    multipart,
-    thumbnails,
-)
+from datasety.server import datasets
 from datasety.server.bodies import is_json
-from datasety.server.catalog import Catalog
-from datasety.server.catalog import Query as ListingQuery
+from datasety.server.catalog.catalogs import Catalog
+from datasety.server.catalog.catalogs import Query as ListingQuery
+from datasety.server.curation import caption_targets, history
 from datasety.server.errors import ApiError, error_responses
-from datasety.server.fsroot import DatasetRoot, fd_path
-from datasety.server.security import clean_relative, confine
+from datasety.server.files import downloads, json_upload, multipart, readwrite, thumbnails
+from datasety.server.files.fsroot import DatasetRoot, fd_path
+from datasety.server.files.security import clean_relative, confine
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/files", tags=["files"])
 
@@ -149,7 +142,7 @@ async def _write_json(
     await body.start()
     if body.has_data:
         chunks = body.data_chunks(_checker(root, rel))
-        await files.stream_upload(request, root, rel, exclusive, chunks, check)
+        await readwrite.stream_upload(request, root, rel, exclusive, chunks, check)
     elif body.plan.empty:
         raise ApiError(400, NOTHING_TO_WRITE)
     if body.plan.empty:
@@ -157,7 +150,7 @@ async def _write_json(
     lock = request.app.state.locks.get(dataset_id)
     plan, exclusive = body.plan, exclusive and not body.has_data
     written = await run_in_threadpool(
-        files.apply_write, root, rel, plan, lock, exclusive, _recorder(request, dataset_id)
+        readwrite.apply_write, root, rel, plan, lock, exclusive, _recorder(request, dataset_id)
     )
     return written, body.has_data
 
@@ -192,11 +185,11 @@ def _record_text(
     history.record(request.app.state.store, dataset_id, [change], "put")
 
 
-def _checker(root: DatasetRoot, rel: str) -> Callable[[files.WritePlan], Awaitable[None]]:
+def _checker(root: DatasetRoot, rel: str) -> Callable[[readwrite.WritePlan], Awaitable[None]]:
     """Checks a write's sidecars before its streamed data is installed."""
 
-    async def check(plan: files.WritePlan) -> None:
-        await run_in_threadpool(files.check_write, root, rel, plan)
+    async def check(plan: readwrite.WritePlan) -> None:
+        await run_in_threadpool(readwrite.check_write, root, rel, plan)
 
     return check
 
@@ -208,12 +201,12 @@ async def _write_form(
     fields checked before it is installed), then its caption/metadata; the sidecar paths."""
     form = multipart.FormUpload(request)
     chunks = form.file_chunks(_checker(root, rel))
-    await files.stream_upload(request, root, rel, exclusive, chunks, check)
+    await readwrite.stream_upload(request, root, rel, exclusive, chunks, check)
     if form.plan.empty:
         return {}
     lock = request.app.state.locks.get(dataset_id)
     return await run_in_threadpool(
-        files.apply_write, root, rel, form.plan, lock, False, _recorder(request, dataset_id)
+        readwrite.apply_write, root, rel, form.plan, lock, False, _recorder(request, dataset_id)
     )
 
 
@@ -327,7 +320,7 @@ def _info_or_thumbnail(
         fd = root.open_file(rel)
         try:
             if thumb is None:
-                return JSONResponse(files.info(root, rel, fd))
+                return JSONResponse(readwrite.info(root, rel, fd))
             cache = request.app.state.catalogs.thumbs_dir
             # The image is read through its open descriptor: the very file that was checked.
             path = thumbnails.thumbnail(cache, dataset_id, rel, fd_path(fd), thumb)
@@ -363,7 +356,7 @@ async def create_file(
             written = await _write_form(request, dataset_id, root, rel, True, check)
             data_written = True
         else:
-            await files.stream_upload(request, root, rel, exclusive=True, check=check)
+            await readwrite.stream_upload(request, root, rel, exclusive=True, check=check)
             data_written = True
         if data_written and text_before is not None:
             await run_in_threadpool(_record_text, request, dataset_id, root, rel, text_before)
@@ -389,7 +382,7 @@ async def update_file(
     dataset_id, root = await run_in_threadpool(_open, request, dataset_id)
     with root:
         rel = clean_relative(file_path)
-        await run_in_threadpool(files.require_file, root, rel)
+        await run_in_threadpool(readwrite.require_file, root, rel)
         text_before = await run_in_threadpool(_text_before, root, rel)
         written: dict[str, str] = {}
         content_type = request.headers.get("content-type")
@@ -397,7 +390,7 @@ async def update_file(
             written = await _write_form(request, dataset_id, root, rel, False, check)
             data_written = True
         elif content_type and not is_json(request):
-            await files.stream_upload(request, root, rel, exclusive=False, check=check)
+            await readwrite.stream_upload(request, root, rel, exclusive=False, check=check)
             data_written = True
         else:
             # Without a Content-Type the body is JSON, as the reference server reads it.
@@ -431,7 +424,7 @@ def delete_file(
     dataset_id, root = _open(request, dataset_id)
     lock = request.app.state.locks.get(dataset_id)
     with root:
-        removed = files.delete(root, file_path, caption, lock, keep_metadata)
+        removed = readwrite.delete(root, file_path, caption, lock, keep_metadata)
     catalog: Catalog | None = request.app.state.catalogs.peek(dataset_id)
     if catalog is not None:
         for key in ("path", "caption_path"):

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException
 
-from datasety.server import thumbnails
+from datasety.server.files import thumbnails
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 

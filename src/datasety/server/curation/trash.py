@@ -3,7 +3,7 @@ it, and to another folder of the dataset. Every dataset path is walked through t
 folder descriptor (never out of it); a destination that exists is never overwritten (409).
 
 The trash of an operation is ``<data dir>/trash/<operation id>/<dataset path>``; it goes when
-the operation leaves the history (:mod:`datasety.server.history` retention).
+the operation leaves the history (:mod:`datasety.server.curation.history` retention).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 from datasety.core.errors import ConflictError, NotFoundError
-from datasety.server import fsroot
-from datasety.server.fsroot import FILE_NOT_FOUND, DatasetRoot
+from datasety.server.files import fsroot
+from datasety.server.files.fsroot import FILE_NOT_FOUND, DatasetRoot
 
 DESTINATION_EXISTS = "Destination already exists: {}"
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from datasety.server.bodies import SMALL_JSON_LIMIT, body_chunks
 from datasety.server.errors import ApiError
-from datasety.server.files import WritePlan, parse_write
+from datasety.server.files.readwrite import WritePlan, parse_write
 
 FORM = "multipart/form-data"
 ACCEPTED = "Content-Type must be application/octet-stream (or any non-multipart type) for the "

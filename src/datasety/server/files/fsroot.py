@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasety.core.errors import AccessDeniedError, ConflictError, DatasetyError, NotFoundError
-from datasety.server import leftovers
-from datasety.server.security import PATH_MAX, SYMLINK_LOOP, TRAVERSAL, clean_relative
+from datasety.server.files import leftovers
+from datasety.server.files.security import PATH_MAX, SYMLINK_LOOP, TRAVERSAL, clean_relative
 
 FILE_NOT_FOUND = "File not found"
 PARENT_IS_A_FILE = "Failed to save file: a folder on its path is a file"

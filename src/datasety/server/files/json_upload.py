@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from datasety.server.bodies import INVALID_JSON, SMALL_JSON_LIMIT, body_chunks, check_text
 from datasety.server.errors import ApiError
-from datasety.server.files import WritePlan, parse_write
+from datasety.server.files.readwrite import WritePlan, parse_write
 from datasety.server.middleware import too_large
 
 INVALID_BASE64 = "Invalid base64 data"

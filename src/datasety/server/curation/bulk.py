@@ -4,9 +4,9 @@ one step.
 
 A selection is explicit paths (any file of each entry) or a listing filter; each entry's
 caption is read from where it lives (its ``.txt`` or its ``metadata.csv`` row) and a new one
-follows the dataset's convention (:mod:`datasety.server.caption_targets`). Applying records
-every change under one operation id (:mod:`datasety.server.history`); a failure on one entry
-does not stop the others, and each answers its own result.
+follows the dataset's convention (:mod:`datasety.server.curation.caption_targets`). Applying
+records every change under one operation id (:mod:`datasety.server.curation.history`); a failure
+on one entry does not stop the others, and each answers its own result.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any
 
 from datasety.core import layout
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
-from datasety.server import caption_targets, history, trash
-from datasety.server.catalog import Catalog, Query
+from datasety.server.catalog.catalogs import Catalog, Query
+from datasety.server.catalog.listing import Entry, FileRec
+from datasety.server.catalog.listing_order import first_image
+from datasety.server.curation import caption_targets, history, trash
 from datasety.server.errors import ApiError
-from datasety.server.fsroot import DatasetRoot
-from datasety.server.listing import Entry, FileRec
-from datasety.server.listing_order import first_image
-from datasety.server.security import clean_relative
+from datasety.server.files.fsroot import DatasetRoot
+from datasety.server.files.security import clean_relative
 from datasety.server.store import Store
 
 CAPTION_OPS = ("set", "prefix", "suffix", "remove_tag", "replace")

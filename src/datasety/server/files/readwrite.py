@@ -1,6 +1,6 @@
 """Reading and writing dataset files: confined paths, atomic writes, sidecars, metadata.csv.
 
-Every path is opened through the dataset folder's descriptor (:class:`~datasety.server.fsroot.
+Every path is opened through the dataset folder's descriptor (:class:`~datasety.server.files.fsroot.
 DatasetRoot`): walked one component at a time without following a symlink it has not checked,
 so a folder swapped for a symlink mid-request cannot send a read or a write outside. Every
 write goes to a hidden temporary file in the destination folder and is renamed into place, so
@@ -23,12 +23,13 @@ from starlette.requests import Request
 
 from datasety.core import layout
 from datasety.core.errors import ConflictError, DatasetyError, NotFoundError
-from datasety.server import caption_home, caption_targets, fsroot, history, image_check
 from datasety.server.bodies import body_chunks, optional_str
+from datasety.server.catalog.listing import CAPTION_READ_LIMIT
+from datasety.server.curation import caption_home, caption_targets, history
 from datasety.server.errors import ApiError
-from datasety.server.fsroot import FILE_NOT_FOUND, DatasetRoot, Slot
-from datasety.server.listing import CAPTION_READ_LIMIT
-from datasety.server.security import clean_relative
+from datasety.server.files import fsroot, image_check
+from datasety.server.files.fsroot import FILE_NOT_FOUND, DatasetRoot, Slot
+from datasety.server.files.security import clean_relative
 
 FILE_EXISTS = "File already exists (use PUT to replace it)"
 NO_CAPTION_ON_TEXT = "A caption cannot be attached to a .txt file"
@@ -310,7 +311,7 @@ def apply_write(
         root.walk(rel, create=True).close()  # its folders, as a data write would make them
     if plan.caption is not None:
         # The dataset's convention: a transcript goes to metadata.csv, a pair's caption to
-        # where the other pairs keep theirs (datasety.server.caption_home).
+        # where the other pairs keep theirs (datasety.server.curation.caption_home).
         home = caption_home.destination(root, rel)
         if home == caption_home.METADATA:
             written["metadata_path"] = write_metadata(root, rel, plan.caption, lock)

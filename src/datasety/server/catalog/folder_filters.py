@@ -15,11 +15,11 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from datasety.core import layout
-from datasety.server.first_scan import is_role_folder
-from datasety.server.listing import Entry
+from datasety.server.catalog.first_scan import is_role_folder
+from datasety.server.catalog.listing import Entry
 
 if TYPE_CHECKING:
-    from datasety.server.catalog import DirRec
+    from datasety.server.catalog.catalogs import DirRec
 
 _TEXT = attrgetter("text")
 CAPTION_LINE = layout.CAPTION_EXTENSION + "\n"

@@ -6,12 +6,12 @@ and then only the folder's), the results of filters per folder (:mod:`.folder_fi
 until that folder changes) and per version the results of the last queries, so a warm page
 costs the page. Caption texts are read when an entry is first rendered, not at the scan. The
 full listing is streamed, and a copy of it is kept on disk per version
-(:mod:`datasety.server.listing_cache`), never in memory.
+(:mod:`datasety.server.catalog.listing_cache`), never in memory.
 
 Freshness, where inotify sees every change (Linux, a local file system; see
-:mod:`datasety.server.watch`): every folder is watched, and a listing applies the events queued
-since the last one (each names the folder and entry that changed), so a warm listing touches
-nothing on disk. A queue overflow or a changed folder falls back to the checks below once.
+:mod:`datasety.server.catalog.watch`): every folder is watched, and a listing applies the events
+queued since the last one (each names the folder and entry that changed), so a warm listing
+touches nothing on disk. A queue overflow or a changed folder falls back to the checks below once.
 
 Freshness elsewhere (and for the first scan):
 
@@ -46,17 +46,16 @@ from pathlib import Path
 
 from datasety.core import layout
 from datasety.core.errors import DatasetyError
-from datasety.server.dimensions import Size, SizeCache, read_size
-from datasety.server.first_scan import ScanProgress, folder_entries, is_role_folder
-from datasety.server.folder_filters import (
+from datasety.server.catalog.dimensions import Size, SizeCache, read_size
+from datasety.server.catalog.first_scan import ScanProgress, folder_entries, is_role_folder
+from datasety.server.catalog.folder_filters import (
     FilterCache,
     FilterKey,
     lacking_caption,
     may_match,
     searched,
 )
-from datasety.server.fsroot import DatasetRoot, Slot, fd_path
-from datasety.server.listing import (
+from datasety.server.catalog.listing import (
     CAPTION_READ_LIMIT,
     Entry,
     FileRec,
@@ -67,9 +66,10 @@ from datasety.server.listing import (
     render,
     tail,
 )
-from datasety.server.listing_cache import BodyCache, clear_folder, file_chunks
-from datasety.server.listing_order import SIZE_SORTS, first_image, sort_entries
-from datasety.server.watch import FolderWatch, watchable
+from datasety.server.catalog.listing_cache import BodyCache, clear_folder, file_chunks
+from datasety.server.catalog.listing_order import SIZE_SORTS, first_image, sort_entries
+from datasety.server.catalog.watch import FolderWatch, watchable
+from datasety.server.files.fsroot import DatasetRoot, Slot, fd_path
 
 RACY_NS = 2_000_000_000
 SWEEP_SECONDS = 10.0
@@ -242,8 +242,8 @@ class Catalog:
         A page or a filtered listing is rendered whole; the full listing is streamed, from a
         copy on disk of this version when there is one (gzip-compressed if ``gzipped``). A page
         asked while the first scan of a big dataset runs is answered as soon as the scan has
-        passed it (see :mod:`datasety.server.first_scan`), with ``"complete": false`` and the
-        entries found so far as its ``total``."""
+        passed it (see :mod:`datasety.server.catalog.first_scan`), with ``"complete": false``
+        and the entries found so far as its ``total``."""
         early = self._early_page(query)
         if early is not None:
             return Body(data=early)

@@ -4,7 +4,7 @@ an operation undone as one step.
 
 Retention (bounded storage): rows older than :data:`KEEP_SECONDS` go, and past
 :data:`MAX_ROWS` changes per dataset the oldest go first; an operation goes with its changes
-(its trashed files with it, see :mod:`datasety.server.trash`). Pruning runs on each write.
+(its trashed files with it, see :mod:`datasety.server.curation.trash`). Pruning runs on each write.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from datasety.core import layout
-from datasety.server.listing import Entry, FileRec, build_entries
+from datasety.server.catalog.listing import Entry, FileRec, build_entries
 
 if TYPE_CHECKING:
-    from datasety.server.catalog import DirRec
+    from datasety.server.catalog.catalogs import DirRec
 
 # A page is answered from a scan still running only once the scan has taken this long: a
 # short scan answers with its exact ``total``, as it always did.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from datasety.server.dimensions import Size
-from datasety.server.listing import Entry, FileRec
+from datasety.server.catalog.dimensions import Size
+from datasety.server.catalog.listing import Entry, FileRec
 
 SORTS = ("name", "size", "width", "height", "aspect", "mtime", "caption_length")
 # Orders that need each entry's image size.

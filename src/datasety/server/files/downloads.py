@@ -26,7 +26,7 @@ from starlette.responses import (
 from starlette.types import Receive, Scope, Send
 
 from datasety.server.errors import error_response
-from datasety.server.fsroot import fd_path
+from datasety.server.files.fsroot import fd_path
 
 # Types that mimetypes gets wrong or lacks on some systems.
 MEDIA_TYPES = {
@@ -119,7 +119,7 @@ def _read_cached(fd: int, size: int) -> bytes | None:
 
 class OpenFileResponse(FileResponse):
     """Starlette's FileResponse (Range, HEAD) over a file we already hold open: it reads
-    through :func:`~datasety.server.fsroot.fd_path`, so the bytes sent are those of the very
+    through :func:`~datasety.server.files.fsroot.fd_path`, so the bytes sent are those of the very
     file that was checked, whatever its name points to by then. The descriptor is closed when
     the response is done (or, if it is never sent, when it is collected)."""
 

@@ -7,7 +7,7 @@ made by another program before a request arrives is always seen by that request.
 
 Where inotify cannot see every change (not Linux, a network or FUSE file system whose other
 clients write behind the kernel's back, the per-user watch limit reached) a catalog falls back
-to checking the disk (see :mod:`datasety.server.catalog`).
+to checking the disk (see :mod:`datasety.server.catalog.catalogs`).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from datasety.server.catalog import Catalog, Query
-from datasety.server.listing import MEDIA_KINDS
+from datasety.server.catalog.catalogs import Catalog, Query
+from datasety.server.catalog.listing import MEDIA_KINDS
 
 # Lint decodes every image: at most this many processes, so one request does not take the box.
 LINT_WORKERS = 2

@@ -28,9 +28,10 @@ from typing import Any, TypeVar
 
 from datasety.core import layout
 from datasety.core.errors import NotFoundError
-from datasety.server import caption_home, fsroot, inode_release, leftovers
-from datasety.server.fsroot import DatasetRoot, Slot
-from datasety.server.listing import CAPTION_READ_LIMIT
+from datasety.server.catalog.listing import CAPTION_READ_LIMIT
+from datasety.server.curation import caption_home, inode_release
+from datasety.server.files import fsroot, leftovers
+from datasety.server.files.fsroot import DatasetRoot, Slot
 
 ROW_PREFIX = layout.METADATA_CSV + "#"
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC

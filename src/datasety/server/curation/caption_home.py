@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 from datasety.core import layout
 from datasety.core.errors import NotFoundError
-from datasety.server import fsroot
-from datasety.server.fsroot import DatasetRoot
+from datasety.server.files import fsroot
+from datasety.server.files.fsroot import DatasetRoot
 
 METADATA = layout.METADATA_CSV
 # Folders whose files are a pair's target, in the order a new caption prefers them.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from datasety.core import atomic, layout
 from datasety.core.errors import DatasetyError
-from datasety.server import image_check
+from datasety.server.files import image_check
 
 THUMB_MIN = 16
 THUMB_MAX = 2048

@@ -148,7 +148,7 @@ def test_a_stopped_voice_run_says_where_it_continues(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         (("--lora-rank", "8"), "--lora-rank is for image LoRA training"),
-        (("--backend", "coqui"), "--backend coqui is not built in this version"),
+        (("--backend", "coqui"), "coqui-tts needs torchaudio, and PyPI has none that loads"),
         (("--backend", "f5-tts"), "--backend f5-tts does not install cleanly"),
         (("--family", "piper", "--backend", "coqui"), "ask for two backends"),
         (("--resume", "nowhere"), "--resume 'nowhere' does not exist"),

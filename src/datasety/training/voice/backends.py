@@ -1,8 +1,8 @@
 """Which engine trains a voice, and what it was asked to do.
 
 ``piper`` is built (:mod:`.piper`). ``coqui`` and ``f5-tts`` are the reference's other
-choices; they are refused in one line that names what they would need, never with a
-traceback half-way through a run.
+choices; neither runs beside this package's stack, so each is refused in one line that says
+why and what to install instead, never with a traceback half-way through a run.
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ QUALITIES = ("x_low", "medium", "high")
 
 # Why each unbuilt backend is refused: what installing it takes beside this package.
 UNBUILT = {
+    # coqui-tts 0.28 itself installs beside datasety, but `import TTS` refuses to run without
+    # torchaudio (and, from torch 2.9, torchcodec), and its VITS reads every clip with
+    # torchaudio.load. PyPI's newest torchaudio, 2.11.1, is a CUDA build: beside the CPU
+    # torch 2.13 its _torchaudio.so fails to load (libc10_cuda.so missing), and there is
+    # none built for torch 2.12 or 2.13 (docs/training.md has the evidence).
     "coqui": (
-        "--backend coqui is not built in this version (coqui-tts installs beside datasety, "
-        "but its training recipe is not wired in): use --backend piper"
+        "--backend coqui does not run beside datasety: coqui-tts needs torchaudio, and PyPI has "
+        "none that loads beside torch 2.13 (torchaudio 2.11.1 is a CUDA build for torch 2.11); "
+        "train it in its own environment with a matching torch, torchaudio and torchcodec "
+        "(pip install 'coqui-tts[codec]' there) or use --backend piper"
     ),
     "f5-tts": (
         "--backend f5-tts does not install cleanly beside datasety (f5-tts downgrades Pillow "

@@ -34,7 +34,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
+from tests.ui.harness import launch_chromium, start_server  # noqa: E402
 
 FIRST_SCREEN_LOADED = """() => {
   const images = [...document.querySelectorAll('#gallery img')].filter((img) => {
@@ -62,17 +62,13 @@ def register(server_url: str, folder: Path) -> str:
 
 def cold_first_screen(data_dir: Path, folder: Path) -> float:
     """One cold first screen: a fresh server (no thumbnails yet) and a fresh browser."""
-    server = start_server(data_dir)
-    try:
+    with start_server(data_dir) as server, sync_playwright() as p:
         gallery = register(server.url, folder)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            seconds = first_thumbnails(page, gallery)
-            browser.close()
-            return seconds
-    finally:
-        server.stop()
+        browser = launch_chromium(p)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        seconds = first_thumbnails(page, gallery)
+        browser.close()
+        return seconds
 
 
 def first_thumbnails(page: Page, url: str) -> float:
@@ -101,11 +97,10 @@ def main() -> None:
         folder = work / "photos"
         build(folder, options.images)
         colds = [cold_first_screen(work / f"cold-{i}", folder) for i in range(options.cold - 1)]
-        server = start_server(work / "server")
-        try:
+        with start_server(work / "server") as server:
             gallery = register(server.url, folder)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
                 # Browser cache off: every run asks the server again.
@@ -142,8 +137,6 @@ def main() -> None:
                     f"{statistics.median(applies):.2f} s ({options.runs} runs)"
                 )
                 browser.close()
-        finally:
-            server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, Server, start_server  # noqa: E402
+from tests.ui.harness import Server, launch_chromium, start_server  # noqa: E402
 
 CAPTIONS = [
     "a lighthouse on a rocky coast at dusk",
@@ -132,7 +132,7 @@ def shoot(server: Server, out: Path, dark: bool, folders: dict[str, Path], work:
             time.sleep(0.2)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(
             viewport={"width": 1280, "height": 800}, color_scheme="dark" if dark else "light"
         )
@@ -210,11 +210,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     try:
         folders = build_demo(work / "data")
-        server = start_server(work / "server")
-        try:
+        with start_server(work / "server") as server:
             shoot(server, options.out, options.dark, folders, work)
-        finally:
-            server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, RegisterFn, Server, start_server
+from tests.ui.harness import RegisterFn, Server, launch_chromium, start_server
 
 # The suite shares two CPU cores: give slow moments (a thumbnail's first render, a job's
 # process start) room without making a real failure wait long.
@@ -20,11 +20,8 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("server"), "--kill-grace", "2")
-    try:
+    with start_server(tmp_path_factory.mktemp("server"), "--kill-grace", "2") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +38,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    launched = launch_chromium(playwright)
     try:
         yield launched
     finally:

@@ -1,8 +1,9 @@
 """Start a real ``datasety server`` process and Debian's headless Chromium.
 
-Shared by the UI tests (tests/ui/) and ``scripts/screenshots.py``. Chromium is the system
-package (``/usr/bin/chromium``, installed by ``.ci/run``), driven by Playwright: Playwright's
-own browser download is never used.
+Shared by the UI tests (tests/ui/), ``bench/bench_ui.py`` and ``scripts/screenshots.py``:
+``with start_server(data_dir) as server:`` and ``launch_chromium(playwright)``. Chromium is
+the system package (``/usr/bin/chromium``, installed by ``.ci/run``), driven by Playwright:
+Playwright's own browser download is never used.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = os.environ.get("DATASETY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,6 +46,12 @@ class Server:
     process: subprocess.Popen[bytes]
     log: IO[bytes]
     log_path: Path
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -90,6 +97,13 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
     process.wait()
     log.close()
     raise RuntimeError(f"datasety server did not start:\n{log_path.read_text(errors='replace')}")
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's headless Chromium (not Playwright's download) with the flags every UI run uses."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def open_view(page: Page, server: Server, fragment: str) -> None:

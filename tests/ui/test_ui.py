@@ -424,8 +424,7 @@ def test_a_token_is_asked_once_and_kept_for_the_tab(
     browser: Browser, tmp_path: Path, photos: tuple[Path, dict]
 ) -> None:
     folder, _ = photos
-    secured = start_server(tmp_path / "secured", env={"DATASETY_TOKEN": "s3cret"})
-    try:
+    with start_server(tmp_path / "secured", env={"DATASETY_TOKEN": "s3cret"}) as secured:
         headers = {"Authorization": "Bearer s3cret"}
         created = httpx.post(
             f"{secured.url}/v1/datasets", json={"path": str(folder)}, headers=headers
@@ -454,8 +453,6 @@ def test_a_token_is_asked_once_and_kept_for_the_tab(
         expect(dialog).to_be_hidden()
         assert page.evaluate("sessionStorage.getItem('datasety.token')") == "s3cret"
         context.close()
-    finally:
-        secured.stop()
 
 
 def test_progress_and_time_left_from_the_jobs_module(page: Page, server: Server) -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from datasety.core.errors import DatasetyError
 from datasety.models.device import Device
 from datasety.models.extras import model_class, require
-from datasety.models.loading import Note, load_from_dir, model_dir
+from datasety.models.loading import Note, load_for_inference, load_from_dir, model_dir
 from datasety.models.pixels import PixelSpec, read_spec
 
 CLIP_REPO = "openai/clip-vit-base-patch32"
@@ -62,15 +62,12 @@ class ClipScorer:
         folder = model_dir(self.repo, note)
         self.spec = read_spec(folder, CLIP_PIXELS)
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
-        self.model = (
-            load_from_dir(
-                model_class(transformers, "CLIPModel", "filter"),
-                folder,
-                self.repo,
-                dtype=device.dtype,
-            )
-            .to(device.name)
-            .eval()
+        self.model = load_for_inference(
+            model_class(transformers, "CLIPModel", "filter"),
+            folder,
+            self.repo,
+            device,
+            dtype=device.dtype,
         )
         text = tokenizer(queries, padding=True, return_tensors="pt").to(device.name)
         with torch.inference_mode():

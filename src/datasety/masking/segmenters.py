@@ -18,7 +18,7 @@ from PIL import Image
 
 from datasety.models.device import Device
 from datasety.models.extras import model_class
-from datasety.models.loading import Note, load_from_dir, model_dir
+from datasety.models.loading import Note, load_for_inference, load_from_dir, model_dir
 from datasety.models.pixels import PixelSpec, read_spec
 
 CLIPSEG_REPO = "CIDAS/clipseg-rd64-refined"
@@ -115,15 +115,12 @@ class ClipSeg:
         folder = model_dir(self.repo, note)
         self.spec = read_spec(folder, PixelSpec(size=(352, 352)))
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
-        self.model = (
-            load_from_dir(
-                model_class(transformers, "CLIPSegForImageSegmentation", "mask"),
-                folder,
-                self.repo,
-                dtype=device.dtype,
-            )
-            .to(device.name)
-            .eval()
+        self.model = load_for_inference(
+            model_class(transformers, "CLIPSegForImageSegmentation", "mask"),
+            folder,
+            self.repo,
+            device,
+            dtype=device.dtype,
         )
         drop_unused_layers(self.model)
         text = tokenizer(keywords, padding=True, return_tensors="pt").to(device.name)
@@ -170,15 +167,12 @@ class Sam3:
         folder = model_dir(self.repo, note)
         self.spec = read_spec(folder, PixelSpec(size=(1008, 1008)))
         tokenizer = load_from_dir(transformers.AutoTokenizer, folder, self.repo)
-        self.model = (
-            load_from_dir(
-                model_class(transformers, "Sam3Model", "mask"),
-                folder,
-                self.repo,
-                dtype=device.dtype,
-            )
-            .to(device.name)
-            .eval()
+        self.model = load_for_inference(
+            model_class(transformers, "Sam3Model", "mask"),
+            folder,
+            self.repo,
+            device,
+            dtype=device.dtype,
         )
         self.prompts = [
             tokenizer(
@@ -241,24 +235,19 @@ class GroundedSam2:
         self.detector_processor = load_from_dir(
             transformers.AutoProcessor, detector_dir, DETECTOR_REPO
         )
-        self.detector = (
-            load_from_dir(
-                model_class(transformers, "AutoModelForZeroShotObjectDetection", "mask"),
-                detector_dir,
-                DETECTOR_REPO,
-            )
-            .to(device.name)
-            .eval()
+        self.detector = load_for_inference(
+            model_class(transformers, "AutoModelForZeroShotObjectDetection", "mask"),
+            detector_dir,
+            DETECTOR_REPO,
+            device,
         )
         sam_dir = model_dir(SAM2_REPO, note)
         self.spec = read_spec(
             sam_dir,
             PixelSpec(size=(1024, 1024), mean=IMAGENET_DEFAULT.mean, std=IMAGENET_DEFAULT.std),
         )
-        self.sam = (
-            load_from_dir(model_class(transformers, "Sam2Model", "mask"), sam_dir, SAM2_REPO)
-            .to(device.name)
-            .eval()
+        self.sam = load_for_inference(
+            model_class(transformers, "Sam2Model", "mask"), sam_dir, SAM2_REPO, device
         )
         self.text = ". ".join(keywords) + "."
 

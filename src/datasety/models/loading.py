@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from datasety.core.errors import DatasetyError
+from datasety.models.device import Device
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROBE_TIMEOUT = 3.0
@@ -139,6 +140,13 @@ def load_from_dir(auto_class: Any, folder: Path, repo_id: str, **kwargs: Any) ->
         return auto_class.from_pretrained(str(folder), **kwargs)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DatasetyError(f"cannot load model {repo_id!r}: {_first_line(exc)}") from exc
+
+
+def load_for_inference(
+    auto_class: Any, folder: Path, repo_id: str, device: Device, **kwargs: Any
+) -> Any:
+    """:func:`load_from_dir`, moved onto ``device`` and in eval mode: a model that only infers."""
+    return load_from_dir(auto_class, folder, repo_id, **kwargs).to(device.name).eval()
 
 
 def _is_not_cached(exc: BaseException) -> bool:

@@ -131,15 +131,19 @@ def qwen_tokenizer(tf: Any) -> Any:
     return tokenizer
 
 
-def save_qwen_image_edit(hf_home: Path, repo_id: str = QWEN_EDIT_REPO) -> Path:
-    """A QwenImageEditPlusPipeline laid out as the real repository: its ``processor/`` folder
-    holds the Qwen2-VL image processor's config, ``model_index.json`` names the processor."""
+def save_qwen_image_edit(
+    hf_home: Path, repo_id: str = QWEN_EDIT_REPO, pipeline_class: str = "QwenImageEditPlusPipeline"
+) -> Path:
+    """A Qwen-Image-Edit pipeline (Plus: 2509/2511; ``QwenImageEditPipeline``: the original)
+    laid out as the real repository: its ``processor/`` folder holds the Qwen2-VL image
+    processor's config, ``model_index.json`` names the processor."""
     import json
 
     import diffusers
     import transformers as tf
 
-    pipeline = diffusers.QwenImageEditPlusPipeline(processor=None, **qwen_image_components())
+    cls = getattr(diffusers, pipeline_class)
+    pipeline = cls(processor=None, **qwen_image_components())
     folder = save_to_cache(hf_home, repo_id, pipeline)
     tf.Qwen2VLImageProcessorPil().save_pretrained(folder / "processor")
     index = json.loads((folder / "model_index.json").read_text())

@@ -17,10 +17,30 @@ own rules, ported here from its source (comfyanonymous/ComfyUI):
   names, ``to_q/to_k/to_v`` as slices of the fused ``qkv``), in the version with the FLUX.2
   single-block entries ``attn.to_qkv_mlp_proj -> linear1`` and ``attn.to_out -> linear2``.
 
+Qwen-Image (and every Qwen-Image-Edit model: ``comfy/supported_models.py`` makes one
+``comfy.model_base.QwenImage`` of each ``image_model: qwen_image`` checkpoint), from
+Comfy-Org/ComfyUI (the repository's current home):
+
+* ``comfy/lora.py`` at commit 17358c8f73b581a0d22facc3c385822f09b8bfb1,
+  ``model_lora_keys_unet``, its ``isinstance(model, comfy.model_base.QwenImage)`` branch: every
+  ``diffusion_model.<name>.weight`` is reached as ``<name>``, ``transformer.<name>`` and
+  ``lycoris_<name with _>`` (no renaming of block names, unlike Flux). Its split of a fused
+  ``img_mlp.gate_up`` applies to Qwen Image 2.1 checkpoints only, not ported.
+* ``comfy/weight_adapter/lora.py`` (commit 6f98b150e065f1ffc788558574a887835068bd40),
+  ``LoRAAdapter.load``: the same suffixes as above, plus Qwen's ``.lora_B.default.weight``.
+* ``comfy/lora_convert.py`` (commit 2bffe2f4ce5763dcb83df6a670657b6d5c8f85a5), ``convert_lora``:
+  besides the files above it only splits fused ``attn.to_qkv`` adapters (Krea2), which no file of
+  ours has.
+* comfyanonymous/ComfyUI ``comfy/ldm/qwen_image/model.py`` (commit
+  01f4512bf804c9ff2489a6c1558340e58efc2d72): the model's modules carry diffusers' names
+  (``transformer_blocks.N.attn.to_q``, ``img_mlp.net.0.proj``, ...), listed in
+  :data:`QWEN_IMAGE_TOP` / :data:`QWEN_IMAGE_BLOCK`.
+
 Only the LoRA ("lora" patch) part is ported; LoHa/LoKr/GLoRA and text-encoder keys are not.
 ComfyUI's model state dict is the original-format checkpoint under ``diffusion_model.``;
-:func:`ldm_unet_state` / :func:`bfl_transformer_state` build it from the diffusers model, and
-the test checks them against diffusers' own single-file converters.
+:func:`ldm_unet_state` / :func:`bfl_transformer_state` / :func:`qwen_image_state` build it
+from the diffusers model, and the test checks them against diffusers' own single-file
+converters (Qwen-Image: against ComfyUI's parameter names, both ways).
 """
 
 from __future__ import annotations
@@ -179,7 +199,10 @@ def flux_to_diffusers(config: dict[str, int], output_prefix: str = "") -> dict[s
 
 
 def model_lora_keys_unet(
-    model_keys: list[str], unet_config: dict[str, Any] | None, flux_config: dict[str, int] | None
+    model_keys: list[str],
+    unet_config: dict[str, Any] | None,
+    flux_config: dict[str, int] | None,
+    qwen_image: bool = False,
 ) -> dict[str, Any]:
     """comfy/lora.py ``model_lora_keys_unet``: LoRA module name -> weight it patches
     (a name, or (name, slice) for a part of a fused weight)."""
@@ -209,6 +232,13 @@ def model_lora_keys_unet(
                 key_map[f"lycoris_{name.replace('.', '_')}"] = to
                 key_map[f"lora_transformer_{name.replace('.', '_')}"] = to
                 key_map[name] = to
+    if qwen_image:  # isinstance(model, comfy.model_base.QwenImage): names kept as they are
+        for k in model_keys:
+            if k.startswith("diffusion_model.") and k.endswith(".weight"):
+                name = k[len("diffusion_model.") : -len(".weight")]
+                key_map[name] = k
+                key_map[f"transformer.{name}"] = k
+                key_map[f"lycoris_{name.replace('.', '_')}"] = k
     return key_map
 
 
@@ -218,6 +248,7 @@ LORA_SUFFIXES = [  # comfy/lora.py load_lora: (up, down) per format, in its orde
     (".lora_B.weight", ".lora_A.weight"),
     (".lora.up.weight", ".lora.down.weight"),
     (".lora_linear_layer.up.weight", ".lora_linear_layer.down.weight"),
+    (".lora_B.default.weight", ".lora_A.default.weight"),  # weight_adapter/lora.py: Qwen's
 ]
 
 
@@ -317,3 +348,38 @@ def bfl_transformer_state(
     for name, parts in fused.items():
         state[name] = torch.cat([parts[start] for start in sorted(parts)], dim=0)
     return state
+
+
+# comfy/ldm/qwen_image/model.py: the parameters of ComfyUI's QwenImageTransformer2DModel (the
+# model outside its blocks, and one QwenImageTransformerBlock), by module path.
+QWEN_IMAGE_TOP = (
+    *(f"time_text_embed.timestep_embedder.linear_{n}.{end}" for n in (1, 2)
+      for end in ("weight", "bias")),
+    "txt_norm.weight", "img_in.weight", "img_in.bias", "txt_in.weight", "txt_in.bias",
+    "norm_out.linear.weight", "norm_out.linear.bias", "proj_out.weight", "proj_out.bias",
+)  # fmt: skip
+QWEN_IMAGE_BLOCK = tuple(
+    f"{module}.{end}"
+    for module, ends in {
+        "img_mod.1": ("weight", "bias"), "txt_mod.1": ("weight", "bias"),
+        "attn.norm_q": ("weight",), "attn.norm_k": ("weight",),
+        "attn.norm_added_q": ("weight",), "attn.norm_added_k": ("weight",),
+        "attn.to_q": ("weight", "bias"), "attn.to_k": ("weight", "bias"),
+        "attn.to_v": ("weight", "bias"), "attn.add_q_proj": ("weight", "bias"),
+        "attn.add_k_proj": ("weight", "bias"), "attn.add_v_proj": ("weight", "bias"),
+        "attn.to_out.0": ("weight", "bias"), "attn.to_add_out": ("weight", "bias"),
+        "img_mlp.net.0.proj": ("weight", "bias"), "img_mlp.net.2": ("weight", "bias"),
+        "txt_mlp.net.0.proj": ("weight", "bias"), "txt_mlp.net.2": ("weight", "bias"),
+    }.items()
+    for end in ends
+)  # fmt: skip
+
+
+def qwen_image_state(diffusers_state: dict[str, Any], num_layers: int) -> dict[str, Any]:
+    """ComfyUI's Qwen-Image weights (every parameter its model declares, under
+    ``diffusion_model.``), read from the diffusers transformer's state by the same name: a
+    KeyError when diffusers names one differently."""
+    names = [*QWEN_IMAGE_TOP]
+    for index in range(num_layers):
+        names += [f"transformer_blocks.{index}.{name}" for name in QWEN_IMAGE_BLOCK]
+    return {f"diffusion_model.{name}": diffusers_state[name] for name in names}

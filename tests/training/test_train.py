@@ -9,6 +9,7 @@ a resumed run computes the same losses as one that never stopped, a job reports 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,10 +33,12 @@ from tests.clirun import run_main
 from tests.tinypipelines import QWEN_EDIT_REPO, save_qwen_image_edit
 from tests.training.tiny import (
     FLUX2_REPO,
+    QWEN_EDIT_ORIGINAL_REPO,
     QWEN_REPO,
     SDXL_REPO,
     save_flux2_klein_base,
     save_qwen_image,
+    save_qwen_image_edit_original,
     save_sdxl,
 )
 
@@ -56,6 +59,7 @@ def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_flux2_klein_base(home)
     save_qwen_image(home)
     save_qwen_image_edit(home)
+    save_qwen_image_edit_original(home)
     return home
 
 
@@ -94,6 +98,19 @@ def pairs(tmp_path: Path) -> Path:
         Image.new("RGB", size, complement).save(folder / "target" / f"p{index}.png")
         (folder / "target" / f"p{index}.txt").write_text(f"invert the colour {index}")
     return folder
+
+
+@pytest.fixture
+def two_controls(pairs: Path) -> Path:
+    """The four pairs with a second control each in input/ (after control/ by path): a stripe
+    of the target's colour, wider than the target for two of them (its own bucket)."""
+    (pairs / "input").mkdir()
+    for index, path in enumerate(sorted((pairs / "target").glob("*.png"))):
+        with Image.open(path) as target:
+            colour = target.getpixel((0, 0))
+        size = (256, 64) if index % 2 == 0 else (64, 64)
+        Image.new("RGB", size, colour).save(pairs / "input" / path.name)
+    return pairs
 
 
 def train_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -149,7 +166,7 @@ def edit_pipeline(repo: str) -> Any:
     """The edit pipeline of ``repo`` from the cache (Qwen-Image-Edit with the processor
     training uses, as torchvision does not import here)."""
     folder = model_dir(repo, note=lambda _: None)
-    if repo == QWEN_EDIT_REPO:
+    if repo in (QWEN_EDIT_REPO, QWEN_EDIT_ORIGINAL_REPO):
         from transformers import AutoTokenizer
 
         from datasety.models.qwen_vl import image_only_processor
@@ -157,7 +174,8 @@ def edit_pipeline(repo: str) -> Any:
         processor = image_only_processor(
             folder / "processor", AutoTokenizer.from_pretrained(folder / "tokenizer")
         )
-        pipe = diffusers.QwenImageEditPlusPipeline.from_pretrained(folder, processor=processor)
+        name = json.loads((folder / "model_index.json").read_text())["_class_name"]
+        pipe = getattr(diffusers, name).from_pretrained(folder, processor=processor)
     else:
         pipe = diffusers.Flux2KleinPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
@@ -165,39 +183,46 @@ def edit_pipeline(repo: str) -> Any:
 
 
 @pytest.mark.filterwarnings(EULER_WARNING)
-@pytest.mark.parametrize(("repo", "family"), [(FLUX2_REPO, "flux2"), (QWEN_EDIT_REPO, "qwen")])
+@pytest.mark.parametrize(
+    ("repo", "family"),
+    [(FLUX2_REPO, "flux2"), (QWEN_EDIT_REPO, "qwen"), (QWEN_EDIT_ORIGINAL_REPO, "qwen")],
+    ids=["flux2", "qwen-edit-plus", "qwen-edit"],
+)
 def test_an_edit_lora_on_pairs_loads_into_the_edit_pipeline_and_changes_its_output(
     capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path, repo: str, family: str
 ) -> None:
     output = tmp_path / "edit.safetensors"
     common = ("-m", repo, "--steps", "2", "--lr", "0.05", "--lora-rank", "4",
               "--caption-dropout", "0")  # fmt: skip
-    code, out, err = train_cli(
-        capsys, "-i", str(pairs), "-o", str(output), *common, "--save-every", "1",
-        "--sample-steps", "1",
-    )  # fmt: skip
+    # The original Qwen-Image-Edit renders at its reference's ~1024² pixels whatever the size
+    # asked (minutes a sample on a CPU): its samples are left to the Plus run.
+    sampled = repo != QWEN_EDIT_ORIGINAL_REPO
+    samples = ("--save-every", "1", "--sample-steps", "1") if sampled else ()
+    code, out, err = train_cli(capsys, "-i", str(pairs), "-o", str(output), *common, *samples)
     assert code == 0, err
     assert f"Training a {family} edit LoRA" in out and "4 control/target pairs" in out
-    # Samples render each pair's caption with its control as the reference image.
-    captions = {p.read_text().strip() for p in (pairs / "target").glob("*.txt")}
-    written = sorted((tmp_path / "edit.samples").glob("*.txt"))
-    assert written and {p.read_text().strip() for p in written} <= captions
+    if samples:
+        # Samples render each pair's caption with its control as the reference image.
+        captions = {p.read_text().strip() for p in (pairs / "target").glob("*.txt")}
+        written = sorted((tmp_path / "edit.samples").glob("*.txt"))
+        assert written and {p.read_text().strip() for p in written} <= captions
     assert read_metadata(output)["edit_pairs"] == "true"
 
-    # The control conditions the training: the same targets and captions without their
-    # controls train another LoRA.
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    for path in (pairs / "target").iterdir():
-        (plain / path.name).write_bytes(path.read_bytes())
-    code, _, err = train_cli(capsys, "-i", str(plain), "-o", str(tmp_path / "p.safetensors"),
+    # The controls condition the training: the same targets and captions with other controls
+    # (grey) train another LoRA.
+    other = tmp_path / "other"
+    shutil.copytree(pairs, other)
+    for path in (other / "control").iterdir():
+        with Image.open(path) as image:
+            Image.new("RGB", image.size, (128, 128, 128)).save(path)
+    code, _, err = train_cli(capsys, "-i", str(other), "-o", str(tmp_path / "o.safetensors"),
                              *common)  # fmt: skip
     assert code == 0, err
     from safetensors.torch import load_file
 
-    edit_lora, plain_lora = load_file(str(output)), load_file(str(tmp_path / "p.safetensors"))
-    assert edit_lora.keys() == plain_lora.keys()
-    assert any(not torch.equal(edit_lora[k], plain_lora[k]) for k in edit_lora)
+    edit_lora, other_lora = load_file(str(output)), load_file(str(tmp_path / "o.safetensors"))
+    assert edit_lora.keys() == other_lora.keys()
+    assert any(not torch.equal(edit_lora[k], other_lora[k]) for k in edit_lora)
 
     pipe = edit_pipeline(repo)
     control = Image.open(pairs / "control" / "p0.png").convert("RGB")
@@ -217,7 +242,7 @@ def test_pairs_are_grouped_as_the_server_groups_them(tmp_path: Path) -> None:
     (tmp_path / "b_start.txt").write_text("the control's caption")
     notes: list[str] = []
     samples = data.load_samples(tmp_path, 64, note=notes.append)
-    found = {(s.image.name, s.control.name if s.control else None, s.caption) for s in samples}
+    found = {(s.image.name, *(c.path.name for c in s.controls), s.caption) for s in samples}
     assert found == {("a_target.png", "a_control.png", "the group's caption"),
                      ("b_end.png", "b_start.png", "the control's caption")}  # fmt: skip
     assert len(notes) == 1 and "2 images are in no control/target pair" in notes[0]
@@ -230,6 +255,88 @@ def test_pairs_are_grouped_as_the_server_groups_them(tmp_path: Path) -> None:
     assert data.dataset_hash(changed) != data.dataset_hash(samples)
 
 
+def test_several_controls_of_a_target_are_one_sample_in_path_order(two_controls: Path) -> None:
+    """control/ and input/ are both the input role: a target with two controls, each at its own
+    aspect ratio at the target's area; the second control is part of the dataset's hash."""
+    samples = {s.image.name: s for s in data.load_samples(two_controls, 64)}
+    assert len(samples) == 4
+    first = samples["p0.png"]
+    assert [c.path.parent.name for c in first.controls] == ["control", "input"]
+    assert first.bucket == (64, 64) and [c.bucket for c in first.controls] == [(64, 64), (128, 64)]
+    assert first.shapes == ((64, 64), (64, 64), (128, 64))
+    before = data.dataset_hash(list(samples.values()))
+    Image.new("RGB", (256, 64), (1, 2, 3)).save(two_controls / "input" / "p0.png")
+    assert data.dataset_hash(data.load_samples(two_controls, 64)) != before
+    # A batch holds samples of one shape set.
+    for batch in data.epoch_batches(list(samples.values()), 2, 7, 0):
+        assert len({list(samples.values())[i].shapes for i in batch}) == 1
+
+
+def test_the_original_qwen_image_edit_takes_one_control_per_pair(
+    capsys: pytest.CaptureFixture[str], pairs: Path, two_controls: Path, tmp_path: Path
+) -> None:
+    """Its pipeline takes one reference image, and its prompt always holds one: pairs with more
+    are left out (said so), all of them is a one-line error, plain images are too."""
+    args = ("-o", str(tmp_path / "x.safetensors"), "-m", QWEN_EDIT_ORIGINAL_REPO, "--steps", "1")
+    code, _, err = train_cli(capsys, "-i", str(two_controls), *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "every pair of --input has more than 1 control images" in err
+    assert f"{QWEN_EDIT_ORIGINAL_REPO} takes 1 reference image" in err
+    plain = tmp_path / "plain"
+    shutil.copytree(two_controls / "target", plain)
+    code, _, err = train_cli(capsys, "-i", str(plain), *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "encodes each caption with its reference image" in err
+    assert not list(tmp_path.glob("x*"))
+    notes: list[str] = []
+    (two_controls / "input" / "p1.png").unlink()
+    samples = data.load_samples(two_controls, 64)
+    kept = data.limit_controls(samples, 1, QWEN_EDIT_ORIGINAL_REPO, notes.append)
+    assert [s.image.name for s in kept] == ["p1.png"]
+    assert notes == [f"3 pairs have more than 1 control images and are left out "
+                     f"({QWEN_EDIT_ORIGINAL_REPO} takes 1 reference image): p0.png, p2.png, "
+                     f"p3.png"]  # fmt: skip
+
+
+@pytest.mark.filterwarnings(EULER_WARNING)
+@pytest.mark.parametrize("repo", [FLUX2_REPO, QWEN_EDIT_REPO], ids=["flux2", "qwen-edit-plus"])
+def test_two_controls_per_pair_train_resume_exactly_and_load_back(
+    two_controls: Path, tmp_path: Path, repo: str
+) -> None:
+    """Both controls condition the denoiser as the pipeline's reference images; a resumed run
+    computes the same losses; the LoRA loads into the edit pipeline called with both images."""
+    from datasety.training.loop import train
+
+    whole = train(settings(two_controls, tmp_path / "whole.safetensors", model=repo,
+                           sample_steps=0), Progress(total=4))  # fmt: skip
+    checkpoint = tmp_path / "whole.checkpoints" / "step-000002.pt"
+    resumed = train(
+        settings(two_controls, tmp_path / "resumed.safetensors", model=repo, sample_steps=0,
+                 resume=str(checkpoint)),
+        Progress(total=4),
+    )  # fmt: skip
+    assert len(whole["losses"]) == 4 and resumed["losses"] == whole["losses"][2:]
+    from safetensors.torch import load_file
+
+    lora = load_file(str(tmp_path / "whole.safetensors"))
+    assert all(torch.equal(v, load_file(str(tmp_path / "resumed.safetensors"))[k])
+               for k, v in lora.items())  # fmt: skip
+
+    # The second control counts: without it (one control per pair) the losses differ.
+    shutil.rmtree(two_controls / "input")
+    single = train(settings(two_controls, tmp_path / "single.safetensors", model=repo,
+                            sample_steps=0, save_every=None), Progress(total=4))  # fmt: skip
+    assert single["losses"] != whole["losses"]
+
+    pipe = edit_pipeline(repo)
+    images = [Image.open(two_controls / "control" / "p0.png").convert("RGB"),
+              Image.new("RGB", (256, 64), (55, 225, 225))]  # fmt: skip
+    before = generate(pipe, image=images)
+    pipe.load_lora_weights(str(tmp_path / "whole.safetensors"))
+    after = generate(pipe, image=images)
+    assert abs(before - after).max() > 1e-4
+
+
 @pytest.mark.parametrize(("repo", "family"), [(SDXL_REPO, "sdxl"), (QWEN_REPO, "qwen")])
 def test_a_model_without_reference_images_refuses_edit_pairs_in_one_line(
     capsys: pytest.CaptureFixture[str], pairs: Path, tmp_path: Path, repo: str, family: str
@@ -240,16 +347,17 @@ def test_a_model_without_reference_images_refuses_edit_pairs_in_one_line(
 
 
 @pytest.mark.parametrize(
-    ("repo", "pipeline"),
-    [(SDXL_REPO, "StableDiffusionXLPipeline"), (FLUX2_REPO, "Flux2KleinPipeline")],
-    ids=["sdxl", "flux2"],
-)
+    ("repo", "data_fixture"),
+    [(SDXL_REPO, "dataset"), (FLUX2_REPO, "dataset"), (QWEN_REPO, "dataset"),
+     (QWEN_EDIT_REPO, "pairs")],
+    ids=["sdxl", "flux2", "qwen", "qwen-edit-pairs"],
+)  # fmt: skip
 def test_comfyui_maps_every_lora_key_onto_the_weights_diffusers_patches(
-    dataset: Path, tmp_path: Path, repo: str, pipeline: str
+    request: pytest.FixtureRequest, tmp_path: Path, repo: str, data_fixture: str
 ) -> None:
     """ComfyUI's key mapping (ported in tests/training/comfyui.py) finds a weight of the
     original-format model for every key of the file, and patches it exactly as diffusers'
-    load_lora_weights + fuse_lora does."""
+    load_lora_weights + fuse_lora does (an edit LoRA: into the edit pipeline)."""
     from diffusers.loaders import single_file_utils as single
     from safetensors.torch import load_file
 
@@ -257,14 +365,25 @@ def test_comfyui_maps_every_lora_key_onto_the_weights_diffusers_patches(
     from tests.training import comfyui
 
     output = tmp_path / "style.safetensors"
-    train(settings(dataset, output, model=repo, steps=2, lr=0.05, save_every=None),
-          Progress(total=2))  # fmt: skip
+    train(settings(request.getfixturevalue(data_fixture), output, model=repo, steps=2, lr=0.05,
+                   save_every=None), Progress(total=2))  # fmt: skip
     lora = load_file(str(output))
-    pipe = getattr(diffusers, pipeline).from_pretrained(model_dir(repo, note=lambda _: None))
+    if repo in (FLUX2_REPO, QWEN_EDIT_REPO):
+        pipe = edit_pipeline(repo)
+    else:
+        pipeline = "StableDiffusionXLPipeline" if repo == SDXL_REPO else "QwenImagePipeline"
+        pipe = getattr(diffusers, pipeline).from_pretrained(model_dir(repo, note=lambda _: None))
     denoiser = pipe.unet if repo == SDXL_REPO else pipe.transformer
     original = {k: v.clone() for k, v in denoiser.state_dict().items()}
     unet_config = flux_config = None
-    if repo == SDXL_REPO:
+    qwen_image = repo in (QWEN_REPO, QWEN_EDIT_REPO)
+    if qwen_image:
+        # ComfyUI's Qwen-Image model has diffusers' names: its state is the transformer's.
+        comfy_state = comfyui.qwen_image_state(original, denoiser.config.num_layers)
+
+        def to_diffusers(state: dict[str, Any]) -> dict[str, Any]:
+            return {k.removeprefix("diffusion_model."): v for k, v in state.items()}
+    elif repo == SDXL_REPO:
         unet_config = comfyui.unet_config_of(denoiser.config)
         comfy_state = comfyui.ldm_unet_state(original, unet_config)
 
@@ -283,10 +402,10 @@ def test_comfyui_maps_every_lora_key_onto_the_weights_diffusers_patches(
     # are the original checkpoint's names, the ones ComfyUI's model has.
     back = to_diffusers(comfy_state)
     assert back and all(torch.equal(value, original[key]) for key, value in back.items())
-    if repo == SDXL_REPO:
+    if repo != FLUX2_REPO:
         assert back.keys() == original.keys()
 
-    key_map = comfyui.model_lora_keys_unet(list(comfy_state), unet_config, flux_config)
+    key_map = comfyui.model_lora_keys_unet(list(comfy_state), unet_config, flux_config, qwen_image)
     patches, not_loaded = comfyui.load_lora(lora, key_map)
     assert not_loaded == []  # ComfyUI would log "lora key not loaded" for each
     modules = {key.rsplit(".lora_", 1)[0] for key in lora if ".lora_" in key}
@@ -299,9 +418,19 @@ def test_comfyui_maps_every_lora_key_onto_the_weights_diffusers_patches(
     pipe.fuse_lora()
     pipe.unload_lora_weights()
     fused = denoiser.state_dict()
-    changed = [key for key, value in patched.items() if not torch.equal(value, original[key])]
-    assert len(changed) == len(modules)
-    for key in changed:
+    changed = {key for key, value in patched.items() if not torch.equal(value, original[key])}
+    if qwen_image:
+        # Exactly the modules that trained changed: the last block's text output feeds no loss,
+        # its B stays zero and it adds nothing (the keys are the module paths).
+        trained = {
+            key.removeprefix("transformer.").replace(".lora_B.weight", ".weight")
+            for key, value in lora.items()
+            if key.endswith(".lora_B.weight") and bool(value.any())
+        }
+        assert changed == trained and 0 < len(changed) <= len(modules)
+    else:
+        assert len(changed) == len(modules)
+    for key in patched:
         torch.testing.assert_close(patched[key], fused[key], rtol=1e-5, atol=1e-6)
 
 

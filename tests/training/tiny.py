@@ -5,7 +5,8 @@ two-block UNet and 32-wide CLIP text encoders for SDXL; a one-block FLUX.2 trans
 28-layer, 16-wide Qwen3), saved as the text-to-image pipelines training reads:
 ``StableDiffusionXLPipeline`` and the undistilled ``Flux2KleinPipeline`` (the "base"
 checkpoints LoRAs are trained on), and ``QwenImagePipeline`` over the components of the
-tiny Qwen-Image-Edit-Plus (:func:`tests.tinypipelines.qwen_image_components`).
+tiny Qwen-Image-Edit-Plus (:func:`tests.tinypipelines.qwen_image_components`), which also
+make the original Qwen-Image-Edit (``QwenImageEditPipeline``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.hfcache import save_to_cache
-from tests.tinypipelines import qwen_image_components, qwen_tokenizer, sdxl_components
+from tests.tinypipelines import (
+    qwen_image_components,
+    qwen_tokenizer,
+    save_qwen_image_edit,
+    sdxl_components,
+)
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 FLUX2_REPO = "black-forest-labs/FLUX.2-klein-base-4B"
 QWEN_REPO = "Qwen/Qwen-Image"
+QWEN_EDIT_ORIGINAL_REPO = "Qwen/Qwen-Image-Edit"  # the first edit model: one reference image
 
 
 def save_sdxl(hf_home: Path, repo_id: str = SDXL_REPO) -> Path:
@@ -67,3 +74,8 @@ def save_qwen_image(hf_home: Path, repo_id: str = QWEN_REPO) -> Path:
 
     pipeline = diffusers.QwenImagePipeline(**qwen_image_components())
     return save_to_cache(hf_home, repo_id, pipeline)
+
+
+def save_qwen_image_edit_original(hf_home: Path, repo_id: str = QWEN_EDIT_ORIGINAL_REPO) -> Path:
+    """The original Qwen-Image-Edit (``QwenImageEditPipeline``) over the same tiny components."""
+    return save_qwen_image_edit(hf_home, repo_id, "QwenImageEditPipeline")

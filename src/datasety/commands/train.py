@@ -28,7 +28,8 @@ def _positive_int(name: str, default: int | None, help: str, minimum: int = 1) -
 @click.option(
     "--input", "-i", "input_", type=options.PATH, required=True,
     help="Folder of training images with .txt captions beside them (NAME.jpg + NAME.txt), or "
-    "of control/target pairs (control/ + target/, or NAME_control + NAME_target): an edit LoRA, "
+    "of control/target pairs (control/ + target/, or NAME_control + NAME_target; a second "
+    "control in input/ or NAME_input): an edit LoRA, "
     "or an LJSpeech folder (metadata.csv + wavs/): a voice",
 )  # fmt: skip
 @click.option(

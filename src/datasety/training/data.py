@@ -10,9 +10,12 @@ its place from the step number alone.
 
 Edit pairs: when ``--input`` holds control/target pairs as the server groups them
 (:func:`datasety.core.layout.placement`: ``control/`` + ``target/`` folders, or
-``x_control.png`` + ``x_target.png``), each sample is a pair. The target is what trains, at
-its bucket; the control is fitted to the same bucket; the caption is the target's, else the
-group's, else the control's.
+``x_control.png`` + ``x_target.png``), each sample is a group of one target and its controls
+(one, or several: ``control/x.png`` + ``input/x.png``, or ``x_control.png`` + ``x_input.png``
++ ``x_start.png``, in the order of their paths). The target is what trains, at its bucket;
+each control is encoded at its own aspect ratio at the same area (as the edit pipelines take
+a reference image at its own shape); the caption is the target's, else the group's, else the
+first control's.
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ MAX_ASPECT = 4.0
 
 
 @dataclass(frozen=True)
+class Control:
+    """One control (reference) image of an edit pair, its content hash and the bucket it is
+    encoded at."""
+
+    path: Path
+    digest: str
+    bucket: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class Sample:
     """One training image, its caption, its content hash and the bucket it trains at."""
 
@@ -45,8 +58,12 @@ class Sample:
     digest: str
     size: tuple[int, int]  # (width, height) of the file
     bucket: tuple[int, int]  # (width, height) it trains at
-    control: Path | None = None  # an edit pair's control image (``image`` is its target)
-    control_digest: str = ""
+    controls: tuple[Control, ...] = ()  # an edit pair's controls (``image`` is its target)
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
+        """What a batch shares: the target's bucket and its controls' (tensors stack)."""
+        return (self.bucket, *(control.bucket for control in self.controls))
 
 
 def bucket_for(width: int, height: int, image_size: int) -> tuple[int, int]:
@@ -78,12 +95,11 @@ def load_samples(
     pairs, left_out = edit_pairs(folder, candidates)
     if pairs:
         if left_out and note is not None:
-            more = " ..." if len(left_out) > 3 else ""
             note(
                 f"{len(left_out)} images are in no control/target pair and are left out: "
-                f"{', '.join(left_out[:3])}{more}"
+                f"{named(left_out)}"
             )
-        samples = [pair_sample(folder, target, control, image_size) for target, control in pairs]
+        samples = [pair_sample(folder, target, controls, image_size) for target, controls in pairs]
     else:
         samples = [image_sample(folder, path, image_size) for path in images]
     if not samples:
@@ -91,10 +107,15 @@ def load_samples(
     return samples
 
 
-def edit_pairs(folder: Path, images: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """``([(target, control), ...], left_out)``: the images grouped as the server groups them
-    (:func:`layout.placement`), a pair being a group with one input and one target image;
-    ``left_out`` names (relative) the images in no pair."""
+def named(paths: list[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``paths``, and `` ...`` when there are more."""
+    return ", ".join(paths[:shown]) + (" ..." if len(paths) > shown else "")
+
+
+def edit_pairs(folder: Path, images: list[Path]) -> tuple[list[tuple[Path, list[Path]]], list[str]]:
+    """``([(target, [control, ...]), ...], left_out)``: the images grouped as the server groups
+    them (:func:`layout.placement`), a pair being a group with one target image and one or
+    more input images (sorted by path); ``left_out`` names (relative) the images in no pair."""
     groups: dict[tuple[str, str], dict[str, list[Path]]] = {}
     for path in images:
         where = layout.placement(path.relative_to(folder).as_posix())
@@ -103,12 +124,34 @@ def edit_pairs(folder: Path, images: list[Path]) -> tuple[list[tuple[Path, Path]
     pairs = []
     paired: set[Path] = set()
     for roles in groups.values():
-        targets, controls = roles.get("target", []), roles.get("input", [])
-        if len(targets) == 1 and len(controls) == 1:
-            pairs.append((targets[0], controls[0]))
-            paired.update((targets[0], controls[0]))
+        targets, controls = roles.get("target", []), sorted(roles.get("input", []))
+        if len(targets) == 1 and controls:
+            pairs.append((targets[0], controls))
+            paired.update((targets[0], *controls))
     left_out = [p.relative_to(folder).as_posix() for p in images if p not in paired]
     return sorted(pairs), left_out
+
+
+def limit_controls(
+    samples: list[Sample], most: int, model: str, note: Callable[[str], None]
+) -> list[Sample]:
+    """The pairs with at most ``most`` controls (what ``model`` takes at inference); the run
+    hears of those left out, and a dataset with none left is a one-line error."""
+    kept = [s for s in samples if len(s.controls) <= most]
+    if len(kept) == len(samples):
+        return samples
+    dropped = [s.image.name for s in samples if len(s.controls) > most]
+    reason = f"{model} takes {most} reference image{'s' if most > 1 else ''}"
+    if not kept:
+        raise DatasetyError(
+            f"every pair of --input has more than {most} control images and {reason}: train "
+            f"several controls per pair on Qwen-Image-Edit-2509 or FLUX.2-klein"
+        )
+    note(
+        f"{len(dropped)} pairs have more than {most} control images and are left out "
+        f"({reason}): {named(dropped)}"
+    )
+    return kept
 
 
 def read_caption(folder: Path, candidates: list[str]) -> str:
@@ -138,22 +181,25 @@ def image_sample(folder: Path, path: Path, image_size: int) -> Sample:
     return Sample(path, caption, digest, size, bucket_for(size[0], size[1], image_size))
 
 
-def pair_sample(folder: Path, target: Path, control: Path, image_size: int) -> Sample:
+def pair_sample(folder: Path, target: Path, controls: list[Path], image_size: int) -> Sample:
     digest, size = read_image(target)
-    control_digest, _ = read_image(control)
-    # One caption serves the pair: the target's own, the group's, then the control's.
+    references = []
+    for control in controls:
+        control_digest, (width, height) = read_image(control)
+        references.append(Control(control, control_digest, bucket_for(width, height, image_size)))
+    # One caption serves the pair: the target's own, the group's, then the first control's.
     candidates = layout.caption_candidates(target.relative_to(folder).as_posix())
-    for candidate in layout.caption_candidates(control.relative_to(folder).as_posix()):
+    for candidate in layout.caption_candidates(controls[0].relative_to(folder).as_posix()):
         if candidate not in candidates:
             candidates.append(candidate)
     caption = read_caption(folder, candidates)
     bucket = bucket_for(size[0], size[1], image_size)
-    return Sample(target, caption, digest, size, bucket, control, control_digest)
+    return Sample(target, caption, digest, size, bucket, tuple(references))
 
 
 def dataset_hash(samples: list[Sample]) -> str:
-    """One hash of the images' bytes (a pair's both) and their captions (names do not matter,
-    order does not)."""
+    """One hash of the images' bytes (a pair's all, its controls in order) and their captions
+    (names do not matter, order of samples does not)."""
     digest = hashlib.sha256()
     for line in sorted(_hash_line(s) for s in samples):
         digest.update(line.encode("utf-8") + b"\n")
@@ -161,8 +207,8 @@ def dataset_hash(samples: list[Sample]) -> str:
 
 
 def _hash_line(sample: Sample) -> str:
-    pair = f"{sample.control_digest}\t" if sample.control else ""
-    return f"{sample.digest}\t{pair}{sample.caption}"
+    controls = "".join(f"{control.digest}\t" for control in sample.controls)
+    return f"{sample.digest}\t{controls}{sample.caption}"
 
 
 def split_validation(
@@ -183,12 +229,13 @@ def split_validation(
 
 
 def epoch_batches(samples: list[Sample], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """The batches (indices into ``samples``) of one epoch: each bucket shuffled and cut into
-    batches, then the batches shuffled. Depends only on its arguments."""
+    """The batches (indices into ``samples``) of one epoch: each bucket (with an edit pair's
+    control buckets) shuffled and cut into batches, then the batches shuffled. Depends only on
+    its arguments."""
     rng = random.Random(f"{seed}:{epoch}")
-    by_bucket: dict[tuple[int, int], list[int]] = {}
+    by_bucket: dict[tuple[tuple[int, int], ...], list[int]] = {}
     for index, sample in enumerate(samples):
-        by_bucket.setdefault(sample.bucket, []).append(index)
+        by_bucket.setdefault(sample.shapes, []).append(index)
     batches: list[list[int]] = []
     for bucket in sorted(by_bucket):
         members = by_bucket[bucket]

@@ -10,9 +10,9 @@ cached.
 ``qwen`` (Qwen-Image): the same rectified flow on Qwen-Image's transformer; its caption
 embeddings have each caption's own length, padded per batch with an attention mask.
 
-Edit pairs (FLUX.2-klein, Qwen-Image-Edit): the control's clean latents are appended to the
-noisy target's sequence as each family's pipeline appends a reference image, and the loss is
-on the target's tokens.
+Edit pairs (FLUX.2-klein, Qwen-Image-Edit): each control's clean latents are appended to the
+noisy target's sequence as each family's pipeline appends its reference images (in order), and
+the loss is on the target's tokens.
 """
 
 from __future__ import annotations
@@ -129,10 +129,13 @@ class Family:
     pipeline_class = ""
     denoiser_name = ""  # the pipeline component that gets the LoRA, and the key prefix
     target_modules: tuple[str, ...] = ()
-    # Trains on control/target pairs: the control's latents (``control_latents``) condition
-    # the denoiser the way the family's pipeline passes a reference image.
+    # Trains on control/target pairs: the controls' latents (``control0_latents``,
+    # ``control1_latents``, ...) condition the denoiser the way the family's pipeline passes
+    # its reference images.
     trains_edits = False
-    # The caption's embeddings depend on the pair's control image (its text encoder sees it).
+    max_controls: int | None = None  # reference images the pipeline takes (None: several)
+    requires_controls = False  # every caption is encoded with a reference image
+    # The caption's embeddings depend on the pair's control images (its text encoder sees them).
     caption_sees_control = False
     lora_key_format = "diffusers"  # the saved file's keys (see lora_file)
 
@@ -159,9 +162,9 @@ class Family:
     def load_training_constants(self, model_dir: Path) -> None:
         """Read what the loss needs from the model (its noise schedule)."""
 
-    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
-        """The caption's embeddings; ``control`` (a PIL image fitted to its pair's bucket) is
-        given only to a family whose :attr:`caption_sees_control`."""
+    def encode_caption(self, pipe: Any, caption: str, controls: list[Any]) -> dict[str, Any]:
+        """The caption's embeddings; ``controls`` (PIL images fitted to their buckets) are
+        given only to a family whose :attr:`caption_sees_control` (else empty)."""
         raise NotImplementedError
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -176,6 +179,13 @@ class Family:
     def losses(self, denoiser: Any, inputs: LossInputs) -> Any:
         """One loss per sample of the batch (already weighted by --min-snr-gamma)."""
         raise NotImplementedError
+
+    def control_latents(self, features: dict[str, Any]) -> list[Any]:
+        """The batch's control latents, one tensor per control, in the pair's order."""
+        found: list[Any] = []
+        while f"control{len(found)}_latents" in features:
+            found.append(features[f"control{len(found)}_latents"])
+        return found
 
     def sampling_pipeline(self) -> str:
         """The pipeline class that renders sample images (an edit model's own)."""
@@ -211,7 +221,7 @@ class SDXL(Family):
         config = self.diffusers.DDPMScheduler.load_config(model_dir, subfolder="scheduler")
         self.scheduler = self.diffusers.DDPMScheduler.from_config(config)
 
-    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, controls: list[Any]) -> dict[str, Any]:
         embeds, _, pooled, _ = pipe.encode_prompt(
             caption, device=pipe.device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )
@@ -281,7 +291,7 @@ class Flux2(Family):
     def denoiser_class(self) -> Any:
         return self.diffusers.Flux2Transformer2DModel
 
-    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, controls: list[Any]) -> dict[str, Any]:
         embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
         return {"prompt_embeds": embeds[0]}
 
@@ -307,13 +317,13 @@ class Flux2(Family):
             guidance = torch.ones(latents.shape[0], device=latents.device, dtype=latents.dtype)
         hidden = pipeline._pack_latents(noisy)
         ids = pipeline._prepare_latent_ids(latents)
-        if "control_latents" in f:
-            # As Flux2KleinPipeline passes a reference image: its clean latents join the
-            # sequence after the noisy ones, at time coordinate 10 (the first reference).
-            control = f["control_latents"]
-            hidden = torch.cat([hidden, pipeline._pack_latents(control)], dim=1)
-            control_ids = pipeline._prepare_image_ids([control[:1]])
-            ids = torch.cat([ids, control_ids.expand(control.shape[0], -1, -1)], dim=1)
+        controls = self.control_latents(f)
+        if controls:
+            # As Flux2KleinPipeline passes its reference images: their clean latents join the
+            # sequence after the noisy ones, at time coordinates 10, 20, ... (one per image).
+            hidden = torch.cat([hidden, *(pipeline._pack_latents(c) for c in controls)], dim=1)
+            control_ids = pipeline._prepare_image_ids([c[:1] for c in controls])
+            ids = torch.cat([ids, control_ids.expand(latents.shape[0], -1, -1)], dim=1)
         prediction = denoiser(
             hidden_states=hidden,
             timestep=sigma,
@@ -360,6 +370,11 @@ class QwenImage(Family):
         name = str(index.get("_class_name", ""))
         self.edit_class = name if name in QWEN_EDIT_PIPELINES else None
         self.trains_edits = self.caption_sees_control = self.edit_class is not None
+        # The original Qwen-Image-Edit takes one reference image, and its prompt template
+        # always holds one: it cannot encode a caption without it.
+        original = self.edit_class == "QwenImageEditPipeline"
+        self.max_controls = 1 if original else None
+        self.requires_controls = original
 
     def load_encoders(self, model_dir: Path, device: str, dtype: Any) -> Any:
         if self.edit_class is None:
@@ -371,27 +386,32 @@ class QwenImage(Family):
         pipe.processor = image_only_processor(model_dir / "processor", pipe.tokenizer)
         return pipe.to(device)
 
-    def encode_caption(self, pipe: Any, caption: str, control: Any = None) -> dict[str, Any]:
+    def encode_caption(self, pipe: Any, caption: str, controls: list[Any]) -> dict[str, Any]:
         # One caption: no padding, so its mask is all ones and is rebuilt per batch.
         if self.edit_class is None:
             embeds, _ = pipe.encode_prompt(caption, device=pipe.device, num_images_per_prompt=1)
         else:
             embeds, _ = pipe.encode_prompt(
-                caption, image=self.condition_image(pipe, control), device=pipe.device
+                caption, image=self.condition_images(pipe, controls), device=pipe.device
             )
         return {"prompt_embeds": embeds[0]}
 
-    def condition_image(self, pipe: Any, control: Any) -> Any:
-        """What the edit pipeline shows its text encoder: Qwen-Image-Edit the control as it
-        denoises it; Qwen-Image-Edit-Plus (2509, 2511) a list of images of ~384² pixels."""
-        if control is None or self.edit_class == "QwenImageEditPipeline":
-            return control
+    def condition_images(self, pipe: Any, controls: list[Any]) -> Any:
+        """What the edit pipeline shows its text encoder: Qwen-Image-Edit its one control as
+        it denoises it; Qwen-Image-Edit-Plus (2509, 2511) each control at ~384² pixels."""
+        if not controls:
+            return None
+        if self.edit_class == "QwenImageEditPipeline":
+            return controls[0]
         from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as plus
 
-        width, height = plus.calculate_dimensions(
-            plus.CONDITION_IMAGE_SIZE, control.width / control.height
-        )
-        return [pipe.image_processor.resize(control, height, width)]
+        resized = []
+        for control in controls:
+            width, height = plus.calculate_dimensions(
+                plus.CONDITION_IMAGE_SIZE, control.width / control.height
+            )
+            resized.append(pipe.image_processor.resize(control, height, width))
+        return resized
 
     def encode_image(
         self, pipe: Any, pixels: Any, original: tuple[int, int], crop: tuple[int, int]
@@ -434,12 +454,13 @@ class QwenImage(Family):
         noisy = (1 - s) * latents + s * noise
         hidden = pipeline._pack_latents(noisy, batch, channels, height, width)
         shapes = [(1, height // 2, width // 2)]
-        if "control_latents" in f:
-            # As the edit pipelines pass the reference image: its clean latents after the
-            # noisy ones, its shape after theirs for the positions.
-            control = pipeline._pack_latents(f["control_latents"], batch, channels, height, width)
-            hidden = torch.cat([hidden, control], dim=1)
-            shapes.append((1, height // 2, width // 2))
+        for control in self.control_latents(f):
+            # As the edit pipelines pass their reference images: each one's clean latents
+            # after the noisy ones, its shape after theirs for the positions.
+            control_height, control_width = control.shape[-2:]
+            packed = pipeline._pack_latents(control, batch, channels, control_height, control_width)
+            hidden = torch.cat([hidden, packed], dim=1)
+            shapes.append((1, control_height // 2, control_width // 2))
         prediction = denoiser(
             hidden_states=hidden,
             timestep=sigma,

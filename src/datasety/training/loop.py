@@ -34,6 +34,7 @@ from datasety.training.data import (
     Sample,
     dataset_hash,
     fit_to_bucket,
+    limit_controls,
     load_samples,
     split_validation,
 )
@@ -89,7 +90,7 @@ class Features:
     caption_keys: list[str]
     empty_keys: list[str]  # the empty caption (--caption-dropout), per sample: it may see
     # the sample's control
-    control_keys: list[str | None]  # an edit pair's control latents (None: no control)
+    control_keys: list[list[str]]  # an edit pair's controls' latents, in order ([]: none)
     prompt_keys: list[str] = field(default_factory=list)  # the sample images' prompts
     prompt_empty_keys: list[str] = field(default_factory=list)  # and their negatives
     position: dict[Path, int] = field(default_factory=dict)  # a sample's index, by image
@@ -121,16 +122,26 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     family: Family = FAMILIES[family_name](torch, diffusers)
     family.load_training_constants(folder)
     samples = load_samples(settings.input, settings.image_size, settings.recursive, note)
-    edit = any(s.control for s in samples)
+    edit = any(s.controls for s in samples)
     if edit and not family.trains_edits:
         raise DatasetyError(
             f"--input holds control/target pairs, and {settings.model} ({family_name}) takes "
             f"no reference image: train edit pairs on FLUX.2-klein or a Qwen-Image-Edit model "
             f"(-m Qwen/Qwen-Image-Edit-2509)"
         )
+    if family.requires_controls and not edit:
+        raise DatasetyError(
+            f"{settings.model} encodes each caption with its reference image: --input needs "
+            f"control/target pairs (a text-to-image LoRA trains on Qwen/Qwen-Image)"
+        )
+    if edit and family.max_controls is not None:
+        samples = limit_controls(samples, family.max_controls, settings.model, note)
     data_hash = dataset_hash(samples)
     train_set, validation = split_validation(samples, settings.validation_split, settings.seed)
     units = "control/target pairs" if edit else "images"
+    most = max((len(s.controls) for s in samples), default=0)
+    if most > 1:
+        units += f" (up to {most} controls each)"
     note(
         f"Training a {family_name} {'edit ' if edit else ''}LoRA on {settings.model}: "
         f"{len(train_set)} {units}"
@@ -360,24 +371,27 @@ def encode_all(
     import torch
 
     image_keys = [cache.key("image", s.digest, s.bucket) for s in samples]
-    # A control is encoded as an image at its target's bucket: its own key, shared with any
-    # sample of the same bytes at that bucket.
-    control_keys = [
-        cache.key("image", s.control_digest, s.bucket) if s.control else None for s in samples
-    ]
+    # A control is encoded as an image at its own bucket: its own key, shared with any image of
+    # the same bytes at that bucket.
+    control_keys = [[cache.key("image", c.digest, c.bucket) for c in s.controls] for s in samples]
 
     def caption_key(sample: Sample, text: str) -> str:
-        if family.caption_sees_control and sample.control is not None:
-            return cache.key("caption", text, sample.control_digest, sample.bucket)
+        if family.caption_sees_control and sample.controls:
+            seen = [(c.digest, c.bucket) for c in sample.controls]
+            if len(seen) == 1:  # the key a one-control pair has always had
+                return cache.key("caption", text, seen[0][0], seen[0][1])
+            return cache.key("caption", text, seen)
         return cache.key("caption", text)
 
     caption_keys = [caption_key(s, s.caption) for s in samples]
     empty_keys = [caption_key(s, "") for s in samples]
-    to_encode: dict[str, tuple[Path, Sample]] = {}
-    for key, control, sample in zip(image_keys, control_keys, samples, strict=True):
-        to_encode.setdefault(key, (sample.image, sample))
-        if control is not None and sample.control is not None:
-            to_encode.setdefault(control, (sample.control, sample))
+    # key -> (file, bucket, original size): the targets', then their controls'.
+    to_encode: dict[str, tuple[Path, tuple[int, int], tuple[int, int]]] = {}
+    for key, controls, sample in zip(image_keys, control_keys, samples, strict=True):
+        to_encode.setdefault(key, (sample.image, sample.bucket, sample.size))
+        for control_key, control in zip(controls, sample.controls, strict=True):
+            # The original size only conditions SDXL, which takes no controls.
+            to_encode.setdefault(control_key, (control.path, control.bucket, control.bucket))
     missing_images = {key: found for key, found in to_encode.items() if not cache.has(key)}
     texts: dict[str, tuple[str, Sample]] = {}
     for sample, key, empty in zip(samples, caption_keys, empty_keys, strict=True):
@@ -401,17 +415,17 @@ def encode_all(
         pipe = family.load_encoders(folder, device.name, device.dtype)
         with torch.inference_mode():
             for key, (text, sample) in missing_captions.items():
-                control = None
-                if family.caption_sees_control and sample.control is not None:
-                    control = fitted(sample.control, sample.bucket)[0]
-                cache.store(key, family.encode_caption(pipe, text, control))
-            for key, (path, sample) in missing_images.items():
-                image, top, left = fitted(path, sample.bucket)
+                controls = []
+                if family.caption_sees_control:
+                    controls = [fitted(c.path, c.bucket)[0] for c in sample.controls]
+                cache.store(key, family.encode_caption(pipe, text, controls))
+            for key, (path, bucket, size) in missing_images.items():
+                image, top, left = fitted(path, bucket)
                 array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
                 pixels = (
                     torch.from_numpy(array).permute(2, 0, 1)[None].to(device.name, device.dtype)
                 )
-                cache.store(key, family.encode_image(pipe, pixels, sample.size, (top, left)))
+                cache.store(key, family.encode_image(pipe, pixels, size, (top, left)))
         del pipe
         if torch.cuda.is_available():
             torch.cuda.empty_cache()  # the encoders' memory goes back before the denoiser loads
@@ -461,9 +475,8 @@ def stack(
         )
         caption = features.empty_keys[i] if drop else features.caption_keys[i]
         row = {**cache.load(features.image_keys[i]), **cache.load(caption)}
-        control = features.control_keys[i]
-        if control is not None:
-            row.update({f"control_{k}": v for k, v in cache.load(control).items()})
+        for index, control in enumerate(features.control_keys[i]):
+            row.update({f"control{index}_{k}": v for k, v in cache.load(control).items()})
         rows.append(row)
     return {key: value.to(device) for key, value in family.collate(rows).items()}
 

@@ -1,12 +1,13 @@
 """The trained LoRA as one ``.safetensors`` file that diffusers and ComfyUI load.
 
 The keys are the format both read for the family (ComfyUI's ``comfy/lora.py`` maps each
-format to its own weights; tests/training/test_comfyui_keys.py checks ours against a port
-of that mapping):
+format to its own weights; tests/training/test_train.py checks ours against a port of that
+mapping, tests/training/comfyui.py):
 
-* ``diffusers`` (FLUX.2): PEFT's keys under the component,
+* ``diffusers`` (FLUX.2, Qwen-Image and its edit models): PEFT's keys under the component,
   ``transformer.<module>.lora_A.weight`` / ``.lora_B.weight``: what
-  ``pipeline.load_lora_weights`` reads and ComfyUI maps for every Flux-family model;
+  ``pipeline.load_lora_weights`` reads and ComfyUI maps for every Flux-family model (through
+  its diffusers -> BFL renaming) and for Qwen-Image (whose module names are diffusers');
 * ``kohya`` (SDXL): ``lora_unet_<module with _>.lora_down.weight`` / ``.lora_up.weight`` /
   ``.alpha``, the format of SDXL LoRAs in the wild: ComfyUI maps it, diffusers converts it
   on load. (ComfyUI does not read PEFT's ``unet.<module>.lora_A`` keys for a UNet.)

@@ -9,8 +9,8 @@ written to a temporary name and renamed: a cancel never leaves half an image.
 The prompts are ``--sample-prompt`` when given; otherwise the captions of the
 ``--validation-split`` images (what the LoRA did not train on), else of the first training
 images, at most :data:`SAMPLE_LIMIT` of them. An edit LoRA (control/target pairs) samples each
-caption with its pair's control image as the pipeline's reference image, and each
-``--sample-prompt`` with the first such control. Their embeddings are encoded once with the
+caption with its pair's control images as the pipeline's reference images, and each
+``--sample-prompt`` with the first pair's. Their embeddings are encoded once with the
 training captions' (into the same cache), so sampling needs neither text encoder: the pipeline
 is the denoiser being trained (shared, not copied), the VAE and the scheduler.
 
@@ -36,7 +36,7 @@ SAMPLE_LIMIT = 4
 @dataclass(frozen=True)
 class SamplePrompt:
     text: str
-    sample: Sample  # the image it stands for: an edit pair's control is the reference image
+    sample: Sample  # the image it stands for: an edit pair's controls are the references
 
 
 def sample_prompts(
@@ -49,10 +49,11 @@ def sample_prompts(
     if requested:
         return [SamplePrompt(text, source[0]) for text in requested]
     prompts: list[SamplePrompt] = []
-    seen: set[tuple[str, Path | None]] = set()
+    seen: set[tuple[str, tuple[Path, ...]]] = set()
     for sample in source:
-        if sample.caption and (sample.caption, sample.control) not in seen:
-            seen.add((sample.caption, sample.control))
+        key = (sample.caption, tuple(control.path for control in sample.controls))
+        if sample.caption and key not in seen:
+            seen.add(key)
             prompts.append(SamplePrompt(sample.caption, sample))
         if len(prompts) == SAMPLE_LIMIT:
             break
@@ -102,9 +103,10 @@ class Sampler:
                 ):
                     inputs = self.family.sample_inputs(self.cache.load(key), self.cache.load(empty))
                     extra = {}
-                    if prompt.sample.control is not None:
-                        with Image.open(prompt.sample.control) as control:
-                            extra["image"] = control.convert("RGB")
+                    if prompt.sample.controls:
+                        references = [read_rgb(c.path) for c in prompt.sample.controls]
+                        # A list for several: the original Qwen-Image-Edit takes one image.
+                        extra["image"] = references if len(references) > 1 else references[0]
                     image = self._pipe(
                         **{k: v[None].to(device) for k, v in inputs.items()},
                         height=height,
@@ -142,3 +144,8 @@ class Sampler:
         with atomic_path(dest.with_suffix(".txt")) as tmp:
             tmp.write_text(prompt.text + "\n", encoding="utf-8")
         return dest
+
+
+def read_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")

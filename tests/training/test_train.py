@@ -479,6 +479,33 @@ def test_resume_continues_with_the_same_losses(
     assert all(torch.equal(a[key], b[key]) for key in a)
 
 
+def test_a_checkpoint_from_before_lora_layers_resumes_with_the_default_layers(
+    capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
+) -> None:
+    """Checkpoints written before --lora-layers have no ``lora_layers`` record; they trained
+    the family's default layers, so a run with those resumes them (and one with others not)."""
+    from datasety.training.loop import train
+
+    whole = train(settings(dataset, tmp_path / "whole.safetensors", steps=2, save_every=1,
+                           sample_steps=0), Progress(total=2))  # fmt: skip
+    checkpoint = tmp_path / "whole.checkpoints" / "step-000001.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    del state["settings"]["lora_layers"]
+    torch.save(state, checkpoint)
+    args = ["-i", str(dataset), "-m", FLUX2_REPO, "--steps", "2", "--lr", "1e-2",
+            "--lora-rank", "4", "--lora-dropout", "0.1", "--caption-dropout", "0.5",
+            "--lr-scheduler", "cosine", "--lr-warmup-steps", "1",
+            "--gradient-accumulation-steps", "2", "--batch-size", "2", "--noise-offset", "0.05",
+            "--resume", str(checkpoint)]  # fmt: skip
+    code, out, err = train_cli(capsys, *args, "-o", str(tmp_path / "r.safetensors"))
+    assert code == 0, err
+    assert "step-000001.pt predates --lora-layers: it trained flux2's default layers" in out
+    assert f"step 2/2 loss={whole['losses'][1]:.6f}" in out
+    code, _, err = train_cli(capsys, *args, "-o", str(tmp_path / "x.safetensors"),
+                             "--lora-layers", "to_q")  # fmt: skip
+    assert code == 1 and "was saved with lora_layers=" in err
+
+
 def test_family_alone_trains_its_base_model(
     capsys: pytest.CaptureFixture[str], dataset: Path, tmp_path: Path
 ) -> None:
@@ -653,6 +680,74 @@ def test_two_cpu_processes_under_torchrun(dataset: Path, tmp_path: Path) -> None
     # The main process rendered the samples (the four captions: no validation split).
     names = sorted(p.stem for p in (tmp_path / "ddp.samples").glob("*.png"))
     assert names == [f"step-00000{step}-{i}" for step in (1, 2) for i in range(4)]
+
+
+# docs/training.md's FSDP config for accelerate, as written there (4 GPUs; the test runs 2
+# CPU processes: --num_processes 2 --mixed_precision no, and train --device cpu).
+FSDP_CONFIG = """\
+distributed_type: FSDP
+num_processes: 4
+mixed_precision: bf16
+fsdp_config:
+  fsdp_version: 2
+  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP
+  fsdp_reshard_after_forward: true
+  fsdp_state_dict_type: FULL_STATE_DICT
+"""
+
+
+@pytest.mark.slow
+def test_fsdp_through_accelerates_config(dataset: Path, tmp_path: Path) -> None:
+    """The docs' ``accelerate launch --config_file fsdp.yaml`` on two CPU processes (accelerate
+    runs them data-parallel and says so), then the same run with accelerate's FSDP path taken
+    on CPUs (tests/training/fsdp_on_cpu.py): torch's FSDP2 shards the LoRA weights and the
+    optimizer's moments, and the run computes the same losses and the same LoRA file as the
+    data-parallel one; its checkpoint resumes under FSDP with the same losses again."""
+    from safetensors.torch import load_file
+
+    config = tmp_path / "fsdp.yaml"
+    config.write_text(FSDP_CONFIG)
+    accelerate = Path(sys.executable).with_name("accelerate")
+
+    def launch(name: str, *extra: str, fsdp: bool = False) -> tuple[list[str], Path]:
+        output = tmp_path / f"{name}.safetensors"
+        target = [str(Path(__file__).with_name("fsdp_on_cpu.py"))] if fsdp else ["-m", "datasety"]
+        result = subprocess.run(
+            [str(accelerate), "launch", "--config_file", str(config),
+             "--num_processes", "2", "--mixed_precision", "no", "--main_process_port",
+             str(free_port()), *target, "train", "-i", str(dataset), "-o", str(output),
+             "--steps", "4", "--save-every", "2", "--image-size", "64", "--device", "cpu",
+             "--lr", "0.01", "--lora-rank", "4", "--batch-size", "2", "--sample-steps", "1",
+             *extra],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        note = "accelerate takes FSDP on GPUs only: these 2 cpu process(es) train data-parallel"
+        assert (note in result.stdout) is not fsdp, result.stdout
+        losses = [line.split("loss=")[1] for line in result.stdout.splitlines() if " loss=" in line]
+        return losses, output
+
+    plain, plain_file = launch("plain")
+    assert len(plain) == 4
+    sharded, sharded_file = launch("sharded", fsdp=True)
+    assert sharded == plain
+    a, b = load_file(str(plain_file)), load_file(str(sharded_file))
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    state = torch.load(tmp_path / "sharded.checkpoints" / "step-000002.pt", weights_only=True)
+    assert state["settings"]["processes"] == 2 and len(state["rng_per_process"]) == 2
+    # Whole tensors in the file, not one process's shard.
+    assert {k: v.shape for k, v in state["lora"].items()} == {
+        k: v.shape for k, v in torch.load(tmp_path / "plain.checkpoints" / "step-000002.pt",
+                                          weights_only=True)["lora"].items()
+    }  # fmt: skip
+    resumed, resumed_file = launch(
+        "resumed", "--resume", str(tmp_path / "sharded.checkpoints"), fsdp=True
+    )
+    assert resumed == plain[2:]
+    c = load_file(str(resumed_file))
+    assert all(torch.equal(b[key], c[key]) for key in b)
+    # The main process wrote the samples; every process rendered them with it.
+    assert len(list((tmp_path / "sharded.samples").glob("step-000004-*.png"))) == 4
 
 
 @pytest.mark.slow

@@ -223,3 +223,28 @@ def test_workers_without_ray_is_one_line(
         "Error: train --workers needs ray, which is not installed: pip install 'datasety[ray]'"
     )
     assert not list(tmp_path.glob("x*"))
+
+
+@pytest.mark.parametrize(
+    ("device", "workers", "needs"), [("cuda", 2, "2 GPUs (one per worker, --device cuda)"),
+                                     ("cpu", 3, "3 CPUs (one per worker)")],
+)  # fmt: skip
+def test_workers_the_cluster_lacks_are_a_one_line_error(
+    ray_head: RayHead, dataset: Path, tmp_path: Path, device: str, workers: int, needs: str
+) -> None:
+    """Ray Train would wait forever for GPUs (or CPUs) the cluster does not have: the run
+    says what the cluster has instead, before any worker starts."""
+    output = tmp_path / "x.safetensors"
+    result = subprocess.run(
+        [sys.executable, "-m", "datasety", "train", "-i", str(dataset), "-m", FLUX2_REPO,
+         "-o", str(output), "--device", device, "--workers", str(workers)],
+        capture_output=True, text=True, timeout=BOUND, check=False, env=cli_env(ray_head),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors == [
+        f"Error: --workers {workers} needs {needs}; the Ray cluster at {ray_head.gcs_address} "
+        f"has 2 CPUs, 0 GPUs"
+    ]
+    assert "Traceback" not in result.stderr
+    assert not output.with_name("x.checkpoints").exists()

@@ -41,6 +41,7 @@ from datasety.training.data import (
 from datasety.training.families import FAMILIES, Family, LossInputs, detect_family
 from datasety.training.lora_file import lora_state, save_lora
 from datasety.training.samples import Sampler, sample_prompts
+from datasety.training.sharding import gathered, sharded_like_params
 
 MAX_GRAD_NORM = 1.0
 WEIGHT_DECAY = 1e-4
@@ -110,12 +111,18 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
             f"--optimizer adamw8bit needs bitsandbytes on a CUDA GPU; this run is on "
             f"{device.name}: use --optimizer adamw"
         )
-    accelerator = accelerate.Accelerator(
-        cpu=device.name == "cpu",
-        mixed_precision="bf16" if str(device.dtype) == "torch.bfloat16" else "no",
-    )
+    accelerator = make_accelerator(accelerate, device, settings)
     main = accelerator.is_main_process
     note = reporter.note if main else (lambda _message: None)
+    sharded = accelerator.distributed_type == accelerate.utils.DistributedType.FSDP
+    # What accelerate's config asked for (accelerate launch sets these variables).
+    asked = accelerate.utils.parse_flag_from_env
+    ignored = [name for name in ("FSDP", "DEEPSPEED") if asked(f"ACCELERATE_USE_{name}")]
+    if ignored and accelerator.distributed_type.name not in ignored:
+        note(
+            f"accelerate takes {ignored[0].replace('DEEPSPEED', 'DeepSpeed')} on GPUs only: "
+            f"these {accelerator.num_processes} {device.name} process(es) train data-parallel"
+        )
 
     folder = find_model_dir(settings.model, note=note)
     family_name = detect_family(settings.model, folder, settings.family)
@@ -168,7 +175,16 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         # Checked before any model loads: a mismatch is a one-line error within seconds.
         file = ckpt.resolve_resume(settings.resume)
         resumed = ckpt.load_checkpoint(file)
-        ckpt.check_compatible(resumed.get("settings", {}), fingerprint, file)
+        saved = dict(resumed.get("settings", {}))
+        if "lora_layers" not in saved:
+            # Written before --lora-layers (commit 50fdba8): it trained the family's default
+            # layers, the same set in every version since the first.
+            saved["lora_layers"] = ",".join(family.target_modules)
+            note(
+                f"{file.name} predates --lora-layers: it trained {family_name}'s default layers "
+                f"({saved['lora_layers']}), which this run compares against"
+            )
+        ckpt.check_compatible(saved, fingerprint, file)
         if int(resumed["step"]) >= settings.steps:
             raise DatasetyError(
                 f"--resume is at step {resumed['step']}; --steps {settings.steps} is done"
@@ -208,22 +224,26 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     if settings.gradient_checkpointing:
         denoiser.enable_gradient_checkpointing()
     denoiser.to(accelerator.device)
-    trainable = [p for p in denoiser.parameters() if p.requires_grad]
-    optimizer = make_optimizer(torch, settings, trainable)
+    if resumed is not None:
+        # Into the whole weights, before FSDP (if any) shards them.
+        peft.set_peft_model_state_dict(denoiser, resumed["lora"])
+    lora_params = [p for p in denoiser.parameters() if p.requires_grad]
+    optimizer = make_optimizer(torch, settings, lora_params)
     scheduler = make_scheduler(torch, settings, optimizer)
     denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
+    # After prepare: FSDP replaces each parameter with its sharded one.
+    trainable = [p for p in denoiser.parameters() if p.requires_grad]
 
     generator = torch.Generator().manual_seed(settings.seed + accelerator.process_index)
     start = 0
     if resumed is not None:
-        start = restore(
-            torch, peft, resumed, accelerator.unwrap_model(denoiser), optimizer, scheduler,
-            generator,
-        )  # fmt: skip
+        start = restore(torch, resumed, optimizer, scheduler, generator, accelerator.process_index)
         note(f"Resuming at step {start} of {settings.steps}")
 
     sampler = None
-    if prompts and main:
+    # Under FSDP each forward needs every process (they gather the shards): all render,
+    # the main process writes.
+    if prompts and (main or sharded):
         sampler = Sampler(
             family, folder, settings.output, prompts, features.prompt_keys,
             features.prompt_empty_keys, cache, settings.image_size, settings.sample_steps,
@@ -235,7 +255,9 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
     def render_samples(step: int) -> None:
         if sampler is None:
             return
-        paths = sampler.render(accelerator.unwrap_model(denoiser), step, accelerator)
+        paths = sampler.render(accelerator.unwrap_model(denoiser), step, accelerator, write=main)
+        if not main:
+            return
         latest_samples[:] = [str(path) for path in paths]
         note(f"Samples at step {step}: {', '.join(latest_samples)}")
         reporter.report({**fields, "samples": latest_samples})
@@ -285,15 +307,15 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
                 fields=fields,
             )  # fmt: skip
         if settings.save_every and done % settings.save_every == 0 and done < settings.steps:
+            state = checkpoint_state(
+                torch, peft, accelerator, denoiser, optimizer, scheduler, generator, done,
+                fingerprint,
+            )  # fmt: skip
             if main:
                 path = ckpt.checkpoint_path(settings.output, done)
-                state = checkpoint_state(
-                    torch, peft, accelerator.unwrap_model(denoiser), optimizer, scheduler,
-                    generator, done, fingerprint,
-                )  # fmt: skip
                 ckpt.save_checkpoint(path, state)
                 note(f"Checkpoint saved: {path}")
-                render_samples(done)
+            render_samples(done)
             report_validation(torch, family, denoiser, cache, features, samples, validation,
                               settings, accelerator, note)  # fmt: skip
             accelerator.wait_for_everyone()
@@ -302,9 +324,8 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         torch, family, denoiser, cache, features, samples, validation, settings, accelerator, note
     )
     accelerator.wait_for_everyone()
+    state = gathered(peft.get_peft_model_state_dict(accelerator.unwrap_model(denoiser)))
     if main:
-        unwrapped = accelerator.unwrap_model(denoiser)
-        state = peft.get_peft_model_state_dict(unwrapped)
         scale = settings.lora_alpha / settings.lora_rank
         tensors = lora_state(state, family.denoiser_name, scale, family.lora_key_format)
         metadata = {
@@ -322,7 +343,7 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         }
         save_lora(settings.output, tensors, metadata)
         note(f"LoRA saved: {settings.output} ({len(tensors)} tensors)")
-        render_samples(settings.steps)
+    render_samples(settings.steps)
     return {
         "main": main,
         "losses": losses,
@@ -330,6 +351,39 @@ def train(settings: TrainSettings, reporter: Progress) -> dict[str, Any]:
         "family": family_name,
         "validation_loss": validation_loss,
     }
+
+
+def make_accelerator(accelerate: Any, device: Any, settings: TrainSettings) -> Any:
+    """The run's Accelerator: plain data-parallel, or FSDP / DeepSpeed as accelerate's config
+    (``accelerate launch --config_file``) asks; what the loop cannot run is a one-line error."""
+    try:
+        accelerator = accelerate.Accelerator(
+            cpu=device.name == "cpu",
+            mixed_precision="bf16" if str(device.dtype) == "torch.bfloat16" else "no",
+        )
+    except ImportError as exc:  # accelerate's config asks for DeepSpeed, not installed
+        raise DatasetyError(
+            f"accelerate's config asks for DeepSpeed, which is not installed here ({exc}): "
+            f"pip install deepspeed, or launch without DeepSpeed"
+        ) from exc
+    kind = accelerator.distributed_type.name
+    if kind == "FSDP" and accelerator.state.fsdp_plugin.fsdp_version != 2:
+        raise DatasetyError(
+            "accelerate's config asks for FSDP version 1; datasety train runs FSDP2: set "
+            "fsdp_version: 2 in the config"
+        )
+    if kind == "DEEPSPEED":
+        plugin = accelerator.state.deepspeed_plugin
+        configured = plugin.deepspeed_config.get("gradient_accumulation_steps", "auto")
+        if settings.gradient_accumulation_steps != 1 or configured not in (1, "auto"):
+            raise DatasetyError(
+                "under DeepSpeed, datasety train accumulates no gradients (DeepSpeed would "
+                "step on its own schedule): use --gradient-accumulation-steps 1 and "
+                "gradient_accumulation_steps: 1 in accelerate's config, and a larger --batch-size"
+            )
+        # The loop draws its own batches (no DataLoader for accelerate to read them from).
+        plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = settings.batch_size
+    return accelerator
 
 
 def _settings_json(settings: TrainSettings) -> str:
@@ -534,34 +588,45 @@ def make_scheduler(torch: Any, settings: TrainSettings, optimizer: Any) -> Any:
 
 
 def checkpoint_state(
-    torch: Any, peft: Any, denoiser: Any, optimizer: Any, scheduler: Any, generator: Any,
-    step: int, fingerprint: dict[str, Any],
+    torch: Any, peft: Any, accelerator: Any, denoiser: Any, optimizer: Any, scheduler: Any,
+    generator: Any, step: int, fingerprint: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
+    """Everything ``--resume`` restores, in whole tensors; every process calls it (under FSDP
+    the shards are gathered; each process's random states are collected), the main process
+    writes it."""
+    from accelerate.utils import gather_object
+
+    lora = gathered(peft.get_peft_model_state_dict(accelerator.unwrap_model(denoiser)))
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    rng = {
+        "python": list(random.getstate()[1]),
+        "torch": torch.get_rng_state(),
+        "cuda": cuda,
+        "generator": generator.get_state(),
+    }
     return {
         "step": step,
         "settings": fingerprint,
-        "lora": {k: v.detach().cpu() for k, v in peft.get_peft_model_state_dict(denoiser).items()},
-        "optimizer": optimizer.state_dict(),
+        "lora": {k: v.detach().cpu() for k, v in lora.items()},
+        "optimizer": gathered(optimizer.state_dict()),
         "scheduler": scheduler.state_dict(),
-        "rng": {
-            "python": list(random.getstate()[1]),
-            "torch": torch.get_rng_state(),
-            "cuda": cuda,
-            "generator": generator.get_state(),
-        },
+        "rng": rng,  # the main process's
+        # Every process draws its own noise: each continues from its own states.
+        "rng_per_process": gather_object([rng]) if accelerator.num_processes > 1 else [rng],
     }
 
 
 def restore(
-    torch: Any, peft: Any, state: dict[str, Any], denoiser: Any, optimizer: Any,
-    scheduler: Any, generator: Any,
+    torch: Any, state: dict[str, Any], optimizer: Any, scheduler: Any, generator: Any,
+    process: int,
 ) -> int:  # fmt: skip
-    """Load a checkpoint's state into the run; returns the step it continues from."""
-    peft.set_peft_model_state_dict(denoiser, state["lora"])
-    optimizer.load_state_dict(state["optimizer"])
+    """Load a checkpoint's optimizer, scheduler and random states into the run (its LoRA
+    weights are loaded before ``prepare``); returns the step it continues from. ``process``:
+    this process's index (checkpoints before ``rng_per_process`` hold the main one's only)."""
+    optimizer.load_state_dict(sharded_like_params(state["optimizer"], optimizer))
     scheduler.load_state_dict(state["scheduler"])
-    rng = state["rng"]
+    per_process = state.get("rng_per_process") or [state["rng"]]
+    rng = per_process[process] if process < len(per_process) else state["rng"]
     random.setstate((3, tuple(rng["python"]), None))
     torch.set_rng_state(rng["torch"])
     if rng["cuda"] and torch.cuda.is_available():

@@ -134,12 +134,24 @@ def _runtime_env() -> dict[str, Any] | None:
 
 
 def _use_gpu(ray: Any, device: str, workers: int) -> bool:
-    """``--device cuda``: GPUs; ``cpu``: CPUs; ``auto``: GPUs when the cluster has enough."""
-    if device == "cuda":
-        return True
-    if device == "cpu":
-        return False
-    return float(ray.cluster_resources().get("GPU", 0)) >= workers
+    """``--device cuda``: GPUs; ``cpu``: CPUs; ``auto``: GPUs when the cluster has enough.
+    A cluster without ``workers`` of them is a one-line error: Ray Train would wait for them
+    forever (an autoscaling cluster must have its nodes up before the run)."""
+    resources = ray.cluster_resources()
+    use_gpu = device == "cuda" or (device != "cpu" and float(resources.get("GPU", 0)) >= workers)
+    wanted = "GPU" if use_gpu else "CPU"
+    if float(resources.get(wanted, 0)) < workers:
+        raise DatasetyError(
+            f"--workers {workers} needs {workers} {wanted}s (one per worker"
+            f"{', --device cuda' if device == 'cuda' else ''}); the Ray cluster at "
+            f"{ray.get_runtime_context().gcs_address} has {_describe(resources)}"
+        )
+    return use_gpu
+
+
+def _describe(resources: dict[str, float]) -> str:
+    """A cluster's CPUs and GPUs, e.g. ``2 CPUs, 0 GPUs``."""
+    return ", ".join(f"{float(resources.get(name, 0)):g} {name}s" for name in ("CPU", "GPU"))
 
 
 def _follow(relay: Any, apply: Callable[[tuple[Any, ...]], None], stop: threading.Event) -> None:

@@ -85,8 +85,9 @@ class Sampler:
     dtype: Any
     _pipe: Any = field(default=None, repr=False)
 
-    def render(self, denoiser: Any, step: int, accelerator: Any) -> list[Path]:
-        """Write one image per prompt for ``step``; returns their paths."""
+    def render(self, denoiser: Any, step: int, accelerator: Any, write: bool = True) -> list[Path]:
+        """Write one image per prompt for ``step``; returns their paths. ``write=False``:
+        render only (an FSDP process other than the main one takes part in each forward)."""
         torch = self.family.torch
         device = accelerator.device
         if self._pipe is None:
@@ -116,7 +117,8 @@ class Sampler:
                         output_type="pil",
                         **extra,
                     ).images[0]
-                    written.append(self._save(image, prompt, step, index))
+                    if write:
+                        written.append(self._save(image, prompt, step, index))
         finally:
             denoiser.train(was_training)
         return written

@@ -66,6 +66,37 @@ def test_the_dataset_reads_normalized_text_and_skips_rows_without_a_clip(
     assert rows[0] == [str((voice_dataset / "wavs" / "clip0.wav").resolve()), '"Quoted," she said']
 
 
+def test_a_speaker_column_makes_a_multi_speaker_dataset(
+    voice_dataset: Path, tmp_path: Path
+) -> None:
+    metadata = voice_dataset / "metadata.csv"
+    metadata.write_text(
+        "clip0|alice|Hello there.\nclip1|bob|It costs 5 dollars|It costs five dollars\n"
+        "clip2|alice|Again.\nclip3|bob|Once more.\n",
+        encoding="utf-8",
+    )
+    data = read_voice_dataset(voice_dataset)
+    assert data.speakers == ["alice", "bob"]
+    assert [(u.id, u.speaker, u.text) for u in data.utterances][:2] == [
+        ("clip0", "alice", "Hello there."),
+        ("clip1", "bob", "It costs five dollars"),
+    ]
+    dest = tmp_path / "backend.csv"
+    write_backend_csv(data.utterances, dest)
+    with dest.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="|"))
+    assert rows[1] == [str((voice_dataset / "wavs" / "clip1.wav").resolve()), "bob",
+                       "It costs five dollars"]  # fmt: skip
+    # LJSpeech's id|text|normalized (sentences in the second column), and a second column of
+    # words no two rows share, stay one speaker.
+    for single in (
+        "clip0|Hello there.|Hello there.\nclip1|It costs 5|It costs five\n",
+        "clip0|Yes|Yes.\nclip1|No|No.\nclip2|Maybe|Maybe.\nclip3|Sure|Sure.\n",
+    ):
+        metadata.write_text(single, encoding="utf-8")
+        assert read_voice_dataset(voice_dataset).speakers == []
+
+
 def test_the_alignment_search_is_vits_own(tmp_path: Path) -> None:
     """The search borrowed from monotonic-alignment-search gives VITS's paths in VITS's
     layout (``[batch, frames, phonemes]``), transcribed here from VITS's Cython source."""
@@ -216,3 +247,52 @@ def train_process(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+@pytest.mark.slow
+def test_a_multi_speaker_voice_on_two_cpu_processes(tmp_path: Path) -> None:
+    """Two espeak-ng voices as two speakers (``id|speaker|text``), trained by Lightning's DDP
+    on two CPU processes: the voice holds Piper's speaker map and speaks as either speaker."""
+    pytest.importorskip("piper.train.vits.lightning")
+    ort = pytest.importorskip("onnxruntime")
+    folder = tmp_path / "speakers"
+    (folder / "wavs").mkdir(parents=True)
+    rows = []
+    for index, sentence in enumerate(SENTENCES):
+        speaker, voice = ("alice", "en+f3") if index % 2 else ("bob", "en")
+        espeak_wav(folder / "wavs" / f"clip{index}.wav", sentence, voice)
+        rows.append(f"clip{index}|{speaker}|{sentence}\n")
+    (folder / "metadata.csv").write_text("".join(rows), encoding="utf-8")
+    output = tmp_path / "voices" / "two.onnx"
+
+    result = train_process(
+        tmp_path, "-i", str(folder), "-o", str(output), "--batch-size", "1", "--quality",
+        "x_low", "--accelerator", "cpu", "--devices", "2", "--steps", "2", "--save-every", "1",
+        "--test-text", "Two speakers, one voice.",
+    )  # fmt: skip
+    assert "from 2 speakers (id 0 bob: 2 clips; id 1 alice: 2 clips)" in result.stdout
+    progress = [p for p in map(parse_progress_line, result.stdout.splitlines()) if p]
+    # One process reports: each step once.
+    assert [p["done"] for p in progress if p.get("item")] == [1, 2]
+    assert sorted(p.name for p in output.with_name("two.checkpoints").iterdir()) == [
+        "step-000001.ckpt", "step-000002.ckpt"]  # fmt: skip
+
+    config = json.loads(output.with_name("two.onnx.json").read_text())
+    assert config["num_speakers"] == 2 and config["speaker_id_map"] == {"bob": 0, "alice": 1}
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    ids = [1, 0, *[id_ for ph in "həloʊ" for id_ in (*config["phoneme_id_map"][ph], 0)], 2]
+
+    def say(speaker: int) -> np.ndarray:
+        (audio,) = session.run(None, {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32),  # no noise: repeatable
+            "sid": np.array([speaker], dtype=np.int64),
+        })  # fmt: skip
+        return np.asarray(audio)
+
+    bob, alice = say(0), say(1)
+    assert np.array_equal(bob, say(0)) and not np.array_equal(bob, alice)
+    for name in ("bob", "alice"):
+        samples, rate = read_wav(output.with_name(f"two.test.{name}.wav"))
+        assert rate == 22050 and float(np.sqrt(np.mean(samples**2))) > 0.01

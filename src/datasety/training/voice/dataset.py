@@ -1,6 +1,10 @@
 """The LJSpeech folder a voice trains on: ``metadata.csv`` (``id|text[|normalized]``) and the
 clips in ``wavs/`` (what ``datasety audio --metadata`` writes and the server edits).
 
+A multi-speaker folder has Piper's ``id|speaker|text`` rows: it is recognised when every row
+has a third column and every second column is a name (one word: no spaces) shared by several
+rows, with at least two names; LJSpeech's ``id|text|normalized`` rows hold sentences there.
+
 Rows are read with the dataset conventions of :mod:`datasety.core.layout` (pipes, no CSV
 quoting: a quote is text), and each id is matched to its clip: ``wavs/ID.wav`` first, then any
 audio file named ``ID`` in ``wavs/`` or beside ``metadata.csv``. Rows without a clip are
@@ -29,6 +33,7 @@ class Utterance:
     id: str
     text: str
     audio: Path
+    speaker: str | None = None  # a multi-speaker dataset's speaker name
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,12 @@ class VoiceDataset:
 
     utterances: list[Utterance]
     missing_audio: list[str]
+
+    @property
+    def speakers(self) -> list[str]:
+        """The speakers' names in order of first appearance (Piper's speaker ids); empty
+        for a single-speaker dataset."""
+        return list(dict.fromkeys(u.speaker for u in self.utterances if u.speaker is not None))
 
 
 def is_voice_dataset(folder: Path) -> bool:
@@ -58,9 +69,12 @@ def read_voice_dataset(folder: Path) -> VoiceDataset:
             "(metadata.csv rows ID|text, clips in wavs/ID.wav), what `datasety audio --metadata` "
             "writes"
         )
-    rows = layout.parse_metadata(
-        metadata.read_text(encoding="utf-8", errors="replace"), normalized=True
-    )
+    content = metadata.read_text(encoding="utf-8", errors="replace")
+    speakers = speaker_column(content)
+    if speakers:
+        rows = {row_id: text for row_id, (_, text) in speakers.items()}
+    else:
+        rows = layout.parse_metadata(content, normalized=True)
     clips = _audio_by_stem(folder) | _audio_by_stem(folder / AUDIO_FOLDER)  # wavs/ wins
     utterances, missing = [], []
     for row_id, text in rows.items():
@@ -68,13 +82,36 @@ def read_voice_dataset(folder: Path) -> VoiceDataset:
         if audio is None:
             missing.append(row_id)
         elif text.strip():
-            utterances.append(Utterance(row_id, text.strip(), audio))
+            speaker = speakers[row_id][0] if speakers else None
+            utterances.append(Utterance(row_id, text.strip(), audio, speaker))
     if not utterances:
         raise DatasetyError(
             f"{metadata} names no clip that exists ({len(rows)} rows, none with a "
             f"{AUDIO_FOLDER}/ID.wav and a text)"
         )
     return VoiceDataset(utterances, missing)
+
+
+def speaker_column(content: str) -> dict[str, tuple[str, str]]:
+    """``{id: (speaker, text)}`` when ``content`` is a multi-speaker ``id|speaker|text``
+    metadata.csv (see the module docstring; a fourth column is the normalized text, as the
+    third is LJSpeech's), else ``{}``. The first row of an id wins."""
+    rows: dict[str, tuple[str, str]] = {}
+    counts: dict[str, int] = {}
+    for line in content.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) < 3 or not fields[1].strip() or len(fields[1].split()) != 1:
+            return {}
+        speaker = fields[1].strip()
+        text = fields[3] if len(fields) > 3 and fields[3].strip() else fields[2]
+        if fields[0] not in rows:
+            rows[fields[0]] = (speaker, text)
+            counts[speaker] = counts.get(speaker, 0) + 1
+    if len(counts) < 2 or min(counts.values()) < 2:
+        return {}
+    return rows
 
 
 def _audio_by_stem(folder: Path) -> dict[str, Path]:
@@ -89,20 +126,24 @@ def _audio_by_stem(folder: Path) -> dict[str, Path]:
 
 
 def dataset_hash(utterances: list[Utterance]) -> str:
-    """A digest of the texts and the clips' sizes and modification times: an edited
-    transcript or a replaced clip is a new dataset (and a new preprocessing cache)."""
+    """A digest of the texts (and speakers) and the clips' sizes and modification times: an
+    edited transcript or a replaced clip is a new dataset (and a new preprocessing cache)."""
     digest = hashlib.sha256()
     for utt in utterances:
         stat = utt.audio.stat()
-        digest.update(json.dumps([utt.id, utt.text, stat.st_size, stat.st_mtime_ns]).encode())
+        row = [utt.id, utt.text, stat.st_size, stat.st_mtime_ns]
+        # A single-speaker row hashes as it always has (its cache and checkpoints stay valid).
+        digest.update(json.dumps(row + ([utt.speaker] if utt.speaker else [])).encode())
     return digest.hexdigest()[:16]
 
 
 def write_backend_csv(utterances: list[Utterance], dest: Path) -> None:
-    """The rows as ``/abs/clip.wav|text`` for a backend's reader, which parses with Python's
+    """The rows as ``/abs/clip.wav|text`` (``/abs/clip.wav|speaker|text`` for several
+    speakers: Piper's multi-speaker format) for a backend's reader, which parses with Python's
     csv module: written with it too, so a text that starts with a quote survives."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dest) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="|", lineterminator="\n")
         for utt in utterances:
-            writer.writerow([str(utt.audio.resolve()), utt.text])
+            speaker = [utt.speaker] if utt.speaker is not None else []
+            writer.writerow([str(utt.audio.resolve()), *speaker, utt.text])

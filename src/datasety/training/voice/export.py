@@ -67,14 +67,15 @@ def export_onnx(generator: Any, dest: Path, config: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def speak(voice_path: Path, text: str, dest: Path) -> float:
-    """``text`` spoken by the ONNX voice into the WAV ``dest``; returns its length (s)."""
-    from piper import PiperVoice
+def speak(voice_path: Path, text: str, dest: Path, speaker_id: int | None = None) -> float:
+    """``text`` spoken by the ONNX voice (as ``speaker_id`` of a multi-speaker voice; None:
+    its default speaker) into the WAV ``dest``; returns its length (s)."""
+    from piper import PiperVoice, SynthesisConfig
 
     voice = PiperVoice.load(voice_path, config_path=voice_path.with_name(voice_path.name + ".json"))
     with atomic_path(dest) as tmp:
         with wave.open(str(tmp), "wb") as handle:
-            voice.synthesize_wav(text, handle)
+            voice.synthesize_wav(text, handle, syn_config=SynthesisConfig(speaker_id=speaker_id))
         with wave.open(str(tmp), "rb") as handle:
             seconds = handle.getnframes() / handle.getframerate()
     return seconds

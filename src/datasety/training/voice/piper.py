@@ -97,6 +97,9 @@ def train_piper(settings: VoiceSettings, reporter: Progress) -> dict[str, Any]:
         "seed": settings.seed,
         "validation_split": settings.validation_split,
     }
+    speakers = data.speakers
+    if speakers:  # (absent for one speaker: checkpoints from before stay resumable)
+        fingerprint["speakers"] = ",".join(speakers)
     if resumed is not None:
         assert resume_file is not None
         ckpt.check_compatible(resumed.get(DATASETY_KEY, {}), fingerprint, resume_file)
@@ -106,16 +109,18 @@ def train_piper(settings: VoiceSettings, reporter: Progress) -> dict[str, Any]:
 
     lightning.seed_everything(settings.seed, verbose=False)
     lr = settings.lr or PIPER_LR
-    datamodule = VitsDataModule(
+    datamodule = DataModule(
         csv_path=csv_path, cache_dir=work / "cache", espeak_voice=language,
         config_path=work / "config.json", voice_name=settings.output.stem,
         sample_rate=sample_rate, batch_size=settings.batch_size,
         validation_split=settings.validation_split, num_test_examples=0, num_workers=0,
+        num_speakers=max(1, len(speakers)),
         num_symbols=architecture.get("num_symbols", 256),
         segment_size=architecture.get("segment_size", 8192),
     )  # fmt: skip
     model = VitsModel(
-        batch_size=settings.batch_size, sample_rate=sample_rate, num_speakers=1,
+        batch_size=settings.batch_size, sample_rate=sample_rate,
+        num_speakers=max(1, len(speakers)),
         learning_rate=lr, learning_rate_d=lr * PIPER_LR_D / PIPER_LR, mos_metric=None,
         warmstart_ckpt=str(base_file) if base_file else None, **architecture,
     )  # fmt: skip
@@ -123,6 +128,7 @@ def train_piper(settings: VoiceSettings, reporter: Progress) -> dict[str, Any]:
     trainer = lightning.Trainer(
         max_steps=settings.steps * OPTIMIZERS_PER_STEP, max_epochs=-1,
         accelerator=settings.accelerator, devices=_devices(settings.devices),
+        strategy=_strategy(settings.accelerator, _devices(settings.devices)),
         precision="32-true", logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         limit_val_batches=1.0 if settings.validation_split > 0 else 0,
@@ -133,7 +139,8 @@ def train_piper(settings: VoiceSettings, reporter: Progress) -> dict[str, Any]:
         missing = f", {skipped} rows without a clip skipped" if skipped else ""
         reporter.note(
             f"Training a Piper voice ({_quality_name(settings.quality, source)}, {sample_rate} Hz, "
-            f"espeak-ng voice {language}) on {len(data.utterances)} clips{missing}; "
+            f"espeak-ng voice {language}) on {len(data.utterances)} clips{missing}"
+            f"{_speakers_note(data)}; "
             f"{f'from {base_file}' if base_file else 'from scratch'}; "
             f"preprocessing cached in {work}"
         )
@@ -151,11 +158,36 @@ def train_piper(settings: VoiceSettings, reporter: Progress) -> dict[str, Any]:
     reporter.note(f"Voice saved: {settings.output} (+ {settings.output.name}.json)")
     summary["output"] = str(settings.output)
     if settings.test_text:
-        sample = settings.output.with_suffix(".test.wav")
-        seconds = speak(settings.output, settings.test_text, sample)
-        reporter.note(f"Test sample: {sample} ({seconds:.1f} s)")
-        summary["sample"] = str(sample)
+        # One sample per speaker of a multi-speaker voice: NAME.test.SPEAKER.wav.
+        voices: list[tuple[str, int | None]] = [
+            (f".test.{_file_safe(name)}.wav", index) for index, name in enumerate(speakers)
+        ]
+        written = []
+        for suffix, speaker_id in voices or [(".test.wav", None)]:
+            sample = settings.output.with_suffix(suffix)
+            seconds = speak(settings.output, settings.test_text, sample, speaker_id)
+            reporter.note(f"Test sample: {sample} ({seconds:.1f} s)")
+            written.append(str(sample))
+        summary["samples"] = written
     return summary
+
+
+def _speakers_note(data: Any) -> str:
+    """`` from 2 speakers (id 0 alice: 12 clips; id 1 bob: 10 clips)`` for a multi-speaker
+    dataset, else ``""``."""
+    if not data.speakers:
+        return ""
+    counts = {name: 0 for name in data.speakers}
+    for utterance in data.utterances:
+        counts[utterance.speaker] += 1
+    each = "; ".join(f"id {i} {name}: {n} clips" for i, (name, n) in enumerate(counts.items()))
+    return f" from {len(counts)} speakers ({each})"
+
+
+def _file_safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^\w.-]", "_", name)
 
 
 def quiet_libraries() -> None:
@@ -171,6 +203,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated.*")
     warnings.filterwarnings("ignore", message=r".*'pin_memory' argument is set as true.*")
+    # DDP (--devices 2) on VITS's convolutions: a note on speed, not on the result.
+    warnings.filterwarnings("ignore", message=r"Grad strides do not match bucket view strides")
 
 
 def use_monotonic_alignment_search(mas: types.ModuleType) -> None:
@@ -193,6 +227,20 @@ def use_monotonic_alignment_search(mas: types.ModuleType) -> None:
     import piper.train.vits as vits
 
     vits.monotonic_align = module  # type: ignore[attr-defined]
+
+
+class DataModule(VitsDataModule):
+    """piper's data module, able to run under Lightning's DDP: there only the first process
+    runs ``prepare_data`` (phonemes, spectrograms, and the voice config piper keeps in
+    memory), so the others read that config back from the ``config.json`` it wrote."""
+
+    def setup(self, stage: str) -> None:
+        if self.piper_config is None:
+            from piper.config import PiperConfig
+
+            config = json.loads(Path(self.config_path).read_text(encoding="utf-8"))
+            self.piper_config = PiperConfig.from_dict(config)
+        super().setup(stage)
 
 
 class StepReport(Callback):
@@ -375,6 +423,17 @@ def _devices(devices: str) -> Any:
     if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
         return int(text)
     return text
+
+
+def _strategy(accelerator: str, devices: Any) -> str:
+    """Lightning's DDP with unused-parameter detection when the run spans several devices:
+    VITS steps its generator and discriminator in turn, so each backward leaves the other's
+    parameters without gradients, which plain DDP refuses. One device: Lightning's choice."""
+    probe = lightning.Trainer(
+        accelerator=accelerator, devices=devices, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    return "ddp_find_unused_parameters_true" if probe.num_devices > 1 else "auto"
 
 
 def _work_folder(settings: VoiceSettings, data_hash: str, language: str, rate: int) -> Path:

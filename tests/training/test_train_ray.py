@@ -228,6 +228,7 @@ def test_workers_without_ray_is_one_line(
 @pytest.mark.parametrize(
     ("device", "workers", "needs"), [("cuda", 2, "2 GPUs (one per worker, --device cuda)"),
                                      ("cpu", 3, "3 CPUs (one per worker)")],
+    ids=["cuda", "cpu"],
 )  # fmt: skip
 def test_workers_the_cluster_lacks_are_a_one_line_error(
     ray_head: RayHead, dataset: Path, tmp_path: Path, device: str, workers: int, needs: str

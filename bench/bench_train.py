@@ -8,7 +8,8 @@ What it does, all in ``bench/.work/train``:
 1. builds the test suite's tiny random FLUX.2-klein (or SDXL) pipeline into a temporary
    Hugging Face cache (``tests/training/tiny.py``) and passes its snapshot folder as
    ``--model`` to both tools, with ``HF_HUB_OFFLINE=1``;
-2. runs the reference 0.44.0's own ``datasety`` package (from ``bench/.venv-reference``) on
+2. runs the reference 0.44.0's own ``datasety`` package (from ``bench/.venv-reference``,
+   installed there on first use as ``bench_resize.py`` does) on
    this interpreter, so both tools use the same torch, diffusers and peft: what differs is
    the tools' code;
 3. trains the same layers with both: the reference's FLUX.2 LoRA is on ``to_q/to_k/to_v``
@@ -48,7 +49,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
-from bench_resize import machine  # noqa: E402
+from bench_resize import machine, reference_command  # noqa: E402
 
 WORK = BENCH / ".work" / "train"
 # The layers the reference 0.44.0 puts its LoRA on (train_image.py): FLUX.2's attention
@@ -59,6 +60,7 @@ REFERENCE_VENV = BENCH / ".venv-reference"
 
 def reference_package() -> Path:
     """A folder holding only the reference's ``datasety`` package (a link to it)."""
+    reference_command()  # installs the reference into its venv on first use
     found = sorted(REFERENCE_VENV.glob("lib/python3*/site-packages/datasety"))
     if not found:
         raise SystemExit(f"the reference is not installed in {REFERENCE_VENV}")

@@ -10,6 +10,7 @@ from datasety.core.layout import (
     caption_candidates,
     dataset_type,
     file_type,
+    metadata_speakers,
     parse_metadata,
     placement,
     set_metadata_row,
@@ -88,6 +89,23 @@ def test_set_metadata_row_refuses_format_breaking_text() -> None:
         set_metadata_row("", "z", "a|b")
     with pytest.raises(DatasetyError):
         set_metadata_row("", "z", "two\nlines")
+
+
+def test_multi_speaker_rows_keep_their_speaker() -> None:
+    content = "a|alice|Hello.\nb|bob|It costs 5|It costs five\nc|alice|Hi.\nd|bob|Yo.\n"
+    assert metadata_speakers(content) == {"a": "alice", "b": "bob", "c": "alice", "d": "bob"}
+    assert parse_metadata(content)["b"] == "It costs 5"
+    assert parse_metadata(content, normalized=True)["b"] == "It costs five"
+    updated = set_metadata_row(content, "b", "new")
+    assert updated.splitlines()[1] == "b|bob|new|new"
+    assert metadata_speakers(updated) == metadata_speakers(content)
+    with pytest.raises(DatasetyError, match="speaker"):
+        set_metadata_row(content, "z", "whose voice?")
+    # LJSpeech's id|text|normalized, and one-word texts no two rows share: no speakers.
+    assert metadata_speakers("a|Hello there.|Hello there.\nb|It costs 5|It costs five\n") == {}
+    words = "a|Yes|Yes.\nb|No|No.\nc|Maybe|Maybe.\nd|Sure|Sure.\n"
+    assert metadata_speakers(words) == {}
+    assert set_metadata_row(words, "b", "Nope").splitlines()[1] == "b|Nope|Nope"
 
 
 def test_dataset_type() -> None:

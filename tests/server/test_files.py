@@ -361,6 +361,29 @@ def test_update_adds_a_missing_metadata_row(
     assert [e["caption"] for e in entries if e["base"] == "utt9"] == ["nine"]
 
 
+def test_a_multi_speaker_row_keeps_its_speaker(
+    client: TestClient, files_url: str, dataset_dir: Path
+) -> None:
+    """Piper's ``id|speaker|text`` rows: the listing shows the text, an edit keeps the
+    speaker, and a new clip (whose speaker nobody named) is refused before its data lands."""
+    (dataset_dir / "wavs").mkdir()
+    for index in range(4):
+        (dataset_dir / "wavs" / f"c{index}.wav").write_bytes(b"RIFF")
+    rows = b"c0|alice|Hello.\nc1|bob|Five|five\nc2|alice|Again.\nc3|bob|More.\n"
+    (dataset_dir / "metadata.csv").write_bytes(rows)
+    entries = {e["base"]: e for e in client.get(files_url).json()["files"]}
+    assert entries["c0"]["caption"] == "Hello." and entries["c1"]["caption"] == "Five"
+    assert client.put(f"{files_url}/wavs/c1.wav", json={"caption": "Six"}).status_code == 200
+    assert client.put(f"{files_url}/wavs/c0.wav", json={"metadata": "Hi."}).status_code == 200
+    expected = b"c0|alice|Hi.\nc1|bob|Six|Six\nc2|alice|Again.\nc3|bob|More.\n"
+    assert (dataset_dir / "metadata.csv").read_bytes() == expected
+    new = client.post(f"{files_url}/wavs/c4.wav", json={"data": b64(b"RIFF"), "caption": "New."})
+    assert new.status_code == 400
+    assert "speaker" in new.json()["error"]
+    assert not (dataset_dir / "wavs" / "c4.wav").exists()
+    assert (dataset_dir / "metadata.csv").read_bytes() == expected
+
+
 def test_update_raw_bytes_and_json_without_content_type(
     client: TestClient, files_url: str, dataset_dir: Path
 ) -> None:

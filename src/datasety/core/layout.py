@@ -130,22 +130,55 @@ def metadata_id(path: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[0]
 
 
+def _metadata_rows(content: str) -> list[list[str]]:
+    """The pipe-separated fields of each non-blank line (no CSV quoting: a quote is text)."""
+    return [line.split("|") for line in content.splitlines() if line.strip()]
+
+
+def _has_speaker_column(rows: list[list[str]]) -> bool:
+    """True for Piper's multi-speaker ``id|speaker|text[|normalized]`` rows: every row has a
+    third column and a one-word second column, and at least two such names are each shared
+    by several ids. LJSpeech's ``id|text|normalized`` rows hold sentences (or words no two
+    rows share) in the second column."""
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    for fields in rows:
+        if len(fields) < 3 or len(fields[1].split()) != 1:
+            return False
+        if fields[0] not in seen:
+            seen.add(fields[0])
+            speaker = fields[1].strip()
+            counts[speaker] = counts.get(speaker, 0) + 1
+    return len(counts) >= 2 and min(counts.values()) >= 2
+
+
 def parse_metadata(content: str, *, normalized: bool = False) -> dict[str, str]:
     """``{id: text}`` from metadata.csv content; the first row of an id wins.
 
-    ``normalized``: a row's third column (LJSpeech's normalized text, numbers spelled out)
-    where it has a non-empty one, which is what a voice should learn to say.
+    ``normalized``: a row's normalized column (LJSpeech's third, numbers spelled out) where
+    it has a non-empty one, which is what a voice should learn to say. In a multi-speaker
+    file (:func:`metadata_speakers`) the text and normalized columns come one later.
     """
-    rows: dict[str, str] = {}
-    for line in content.splitlines():
-        if not line.strip():
-            continue
-        row_id, sep, rest = line.partition("|")
-        if sep:
-            fields = rest.split("|")
-            spoken = fields[1] if normalized and len(fields) > 1 and fields[1].strip() else ""
-            rows.setdefault(row_id, spoken or fields[0])
-    return rows
+    rows = _metadata_rows(content)
+    first = 2 if _has_speaker_column(rows) else 1
+    texts: dict[str, str] = {}
+    for fields in rows:
+        if len(fields) > first:
+            spoken = fields[first + 1] if normalized and len(fields) > first + 1 else ""
+            texts.setdefault(fields[0], spoken if spoken.strip() else fields[first])
+    return texts
+
+
+def metadata_speakers(content: str) -> dict[str, str]:
+    """``{id: speaker}`` of a multi-speaker ``id|speaker|text`` metadata.csv, else ``{}``;
+    the first row of an id wins."""
+    rows = _metadata_rows(content)
+    if not _has_speaker_column(rows):
+        return {}
+    speakers: dict[str, str] = {}
+    for fields in rows:
+        speakers.setdefault(fields[0], fields[1].strip())
+    return speakers
 
 
 def check_metadata_text(text: str) -> None:
@@ -154,23 +187,39 @@ def check_metadata_text(text: str) -> None:
         raise DatasetyError("metadata text must not contain '|' or line breaks")
 
 
+def check_new_row(content: str, row_id: str) -> None:
+    """Refuse to add the row ``row_id`` to a multi-speaker metadata.csv that lacks it: its
+    speaker is unknown, and a row without one would make every speaker name read as text."""
+    rows = _metadata_rows(content)
+    if _has_speaker_column(rows) and all(fields[0] != row_id for fields in rows):
+        raise DatasetyError(
+            f"metadata.csv names a speaker on every row (id|speaker|text) and has no row "
+            f"'{row_id}': add it with its speaker to metadata.csv itself"
+        )
+
+
 def set_metadata_row(content: str, row_id: str, text: str) -> str:
     """``content`` with the row ``row_id`` set to ``text``; a missing row is appended.
 
     Every other line is kept byte for byte (line endings included). A row with a normalized
-    column gets the new text there too, since the old normalized text no longer matches.
+    column gets the new text there too, since the old normalized text no longer matches; a
+    multi-speaker row keeps its speaker (and a missing one is refused, see
+    :func:`check_new_row`).
     """
     check_metadata_text(text)
+    first = 2 if _has_speaker_column(_metadata_rows(content)) else 1
     lines = content.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     for index, line in enumerate(lines):
         body = line.rstrip("\r\n")
         fields = body.split("|")
-        if len(fields) >= 2 and fields[0] == row_id:
+        if len(fields) > first and fields[0] == row_id:
             ending = line[len(body) :]
-            replaced = [row_id, text] + [text] * (len(fields) > 2) + fields[3:]
-            lines[index] = "|".join(replaced) + ending
+            normalized = [text] * (len(fields) > first + 1)
+            lines[index] = "|".join(fields[:first] + [text] + normalized + fields[first + 2 :])
+            lines[index] += ending
             return "".join(lines)
+    check_new_row(content, row_id)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += newline
     lines.append(f"{row_id}|{text}{newline}")

@@ -284,6 +284,12 @@ def check_write(root: DatasetRoot, rel: str, plan: WritePlan) -> None:
         if not one_field(layout.metadata_id(rel)):
             raise DatasetyError(BAD_METADATA_ID)
         root.check(layout.METADATA_CSV)
+        try:
+            content = _metadata_content(root)
+        except OSError as exc:
+            raise _failed(exc) from exc
+        # A new clip in a multi-speaker file has no speaker: refused before its data lands.
+        layout.check_new_row(content or "", layout.metadata_id(rel))
 
 
 def apply_write(

@@ -1,9 +1,9 @@
 """The LJSpeech folder a voice trains on: ``metadata.csv`` (``id|text[|normalized]``) and the
 clips in ``wavs/`` (what ``datasety audio --metadata`` writes and the server edits).
 
-A multi-speaker folder has Piper's ``id|speaker|text`` rows: it is recognised when every row
-has a third column and every second column is a name (one word: no spaces) shared by several
-rows, with at least two names; LJSpeech's ``id|text|normalized`` rows hold sentences there.
+A multi-speaker folder has Piper's ``id|speaker|text`` rows, recognised as
+:func:`datasety.core.layout.metadata_speakers` says (the server reads and edits them the same
+way).
 
 Rows are read with the dataset conventions of :mod:`datasety.core.layout` (pipes, no CSV
 quoting: a quote is text), and each id is matched to its clip: ``wavs/ID.wav`` first, then any
@@ -70,11 +70,8 @@ def read_voice_dataset(folder: Path) -> VoiceDataset:
             "writes"
         )
     content = metadata.read_text(encoding="utf-8", errors="replace")
-    speakers = speaker_column(content)
-    if speakers:
-        rows = {row_id: text for row_id, (_, text) in speakers.items()}
-    else:
-        rows = layout.parse_metadata(content, normalized=True)
+    speakers = layout.metadata_speakers(content)
+    rows = layout.parse_metadata(content, normalized=True)
     clips = _audio_by_stem(folder) | _audio_by_stem(folder / AUDIO_FOLDER)  # wavs/ wins
     utterances, missing = [], []
     for row_id, text in rows.items():
@@ -82,36 +79,13 @@ def read_voice_dataset(folder: Path) -> VoiceDataset:
         if audio is None:
             missing.append(row_id)
         elif text.strip():
-            speaker = speakers[row_id][0] if speakers else None
-            utterances.append(Utterance(row_id, text.strip(), audio, speaker))
+            utterances.append(Utterance(row_id, text.strip(), audio, speakers.get(row_id)))
     if not utterances:
         raise DatasetyError(
             f"{metadata} names no clip that exists ({len(rows)} rows, none with a "
             f"{AUDIO_FOLDER}/ID.wav and a text)"
         )
     return VoiceDataset(utterances, missing)
-
-
-def speaker_column(content: str) -> dict[str, tuple[str, str]]:
-    """``{id: (speaker, text)}`` when ``content`` is a multi-speaker ``id|speaker|text``
-    metadata.csv (see the module docstring; a fourth column is the normalized text, as the
-    third is LJSpeech's), else ``{}``. The first row of an id wins."""
-    rows: dict[str, tuple[str, str]] = {}
-    counts: dict[str, int] = {}
-    for line in content.splitlines():
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) < 3 or not fields[1].strip() or len(fields[1].split()) != 1:
-            return {}
-        speaker = fields[1].strip()
-        text = fields[3] if len(fields) > 3 and fields[3].strip() else fields[2]
-        if fields[0] not in rows:
-            rows[fields[0]] = (speaker, text)
-            counts[speaker] = counts.get(speaker, 0) + 1
-    if len(counts) < 2 or min(counts.values()) < 2:
-        return {}
-    return rows
 
 
 def _audio_by_stem(folder: Path) -> dict[str, Path]:

@@ -446,10 +446,11 @@ def test_urls_are_refused_without_roots_when_the_server_says_so(tmp_path: Path) 
 def test_recheck_judges_each_value_by_its_parameter(tmp_path: Path) -> None:
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "out").mkdir(parents=True)
+    (root / "control").mkdir()
     outside.mkdir()
     confinement = Confinement.of([root])
     assert confinement is not None
-    args = {"target": str(root / "out"), "control": str(root / "out"), "output_format": "png"}
+    args = {"target": str(root / "out"), "control": str(root / "control"), "output_format": "png"}
     argv = build_argv("align", args, confinement)
     recheck_argv(argv, confinement)
     (root / "out").rmdir()

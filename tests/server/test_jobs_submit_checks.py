@@ -80,6 +80,30 @@ REFUSED = [
         "use either --intensity or --intensity-range, not both",
     ),
     ("inspect", {"directory": "/a", "input": "/b"}, "input", "as DIRECTORY or as --input"),
+    ("align", {"target": "/t", "control": "/t/./"}, "control", "must be different folders"),
+    (
+        "resize",
+        {"input_image": "/a.png", "output_image": "/o.gif", "resolution": "8x8"},
+        "output_image",
+        "--output-image must end in .jpg, .jpeg, .png or .webp",
+    ),
+    (
+        "resize",
+        {
+            "input_image": "/a.png",
+            "output_image": "/o.JPEG",
+            "resolution": "8x8",
+            "output_format": "png",
+        },
+        "output_format",
+        "--output-format contradicts the suffix of --output-image",
+    ),
+    (
+        "degrade",
+        {"input_image": "/a.png", "output_image": "/o.tif"},
+        "output_image",
+        "--output-image must end in",
+    ),
     (
         "audio",
         {"input": "/a.wav", "output": "/o", "min_duration": 9, "max_duration": 2},

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from datasety.align import pairs as aligning
 from datasety.commands import options
-from datasety.core.errors import DatasetyError
+from datasety.commands.rules import Check, RuledCommand
 from datasety.core.inputs import require_dir, require_output_dir
 from datasety.core.progress import Progress
 
 
-@click.command("align")
+def _same_folder(ctx: click.Context) -> bool:
+    try:
+        return os.path.realpath(ctx.params["target"]) == os.path.realpath(ctx.params["control"])
+    except ValueError:  # a NUL byte: the command's own checks say what is wrong with it
+        return False
+
+
+@click.command(
+    "align",
+    cls=RuledCommand,
+    checks=[
+        # Checked while click parses, so a job pairing a folder with itself is refused at
+        # submit. Both paths resolve against the same working directory the job will have.
+        Check(_same_folder, "--target and --control must be different folders", "control")
+    ],
+)
 @click.option(
     "--target",
     "-t",
@@ -60,8 +77,6 @@ def command(
     """
     target_root = require_dir(target, "--target")
     control_root = require_dir(control, "--control")
-    if target_root.resolve() == control_root.resolve():
-        raise DatasetyError("--target and --control must be different folders")
     if not dry_run:
         # Pairs are edited in place: a read-only folder is one error, not one per pair.
         require_output_dir(target, "--target")

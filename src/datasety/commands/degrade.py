@@ -11,13 +11,11 @@ from click.core import ParameterSource
 from datasety.commands import options
 from datasety.commands.rules import Check, RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
-from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.inputs import output_format_of, require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.core.randomness import fresh_seed
 from datasety.degrade import batch as degrading
 from datasety.degrade import degradations
-
-SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
 
 
 @click.command(
@@ -43,6 +41,7 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
         requires("input_", "output", message="--output is required with --input"),
     ],
     checks=[
+        options.OUTPUT_IMAGE_SUFFIX,
         Check(
             lambda ctx: (
                 ctx.params["intensity_range"] is not None
@@ -50,7 +49,7 @@ SINGLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"
             ),
             "use either --intensity or --intensity-range, not both",
             "intensity_range",
-        )
+        ),
     ],
 )
 @options.input_dir()
@@ -179,10 +178,10 @@ def _plan(
             raise DatasetyError(f"--input-image {input_image!r} does not exist or is not a file")
         if output_image:
             target = Path(output_image)
-            output_format = SINGLE_SUFFIXES.get(target.suffix.lower())
-            if output_format is None:
-                raise DatasetyError("--output-image must end in .png, .jpg, .jpeg or .webp")
-            settings = dataclasses.replace(settings, output_format=output_format)
+            # options.OUTPUT_IMAGE_SUFFIX refused a suffix that names no format.
+            settings = dataclasses.replace(
+                settings, output_format=output_format_of(target) or settings.output_format
+            )
             require_output_dir(str(target.parent), "the folder of --output-image")
             return degrading.plan_single(
                 source, target.parent, target.stem, settings, target.suffix

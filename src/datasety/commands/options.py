@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import click
 
 from datasety.commands import rules
-from datasety.commands.rules import Rule
+from datasety.commands.rules import Check, Rule
 from datasety.core.errors import DatasetyError
+from datasety.core.inputs import output_format_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,6 +136,18 @@ def single_input_rules(
         ),
         rules.one_of("input_", "input_image", message="--input or --input-image is required"),
     ]
+
+
+# The suffix of a written image picks its encoder (resize, degrade): another suffix is refused
+# while click parses, so a job that could not write its image is refused at submit.
+OUTPUT_IMAGE_SUFFIX = Check(
+    lambda ctx: (
+        rules.is_given(ctx.params["output_image"])
+        and output_format_of(ctx.params["output_image"]) is None
+    ),
+    "--output-image must end in .jpg, .jpeg, .png or .webp",
+    "output_image",
+)
 
 
 class PatternText(click.types.StringParamType):

@@ -8,9 +8,9 @@ import click
 from click.core import ParameterSource
 
 from datasety.commands import options
-from datasety.commands.rules import RuledCommand, not_together, one_of, requires
-from datasety.core.errors import DatasetyError
+from datasety.commands.rules import Check, RuledCommand, not_together, one_of, requires
 from datasety.core.inputs import (
+    output_format_of,
     parse_extensions,
     parse_resolution,
     require_dir,
@@ -30,6 +30,13 @@ ASPECT_RATIO = options.PatternText(
     "W:H (e.g. 16:9)",
     lambda text: parse_aspect_ratio(text, "the aspect ratio"),
 )
+
+
+def _format_contradicts_suffix(ctx: click.Context) -> bool:
+    """An --output-format typed beside an --output-image whose suffix names another format."""
+    suffix_format = output_format_of(ctx.params["output_image"] or "")
+    given = ctx.get_parameter_source("output_format") is ParameterSource.COMMANDLINE
+    return given and suffix_format is not None and suffix_format != ctx.params["output_format"]
 
 
 @click.command(
@@ -62,6 +69,14 @@ ASPECT_RATIO = options.PatternText(
         one_of("input_", "input_image", message="--input or --input-image is required"),
         requires(
             "input_", "output", message="--output is required (or --input-image/--output-image)"
+        ),
+    ],
+    checks=[
+        options.OUTPUT_IMAGE_SUFFIX,
+        Check(
+            _format_contradicts_suffix,
+            "--output-format contradicts the suffix of --output-image (the suffix sets it)",
+            "output_format",
         ),
     ],
 )
@@ -178,17 +193,12 @@ def command(
     # Imported here, not at the top: every `datasety` start loads every command module, and
     # only resize needs libvips and simplejpeg.
     from datasety.core.progress import Progress
-    from datasety.resize.batch import output_format_of, resize_images, resize_single
+    from datasety.resize.batch import resize_images, resize_single
     from datasety.resize.image import ResizeSpec
 
     if input_image and output_image:
-        suffix_format = output_format_of(Path(output_image))
-        source = click.get_current_context().get_parameter_source("output_format")
-        if source is ParameterSource.COMMANDLINE and output_format != suffix_format:
-            raise DatasetyError(
-                f"--output-format {output_format} contradicts --output-image {output_image!r}"
-            )
-        output_format = suffix_format
+        # The command's checks refused a suffix that writes no format or contradicts one given.
+        output_format = output_format_of(output_image) or output_format
         require_output_dir(str(Path(output_image).parent), "the folder of --output-image")
     spec = ResizeSpec(
         size=size,

@@ -21,6 +21,16 @@ OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
     "webp": (".webp", "WEBP"),
 }
 
+
+def output_format_of(path: str | Path) -> str | None:
+    """The output format an ``--output-image`` suffix names (``x.jpeg`` -> ``"jpg"``), or
+    ``None`` for a suffix no encoder here writes."""
+    name = Path(path).suffix.lower().lstrip(".")
+    if name not in OUTPUT_FORMATS:
+        return None
+    return "jpg" if name == "jpeg" else name
+
+
 _RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 # Far above any encoder's limit (JPEG 65500, WebP 16383), low enough that a typo such as an
 # extra digit or two is an error here rather than a libvips failure per file.

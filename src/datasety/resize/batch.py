@@ -38,14 +38,6 @@ def run_task(task: Task) -> Outcome:
     return resize_file(task.src, task.dst, task.spec)
 
 
-def output_format_of(path: Path) -> str:
-    """The ``--output-format`` name for an ``--output-image`` path, from its suffix."""
-    name = path.suffix.lower().lstrip(".")
-    if name not in OUTPUT_FORMATS:
-        raise DatasetyError(f"--output-image must end in .jpg, .png or .webp, got {str(path)!r}")
-    return "jpg" if name == "jpeg" else name
-
-
 def resize_single(src: Path, dst: Path, spec: ResizeSpec, progress: Progress) -> int:
     """Resize one image file to ``dst`` (its folder is created); returns the exit code."""
     if not src.is_file():

@@ -160,6 +160,13 @@ def test_skip_existing_single_image_and_dry_run(
     assert code == 0, err
     with Image.open(sources / "red_target.webp") as edited:
         assert edited.format == "WEBP" and edited.size == (64, 64)
+    # --output-image's suffix sets the format, as resize's and degrade's does.
+    edit = tmp_path / "edit.jpeg"
+    code, _, err = run_cli(capsys, "synthetic", "--input-image", str(sources / "red.png"),
+                           "--output-image", str(edit), "-p", "x", *SDXL)  # fmt: skip
+    assert code == 0, err
+    with Image.open(edit) as edited:
+        assert edited.format == "JPEG"
 
 
 def test_a_lora_changes_the_edit_by_its_scale(

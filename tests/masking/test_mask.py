@@ -141,6 +141,12 @@ def test_sam3_single_image_dry_run_then_real(
     assert code == 0, err
     with Image.open(target) as mask:
         assert mask.size == (40, 30) and mask.mode == "L"
+    # The suffix sets the format: a .webp name gets WebP bytes, not the default PNG's.
+    webp = tmp_path / "out" / "red.webp"
+    args = ["mask", "--input-image", str(dataset / "red.jpg"), "--output-image", str(webp)]
+    assert run_cli(capsys, *args, "-k", "square", "--threshold", "0")[0] == 0
+    with Image.open(webp) as mask:
+        assert mask.format == "WEBP" and mask.size == (40, 30)
 
 
 def test_sam2_masks_inside_the_detector_boxes(

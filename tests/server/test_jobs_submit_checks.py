@@ -105,6 +105,18 @@ REFUSED = [
         "--output-image must end in",
     ),
     (
+        "mask",
+        {"input_image": "/a.png", "output_image": "/m.bmp", "keywords": "face"},
+        "output_image",
+        "--output-image must end in",
+    ),
+    (
+        "synthetic",
+        {"input_image": "/a.png", "output_image": "/e.png", "prompt": "x", "output_format": "jpg"},
+        "output_format",
+        "--output-format contradicts the suffix of --output-image",
+    ),
+    (
         "audio",
         {"input": "/a.wav", "output": "/o", "min_duration": 9, "max_duration": 2},
         "min_duration",

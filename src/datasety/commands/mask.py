@@ -8,7 +8,7 @@ import click
 
 from datasety.commands import options
 from datasety.commands.rules import RuledCommand, requires
-from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.inputs import output_format_of, require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.masking.targets import MaskTarget, directory_targets, single_target
 
@@ -26,6 +26,7 @@ from datasety.masking.targets import MaskTarget, directory_targets, single_targe
             field="output",
         ),
     ],
+    checks=[options.OUTPUT_IMAGE_SUFFIX, options.OUTPUT_FORMAT_OF_SUFFIX],
 )
 @options.input_dir("Input directory containing images")
 @options.output_dir(
@@ -39,7 +40,8 @@ from datasety.masking.targets import MaskTarget, directory_targets, single_targe
     "--output-image",
     type=options.PATH,
     default=None,
-    help="Mask file for --input-image (default: by --naming, beside the image)",
+    help="Mask file for --input-image (default: by --naming, beside the image); "
+    "its suffix (.png, .jpg, .webp) sets the format",
 )
 @click.option(
     "--keywords",
@@ -150,6 +152,8 @@ def command(
     words = run.parse_keywords(keywords)
     if not words:
         raise click.UsageError("--keywords names nothing to mask")
+    if output_image:  # its suffix sets the format (the command's checks judged it)
+        output_format = output_format_of(output_image) or output_format
     targets = _targets(input_, output, input_image, output_image, naming, output_format, recursive)
     reporter = Progress(total=len(targets), bar=progress)
     if dry_run:

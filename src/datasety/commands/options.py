@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from datasety.commands import rules
 from datasety.commands.rules import Check, Rule
@@ -138,8 +139,16 @@ def single_input_rules(
     ]
 
 
-# The suffix of a written image picks its encoder (resize, degrade): another suffix is refused
-# while click parses, so a job that could not write its image is refused at submit.
+def _format_contradicts_suffix(ctx: click.Context) -> bool:
+    """An --output-format typed beside an --output-image whose suffix names another format."""
+    suffix_format = output_format_of(ctx.params["output_image"] or "")
+    typed = ctx.get_parameter_source("output_format") is ParameterSource.COMMANDLINE
+    return typed and suffix_format is not None and suffix_format != ctx.params["output_format"]
+
+
+# The suffix of a written --output-image picks its encoder (resize, degrade, mask, synthetic):
+# a suffix that names no format, or one that contradicts a typed --output-format, is refused
+# while click parses, so a job that could not write what its name says is refused at submit.
 OUTPUT_IMAGE_SUFFIX = Check(
     lambda ctx: (
         rules.is_given(ctx.params["output_image"])
@@ -147,6 +156,11 @@ OUTPUT_IMAGE_SUFFIX = Check(
     ),
     "--output-image must end in .jpg, .jpeg, .png or .webp",
     "output_image",
+)
+OUTPUT_FORMAT_OF_SUFFIX = Check(
+    _format_contradicts_suffix,
+    "--output-format contradicts the suffix of --output-image (the suffix sets it)",
+    "output_format",
 )
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from datasety.commands import options
-from datasety.commands.rules import Check, RuledCommand, not_together, one_of, requires
+from datasety.commands.rules import RuledCommand, not_together, one_of, requires
 from datasety.core.inputs import (
     output_format_of,
     parse_extensions,
@@ -30,13 +29,6 @@ ASPECT_RATIO = options.PatternText(
     "W:H (e.g. 16:9)",
     lambda text: parse_aspect_ratio(text, "the aspect ratio"),
 )
-
-
-def _format_contradicts_suffix(ctx: click.Context) -> bool:
-    """An --output-format typed beside an --output-image whose suffix names another format."""
-    suffix_format = output_format_of(ctx.params["output_image"] or "")
-    given = ctx.get_parameter_source("output_format") is ParameterSource.COMMANDLINE
-    return given and suffix_format is not None and suffix_format != ctx.params["output_format"]
 
 
 @click.command(
@@ -71,14 +63,7 @@ def _format_contradicts_suffix(ctx: click.Context) -> bool:
             "input_", "output", message="--output is required (or --input-image/--output-image)"
         ),
     ],
-    checks=[
-        options.OUTPUT_IMAGE_SUFFIX,
-        Check(
-            _format_contradicts_suffix,
-            "--output-format contradicts the suffix of --output-image (the suffix sets it)",
-            "output_format",
-        ),
-    ],
+    checks=[options.OUTPUT_IMAGE_SUFFIX, options.OUTPUT_FORMAT_OF_SUFFIX],
 )
 @options.input_dir()
 @options.output_dir()
@@ -92,7 +77,8 @@ def _format_contradicts_suffix(ctx: click.Context) -> bool:
     "--output-image",
     type=options.PATH,
     default=None,
-    help="Single output image path (use with --input-image)",
+    help="Single output image path (use with --input-image); "
+    "its suffix (.png, .jpg, .webp) sets the format",
 )
 @click.option(
     "--resolution",

@@ -9,7 +9,7 @@ import click
 from datasety.commands import generation_options as gen
 from datasety.commands import options
 from datasety.commands.rules import RuledCommand, requires
-from datasety.core.inputs import require_dir, require_output_dir
+from datasety.core.inputs import output_format_of, require_dir, require_output_dir
 from datasety.core.progress import Progress
 from datasety.generation.pairs import EditTarget, directory_targets, single_target
 
@@ -27,6 +27,7 @@ uses_accelerator = gen.uses_accelerator
             message="--output is required with --input (it gets control/ and target/)",
         ),
     ],
+    checks=[options.OUTPUT_IMAGE_SUFFIX, options.OUTPUT_FORMAT_OF_SUFFIX],
 )
 @options.input_dir("Input directory containing the source images")
 @options.output_dir(
@@ -38,7 +39,8 @@ uses_accelerator = gen.uses_accelerator
     "--output-image",
     type=options.PATH,
     default=None,
-    help="File for --input-image's edit (default: NAME_target.EXT beside it)",
+    help="File for --input-image's edit (default: NAME_target.EXT beside it); "
+    "its suffix (.png, .jpg, .webp) sets the format",
 )
 @click.option("--prompt", "-p", required=True, help="The edit instruction (also each caption)")
 @gen.model()
@@ -169,6 +171,8 @@ def command(
 
     if not prompt.strip():
         raise click.UsageError("--prompt is empty")
+    if output_image:  # its suffix sets the format (the command's checks judged it)
+        output_format = output_format_of(output_image) or output_format
     targets = _targets(
         input_, output, input_image, output_image, num_images, output_format, recursive
     )

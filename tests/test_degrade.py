@@ -438,6 +438,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["-i", "{tmp}", "--input-image", "{tmp}/x.png", "-o", "{tmp}/o"], "not both"),
         (["-i", "{tmp}", "-o", "{tmp}/o", "--intensity", "1.5"], "--intensity"),
         (["--input-image", "{tmp}/x.png", "--output-image", "{tmp}/out/x.tif"], "must end in"),
+        (
+            [
+                "--input-image",
+                "{tmp}/x.png",
+                "--output-image",
+                "{tmp}/out/x.jpg",
+                "--output-format",
+                "webp",
+            ],
+            "contradicts",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_is_one_line_error(tmp_path: Path, args: list[str], message: str) -> None:

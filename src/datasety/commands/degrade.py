@@ -42,6 +42,7 @@ from datasety.degrade import degradations
     ],
     checks=[
         options.OUTPUT_IMAGE_SUFFIX,
+        options.OUTPUT_FORMAT_OF_SUFFIX,
         Check(
             lambda ctx: (
                 ctx.params["intensity_range"] is not None

@@ -11,7 +11,7 @@ from click.core import ParameterSource
 from datasety.commands import options
 from datasety.commands.rules import Check, RuledCommand, not_together, one_of, requires
 from datasety.core.errors import DatasetyError
-from datasety.core.inputs import output_format_of, require_dir, require_output_dir
+from datasety.core.inputs import require_dir, require_output_dir, written_format
 from datasety.core.progress import Progress
 from datasety.core.randomness import fresh_seed
 from datasety.degrade import batch as degrading
@@ -179,9 +179,8 @@ def _plan(
             raise DatasetyError(f"--input-image {input_image!r} does not exist or is not a file")
         if output_image:
             target = Path(output_image)
-            # options.OUTPUT_IMAGE_SUFFIX refused a suffix that names no format.
             settings = dataclasses.replace(
-                settings, output_format=output_format_of(target) or settings.output_format
+                settings, output_format=written_format(target, settings.output_format)
             )
             require_output_dir(str(target.parent), "the folder of --output-image")
             return degrading.plan_single(

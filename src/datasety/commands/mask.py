@@ -8,7 +8,7 @@ import click
 
 from datasety.commands import options
 from datasety.commands.rules import RuledCommand, requires
-from datasety.core.inputs import output_format_of, require_dir, require_output_dir
+from datasety.core.inputs import require_dir, require_output_dir, written_format
 from datasety.core.progress import Progress
 from datasety.masking.targets import MaskTarget, directory_targets, single_target
 
@@ -152,8 +152,7 @@ def command(
     words = run.parse_keywords(keywords)
     if not words:
         raise click.UsageError("--keywords names nothing to mask")
-    if output_image:  # its suffix sets the format (the command's checks judged it)
-        output_format = output_format_of(output_image) or output_format
+    output_format = written_format(output_image, output_format)
     targets = _targets(input_, output, input_image, output_image, naming, output_format, recursive)
     reporter = Progress(total=len(targets), bar=progress)
     if dry_run:

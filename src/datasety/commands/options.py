@@ -154,12 +154,18 @@ OUTPUT_IMAGE_SUFFIX = Check(
         rules.is_given(ctx.params["output_image"])
         and output_format_of(ctx.params["output_image"]) is None
     ),
-    "--output-image must end in .jpg, .jpeg, .png or .webp",
+    lambda ctx: (
+        f"--output-image must end in .jpg, .jpeg, .png or .webp, got {ctx.params['output_image']!r}"
+    ),
     "output_image",
 )
 OUTPUT_FORMAT_OF_SUFFIX = Check(
     _format_contradicts_suffix,
-    "--output-format contradicts the suffix of --output-image (the suffix sets it)",
+    lambda ctx: (
+        f"--output-format contradicts the suffix of --output-image "
+        f"{ctx.params['output_image']!r}: {ctx.params['output_format']} given, the suffix "
+        f"sets {output_format_of(ctx.params['output_image'])}"
+    ),
     "output_format",
 )
 

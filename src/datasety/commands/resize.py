@@ -9,11 +9,11 @@ import click
 from datasety.commands import options
 from datasety.commands.rules import RuledCommand, not_together, one_of, requires
 from datasety.core.inputs import (
-    output_format_of,
     parse_extensions,
     parse_resolution,
     require_dir,
     require_output_dir,
+    written_format,
 )
 from datasety.resize.geometry import CROP_POSITIONS, megapixel_size, parse_aspect_ratio
 
@@ -182,9 +182,8 @@ def command(
     from datasety.resize.batch import resize_images, resize_single
     from datasety.resize.image import ResizeSpec
 
+    output_format = written_format(output_image, output_format)
     if input_image and output_image:
-        # The command's checks refused a suffix that writes no format or contradicts one given.
-        output_format = output_format_of(output_image) or output_format
         require_output_dir(str(Path(output_image).parent), "the folder of --output-image")
     spec = ResizeSpec(
         size=size,

@@ -98,11 +98,15 @@ class Check:
     """A rule only Python can judge (two values compared, where a value came from): checked
     while click parses, as a :class:`Rule` is, so a job breaking it is refused at submit too,
     but not published (a form learns of it from the server's 400). ``broken(ctx)`` reads
-    ``ctx.params``; ``field`` is the parameter's Python name."""
+    ``ctx.params``; ``message`` may be a function of ``ctx`` too, to name the value it refuses;
+    ``field`` is the parameter's Python name."""
 
     broken: Callable[[click.Context], bool]
-    message: str
+    message: str | Callable[[click.Context], str]
     field: str
+
+    def message_for(self, ctx: click.Context) -> str:
+        return self.message(ctx) if callable(self.message) else self.message
 
 
 class RuleError(click.UsageError):
@@ -143,7 +147,7 @@ class RuledCommand(click.Command):
                     raise RuleError(rule.message, ctx, self._param(rule.shown_at()))
             for check in self.checks:
                 if check.broken(ctx):
-                    raise RuleError(check.message, ctx, self._param(check.field))
+                    raise RuleError(check.message_for(ctx), ctx, self._param(check.field))
         return rest
 
     def _param(self, name: str) -> click.Parameter:

@@ -9,7 +9,7 @@ import click
 from datasety.commands import generation_options as gen
 from datasety.commands import options
 from datasety.commands.rules import RuledCommand, requires
-from datasety.core.inputs import output_format_of, require_dir, require_output_dir
+from datasety.core.inputs import require_dir, require_output_dir, written_format
 from datasety.core.progress import Progress
 from datasety.generation.pairs import EditTarget, directory_targets, single_target
 
@@ -171,8 +171,7 @@ def command(
 
     if not prompt.strip():
         raise click.UsageError("--prompt is empty")
-    if output_image:  # its suffix sets the format (the command's checks judged it)
-        output_format = output_format_of(output_image) or output_format
+    output_format = written_format(output_image, output_format)
     targets = _targets(
         input_, output, input_image, output_image, num_images, output_format, recursive
     )

@@ -31,6 +31,12 @@ def output_format_of(path: str | Path) -> str | None:
     return "jpg" if name == "jpeg" else name
 
 
+def written_format(output_image: str | Path | None, output_format: str) -> str:
+    """The format an image is written in: an ``--output-image`` suffix's (the commands'
+    checks refused one that names none), else ``--output-format``."""
+    return (output_format_of(output_image) if output_image else None) or output_format
+
+
 _RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 # Far above any encoder's limit (JPEG 65500, WebP 16383), low enough that a typo such as an
 # extra digit or two is an error here rather than a libvips failure per file.
